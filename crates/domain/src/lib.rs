@@ -1,0 +1,28 @@
+//! The domain of deputy liaison stations, shared by the tablet app (wasm32) and the server.
+//!
+//! Pure Rust: no web-sys, no tokio, no clock and no random source of its own. Callers pass the
+//! time and random bytes in, so the same rules run, and are tested, natively.
+//!
+//! - [`ids`]: UUIDv7 identifiers made on the device.
+//! - [`opinion`]: an opinion a citizen raised, the form's draft, and its validation.
+//! - [`citizen`]: the citizen's optional personal data, phone parsing and masking.
+//! - [`category`]: the configurable category list.
+//! - [`directory`]: regions, stations and deputies (the duty context).
+//! - [`error`]: validation errors as stable codes that the UI translates.
+
+pub mod category;
+pub mod citizen;
+pub mod directory;
+pub mod error;
+pub mod ids;
+pub mod opinion;
+
+pub use category::{Category, default_categories};
+pub use citizen::{Citizen, Phone};
+pub use directory::{Deputy, Directory, Region, Station};
+pub use error::{Field, FieldError, ValidationErrors};
+pub use ids::{DeputyId, OpinionId, PhotoId, RegionId, StationId};
+pub use opinion::{
+    DutyContext, Opinion, OpinionDraft, OpinionFilter, Outcome, OutcomeKind, PhotoRef,
+    RedirectChannel, limits,
+};

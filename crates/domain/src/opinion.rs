@@ -1,0 +1,586 @@
+//! One opinion (意见建议) a citizen raised, the form's draft, and the rules that turn a draft
+//! into an opinion. The same `validate` runs in the browser (errors next to the field) and on
+//! the server (nothing invalid is stored).
+
+use crate::category::Category;
+use crate::citizen::{CONSENT_NOTICE_VERSION, Citizen, Consent, Phone};
+use crate::error::{Field, FieldError, ValidationErrors};
+use crate::ids::{DeputyId, OpinionId, PhotoId, StationId};
+use serde::{Deserialize, Serialize};
+
+/// Length limits, in characters (a Chinese character counts as one).
+pub mod limits {
+    pub const SUMMARY: usize = 200;
+    pub const DETAILS: usize = 5000;
+    pub const PLACE: usize = 200;
+    pub const NAME: usize = 50;
+    pub const ADDRESS: usize = 200;
+    pub const ON_SITE_REPLY: usize = 2000;
+    pub const PHOTOS: usize = 6;
+}
+
+/// Where and by whom an opinion is recorded: the station and the deputy on duty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DutyContext {
+    pub station_id: StationId,
+    pub deputy_id: DeputyId,
+}
+
+/// The channel a citizen is directed to when an opinion is not accepted (不予受理).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectChannel {
+    /// 诉讼
+    Litigation,
+    /// 仲裁
+    Arbitration,
+    /// 行政复议
+    AdministrativeReview,
+    /// 信访
+    Petition,
+    /// 12345 热线
+    Hotline12345,
+}
+
+impl RedirectChannel {
+    pub const ALL: [RedirectChannel; 5] = [
+        RedirectChannel::Litigation,
+        RedirectChannel::Arbitration,
+        RedirectChannel::AdministrativeReview,
+        RedirectChannel::Petition,
+        RedirectChannel::Hotline12345,
+    ];
+
+    /// Code used in storage, element values and translation keys (`channel.<code>`).
+    pub fn code(self) -> &'static str {
+        match self {
+            RedirectChannel::Litigation => "litigation",
+            RedirectChannel::Arbitration => "arbitration",
+            RedirectChannel::AdministrativeReview => "administrative_review",
+            RedirectChannel::Petition => "petition",
+            RedirectChannel::Hotline12345 => "hotline_12345",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+/// What the deputy decided at intake, without its data: the form's radio buttons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// 现场答复
+    AnsweredOnSpot,
+    /// 拟转办
+    ToBeReferred,
+    /// 代表自行办理
+    HandledByDeputy,
+    /// 不予受理
+    NotAccepted,
+}
+
+impl OutcomeKind {
+    pub const ALL: [OutcomeKind; 4] = [
+        OutcomeKind::AnsweredOnSpot,
+        OutcomeKind::ToBeReferred,
+        OutcomeKind::HandledByDeputy,
+        OutcomeKind::NotAccepted,
+    ];
+
+    /// Code used in storage, indexes, element values and translation keys (`outcome.<code>`).
+    pub fn code(self) -> &'static str {
+        match self {
+            OutcomeKind::AnsweredOnSpot => "answered_on_spot",
+            OutcomeKind::ToBeReferred => "to_be_referred",
+            OutcomeKind::HandledByDeputy => "handled_by_deputy",
+            OutcomeKind::NotAccepted => "not_accepted",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
+/// What the deputy decided at intake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    AnsweredOnSpot,
+    ToBeReferred,
+    HandledByDeputy,
+    NotAccepted { channel: RedirectChannel },
+}
+
+impl Outcome {
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::AnsweredOnSpot => OutcomeKind::AnsweredOnSpot,
+            Outcome::ToBeReferred => OutcomeKind::ToBeReferred,
+            Outcome::HandledByDeputy => OutcomeKind::HandledByDeputy,
+            Outcome::NotAccepted { .. } => OutcomeKind::NotAccepted,
+        }
+    }
+}
+
+/// A photo stored beside the opinion (the bytes live in their own store as a blob).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoRef {
+    pub id: PhotoId,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u32,
+}
+
+/// The capture form as typed, autosaved as a draft. Everything is raw text so that a half-typed
+/// form, even an invalid one, survives a reload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpinionDraft {
+    pub category: String,
+    pub summary: String,
+    pub details: String,
+    pub place: String,
+    pub anonymous: bool,
+    pub citizen_name: String,
+    pub citizen_phone: String,
+    pub citizen_address: String,
+    pub consent: bool,
+    pub on_site_reply: String,
+    pub outcome: Option<OutcomeKind>,
+    pub channel: Option<RedirectChannel>,
+    pub photos: Vec<PhotoRef>,
+}
+
+impl OpinionDraft {
+    /// True when nothing worth keeping has been entered.
+    pub fn is_blank(&self) -> bool {
+        *self == OpinionDraft::default()
+    }
+
+    /// Checks the draft and, if it is valid, makes the opinion. All errors are reported at once,
+    /// in form order. `now_ms` stamps the opinion and the consent.
+    pub fn validate(
+        &self,
+        id: OpinionId,
+        context: Option<&DutyContext>,
+        categories: &[Category],
+        now_ms: u64,
+    ) -> Result<Opinion, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+
+        if context.is_none() {
+            errors.push(Field::Deputy, FieldError::Required);
+        }
+
+        let category = self.category.trim();
+        if category.is_empty() {
+            errors.push(Field::Category, FieldError::Required);
+        } else if !categories.iter().any(|c| c.code == category) {
+            errors.push(Field::Category, FieldError::UnknownChoice);
+        }
+
+        let summary = required_text(&mut errors, Field::Summary, &self.summary, limits::SUMMARY);
+        let details = optional_text(&mut errors, Field::Details, &self.details, limits::DETAILS);
+        let place = optional_text(&mut errors, Field::Place, &self.place, limits::PLACE);
+
+        let name = optional_text(&mut errors, Field::CitizenName, &self.citizen_name, limits::NAME);
+        let phone_text = self.citizen_phone.trim();
+        let phone = if phone_text.is_empty() {
+            None
+        } else {
+            let parsed = Phone::parse(phone_text);
+            if parsed.is_none() {
+                errors.push(Field::CitizenPhone, FieldError::PhoneInvalid);
+            }
+            parsed
+        };
+        let address = optional_text(
+            &mut errors,
+            Field::CitizenAddress,
+            &self.citizen_address,
+            limits::ADDRESS,
+        );
+        let has_personal_data = !self.citizen_name.trim().is_empty()
+            || !phone_text.is_empty()
+            || !self.citizen_address.trim().is_empty();
+        if self.anonymous && has_personal_data {
+            errors.push(Field::CitizenName, FieldError::AnonymousWithPersonalData);
+        } else if has_personal_data && !self.consent {
+            errors.push(Field::Consent, FieldError::ConsentMissing);
+        }
+
+        let reply = optional_text(
+            &mut errors,
+            Field::OnSiteReply,
+            &self.on_site_reply,
+            limits::ON_SITE_REPLY,
+        );
+
+        let outcome = match self.outcome {
+            None => {
+                errors.push(Field::Outcome, FieldError::Required);
+                None
+            }
+            Some(OutcomeKind::AnsweredOnSpot) => {
+                // An answer on the spot must say what was answered.
+                if reply.is_empty() && self.on_site_reply.chars().count() <= limits::ON_SITE_REPLY
+                {
+                    errors.push(Field::OnSiteReply, FieldError::Required);
+                }
+                Some(Outcome::AnsweredOnSpot)
+            }
+            Some(OutcomeKind::ToBeReferred) => Some(Outcome::ToBeReferred),
+            Some(OutcomeKind::HandledByDeputy) => Some(Outcome::HandledByDeputy),
+            Some(OutcomeKind::NotAccepted) => match self.channel {
+                Some(channel) => Some(Outcome::NotAccepted { channel }),
+                None => {
+                    errors.push(Field::Channel, FieldError::Required);
+                    None
+                }
+            },
+        };
+
+        if self.photos.len() > limits::PHOTOS {
+            errors.push(Field::Photos, FieldError::TooMany { max: limits::PHOTOS });
+        }
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let context = context.expect("checked above").clone();
+        let anonymous = self.anonymous;
+        let citizen = Citizen {
+            anonymous,
+            name: (!name.is_empty()).then_some(name),
+            phone,
+            address: (!address.is_empty()).then_some(address),
+            consent: (has_personal_data && self.consent).then(|| Consent {
+                notice_version: CONSENT_NOTICE_VERSION.to_owned(),
+                given_at_ms: now_ms,
+            }),
+        };
+        Ok(Opinion {
+            id,
+            station_id: context.station_id,
+            deputy_id: context.deputy_id,
+            category: category.to_owned(),
+            summary,
+            details,
+            place,
+            citizen,
+            on_site_reply: reply,
+            outcome: outcome.expect("checked above"),
+            photos: self.photos.clone(),
+            created_at_ms: now_ms,
+        })
+    }
+}
+
+fn optional_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+    let text = raw.trim();
+    if text.chars().count() > max {
+        errors.push(field, FieldError::TooLong { max });
+        return String::new();
+    }
+    text.to_owned()
+}
+
+fn required_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+    if raw.trim().is_empty() {
+        errors.push(field, FieldError::Required);
+        return String::new();
+    }
+    optional_text(errors, field, raw, max)
+}
+
+/// An opinion as recorded at intake. Only made by [`OpinionDraft::validate`], so a stored
+/// opinion has passed the rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Opinion {
+    pub id: OpinionId,
+    pub station_id: StationId,
+    pub deputy_id: DeputyId,
+    pub category: String,
+    pub summary: String,
+    pub details: String,
+    pub place: String,
+    pub citizen: Citizen,
+    pub on_site_reply: String,
+    pub outcome: Outcome,
+    pub photos: Vec<PhotoRef>,
+    pub created_at_ms: u64,
+}
+
+impl Opinion {
+    /// Case-insensitive search over the texts a deputy would remember an opinion by. Personal
+    /// data is deliberately not searched, so a search never reveals it.
+    pub fn matches_text(&self, query: &str) -> bool {
+        let query = query.trim().to_lowercase();
+        if query.is_empty() {
+            return true;
+        }
+        [&self.summary, &self.details, &self.place, &self.on_site_reply]
+            .iter()
+            .any(|t| t.to_lowercase().contains(&query))
+    }
+}
+
+/// What the records list shows: everything, or narrowed by text, category and outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpinionFilter {
+    pub text: String,
+    pub category: Option<String>,
+    pub outcome: Option<OutcomeKind>,
+}
+
+impl OpinionFilter {
+    pub fn matches(&self, opinion: &Opinion) -> bool {
+        self.category.as_ref().is_none_or(|c| &opinion.category == c)
+            && self.outcome.is_none_or(|o| opinion.outcome.kind() == o)
+            && opinion.matches_text(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::category::default_categories;
+
+    fn context() -> DutyContext {
+        DutyContext { station_id: "st-1".into(), deputy_id: "dep-1".into() }
+    }
+
+    fn id() -> OpinionId {
+        OpinionId::new_v7(1_700_000_000_000, [3; 10])
+    }
+
+    fn valid_draft() -> OpinionDraft {
+        OpinionDraft {
+            category: "parking".into(),
+            summary: "小区停车难".into(),
+            details: "晚上车位不够，消防通道被占".into(),
+            place: "幸福里社区".into(),
+            citizen_name: "张三".into(),
+            citizen_phone: "138 1234 1234".into(),
+            consent: true,
+            on_site_reply: "已联系物业，本周内划定临时车位".into(),
+            outcome: Some(OutcomeKind::AnsweredOnSpot),
+            ..OpinionDraft::default()
+        }
+    }
+
+    fn errors_of(draft: &OpinionDraft) -> ValidationErrors {
+        draft
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .expect_err("draft should be invalid")
+    }
+
+    #[test]
+    fn a_valid_draft_becomes_a_trimmed_opinion_with_recorded_consent() {
+        let mut draft = valid_draft();
+        draft.summary = "  小区停车难 ".into();
+        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 42).unwrap();
+        assert_eq!(opinion.summary, "小区停车难");
+        assert_eq!(opinion.citizen.phone.as_ref().unwrap().as_str(), "13812341234");
+        assert_eq!(opinion.citizen.name.as_deref(), Some("张三"));
+        assert_eq!(opinion.citizen.address, None);
+        let consent = opinion.citizen.consent.as_ref().unwrap();
+        assert_eq!(consent.notice_version, CONSENT_NOTICE_VERSION);
+        assert_eq!(consent.given_at_ms, 42);
+        assert_eq!(opinion.outcome, Outcome::AnsweredOnSpot);
+        assert_eq!(opinion.created_at_ms, 42);
+        assert_eq!(opinion.station_id, "st-1".into());
+    }
+
+    #[test]
+    fn empty_or_blank_summary_is_required() {
+        for summary in ["", "   ", "\n\t"] {
+            let mut draft = valid_draft();
+            draft.summary = summary.into();
+            assert_eq!(errors_of(&draft).get(Field::Summary), Some(&FieldError::Required));
+        }
+    }
+
+    #[test]
+    fn over_long_texts_are_rejected_counting_characters_not_bytes() {
+        let mut draft = valid_draft();
+        draft.summary = "停".repeat(limits::SUMMARY);
+        assert!(draft.validate(id(), Some(&context()), &default_categories(), 1).is_ok());
+
+        draft.summary = "停".repeat(limits::SUMMARY + 1);
+        draft.details = "x".repeat(limits::DETAILS + 1);
+        draft.place = "x".repeat(limits::PLACE + 1);
+        draft.citizen_name = "x".repeat(limits::NAME + 1);
+        draft.citizen_address = "x".repeat(limits::ADDRESS + 1);
+        draft.on_site_reply = "x".repeat(limits::ON_SITE_REPLY + 1);
+        let errors = errors_of(&draft);
+        for (field, max) in [
+            (Field::Summary, limits::SUMMARY),
+            (Field::Details, limits::DETAILS),
+            (Field::Place, limits::PLACE),
+            (Field::CitizenName, limits::NAME),
+            (Field::CitizenAddress, limits::ADDRESS),
+            (Field::OnSiteReply, limits::ON_SITE_REPLY),
+        ] {
+            assert_eq!(errors.get(field), Some(&FieldError::TooLong { max }), "{field:?}");
+        }
+    }
+
+    #[test]
+    fn bad_phone_numbers_are_reported_on_the_phone_field() {
+        for phone in ["12345", "23812341234", "138-1234-123x", "1381234123"] {
+            let mut draft = valid_draft();
+            draft.citizen_phone = phone.into();
+            assert_eq!(
+                errors_of(&draft).get(Field::CitizenPhone),
+                Some(&FieldError::PhoneInvalid),
+                "{phone}"
+            );
+        }
+    }
+
+    #[test]
+    fn not_accepted_needs_the_channel_the_citizen_was_told_about() {
+        let mut draft = valid_draft();
+        draft.outcome = Some(OutcomeKind::NotAccepted);
+        draft.channel = None;
+        assert_eq!(errors_of(&draft).get(Field::Channel), Some(&FieldError::Required));
+
+        draft.channel = Some(RedirectChannel::Litigation);
+        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        assert_eq!(
+            opinion.outcome,
+            Outcome::NotAccepted { channel: RedirectChannel::Litigation }
+        );
+    }
+
+    #[test]
+    fn an_outcome_is_required_and_an_answer_on_the_spot_needs_the_reply() {
+        let mut draft = valid_draft();
+        draft.outcome = None;
+        assert_eq!(errors_of(&draft).get(Field::Outcome), Some(&FieldError::Required));
+
+        let mut draft = valid_draft();
+        draft.on_site_reply = "  ".into();
+        assert_eq!(errors_of(&draft).get(Field::OnSiteReply), Some(&FieldError::Required));
+
+        draft.outcome = Some(OutcomeKind::ToBeReferred);
+        assert!(draft.validate(id(), Some(&context()), &default_categories(), 1).is_ok());
+    }
+
+    #[test]
+    fn personal_data_needs_consent_and_anonymous_means_none() {
+        let mut draft = valid_draft();
+        draft.consent = false;
+        assert_eq!(errors_of(&draft).get(Field::Consent), Some(&FieldError::ConsentMissing));
+
+        draft.anonymous = true;
+        assert_eq!(
+            errors_of(&draft).get(Field::CitizenName),
+            Some(&FieldError::AnonymousWithPersonalData)
+        );
+
+        draft.citizen_name.clear();
+        draft.citizen_phone.clear();
+        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        assert!(opinion.citizen.anonymous);
+        assert!(!opinion.citizen.has_personal_data());
+        assert_eq!(opinion.citizen.consent, None, "no personal data, no consent recorded");
+    }
+
+    #[test]
+    fn category_must_come_from_the_list_and_a_duty_context_is_required() {
+        let mut draft = valid_draft();
+        draft.category = "".into();
+        assert_eq!(errors_of(&draft).get(Field::Category), Some(&FieldError::Required));
+        draft.category = "made_up".into();
+        assert_eq!(errors_of(&draft).get(Field::Category), Some(&FieldError::UnknownChoice));
+
+        let errors = valid_draft().validate(id(), None, &default_categories(), 1).unwrap_err();
+        assert_eq!(errors.get(Field::Deputy), Some(&FieldError::Required));
+    }
+
+    #[test]
+    fn all_errors_are_reported_at_once() {
+        let draft = OpinionDraft {
+            citizen_phone: "123".into(),
+            outcome: Some(OutcomeKind::NotAccepted),
+            ..OpinionDraft::default()
+        };
+        let errors = draft.validate(id(), None, &default_categories(), 1).unwrap_err();
+        let fields: Vec<Field> = errors.0.iter().map(|(f, _)| *f).collect();
+        assert_eq!(
+            fields,
+            vec![
+                Field::Deputy,
+                Field::Category,
+                Field::Summary,
+                Field::CitizenPhone,
+                Field::Consent,
+                Field::Channel
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_photos_are_rejected() {
+        let mut draft = valid_draft();
+        draft.photos = (0..=limits::PHOTOS as u64)
+            .map(|i| PhotoRef {
+                id: PhotoId::new_v7(i, [0; 10]),
+                mime: "image/jpeg".into(),
+                width: 1,
+                height: 1,
+                bytes: 1,
+            })
+            .collect();
+        assert_eq!(
+            errors_of(&draft).get(Field::Photos),
+            Some(&FieldError::TooMany { max: limits::PHOTOS })
+        );
+    }
+
+    #[test]
+    fn filter_matches_text_category_and_outcome_but_never_personal_data() {
+        let opinion = valid_draft().validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        let f = |text: &str, category: Option<&str>, outcome| OpinionFilter {
+            text: text.into(),
+            category: category.map(Into::into),
+            outcome,
+        };
+        assert!(f("", None, None).matches(&opinion));
+        assert!(f("停车", None, None).matches(&opinion));
+        assert!(f("消防", Some("parking"), Some(OutcomeKind::AnsweredOnSpot)).matches(&opinion));
+        assert!(!f("电梯", None, None).matches(&opinion));
+        assert!(!f("", Some("roads_lighting"), None).matches(&opinion));
+        assert!(!f("", None, Some(OutcomeKind::NotAccepted)).matches(&opinion));
+        assert!(!f("张三", None, None).matches(&opinion), "names are not searchable");
+        assert!(!f("1381234", None, None).matches(&opinion), "phones are not searchable");
+    }
+
+    #[test]
+    fn drafts_survive_json_and_missing_fields_default() {
+        let draft = valid_draft();
+        let json = serde_json::to_string(&draft).unwrap();
+        assert_eq!(serde_json::from_str::<OpinionDraft>(&json).unwrap(), draft);
+        let old: OpinionDraft = serde_json::from_str(r#"{"summary":"x"}"#).unwrap();
+        assert_eq!(old.summary, "x");
+        assert!(OpinionDraft::default().is_blank());
+        assert!(!old.is_blank());
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for k in OutcomeKind::ALL {
+            assert_eq!(OutcomeKind::from_code(k.code()), Some(k));
+        }
+        for c in RedirectChannel::ALL {
+            assert_eq!(RedirectChannel::from_code(c.code()), Some(c));
+        }
+        assert_eq!(OutcomeKind::from_code("nope"), None);
+    }
+}
