@@ -1,1 +1,24 @@
-pub fn x(){}
+//! The station tablet app: offline capture of citizens' opinions (Leptos, client-side rendered).
+//!
+//! - [`app`]: the root component; opens storage, provides [`state::AppState`], routes.
+//! - [`pages`]: one module per route (`/` capture, `/records`).
+//! - [`components`]: the header (online state, language, update prompt) and the duty picker.
+//! - [`storage`]: the only module that touches IndexedDB.
+//! - [`i18n`]: Chinese and English texts from `locales/`.
+//! - [`photo`]: camera photos downscaled in the browser.
+//! - [`pwa`]: the service worker and the "update available" prompt.
+//! - [`platform`]: time, random ids and other small browser wrappers.
+//!
+//! Validation, ids and the domain types come from `liaison-domain`, shared with the server.
+
+pub mod app;
+pub mod components;
+pub mod i18n;
+pub mod pages;
+pub mod photo;
+pub mod platform;
+pub mod pwa;
+pub mod state;
+pub mod storage;
+
+pub use app::App;

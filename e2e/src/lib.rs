@@ -1,1 +1,318 @@
+//! Harness for the end-to-end tests: starts the real server binary on a fresh data folder,
+//! chromedriver, and headless Chromium with a profile folder the test controls (so a test can
+//! close the browser and open it again on the same IndexedDB and service worker).
+//!
+//! The tests need what `cargo xtask test` provides: `LIAISON_SERVER_BIN` (the release server),
+//! `LIAISON_DIST` (the release app), `CHROMEDRIVER` and `CHROMIUM`.
 
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long to wait for anything to appear. Generous: CI has 2 cores.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+fn env_path(name: &str) -> PathBuf {
+    let value = std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the end-to-end tests through `cargo xtask test`")
+    });
+    let path = PathBuf::from(value);
+    assert!(path.exists(), "{name}={} does not exist", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start listening on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The real server binary, serving the release app on a fresh data folder with the demo data.
+pub struct Server {
+    child: Option<Child>,
+    port: u16,
+    data: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut server = Server {
+            child: None,
+            port,
+            data,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again on the same port and data folder.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        let child = Command::new(env_path("LIAISON_SERVER_BIN"))
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{}", self.port),
+                "--demo",
+            ])
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .arg("--dist")
+            .arg(env_path("LIAISON_DIST"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("server starts");
+        self.child = Some(child);
+        wait_for_port(self.port, "the server");
+        let deadline = Instant::now() + WAIT;
+        while !self.health_ok() {
+            assert!(Instant::now() < deadline, "the server never became healthy");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server: the tablet is now offline for this app.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(
+            TcpStream::connect(("127.0.0.1", self.port)).is_err(),
+            "server still reachable"
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn health_ok(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let request = "GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// chromedriver on a free port.
+pub struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    pub fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new(env_path("CHROMEDRIVER"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        wait_for_port(port, "chromedriver");
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One headless Chromium on a given profile folder.
+pub struct Browser {
+    pub client: Client,
+}
+
+impl Browser {
+    pub async fn open(driver: &Driver, profile: &Path) -> Browser {
+        let chromium = env_path("CHROMIUM");
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,1000",
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": chromium, "args": args },
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        // The previous browser on this profile may still be releasing its lock: retry briefly.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{}", driver.port))
+                .await
+            {
+                Ok(client) => return Browser { client },
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("browser not ready yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("could not start Chromium: {e}"),
+            }
+        }
+    }
+
+    /// Ends the session: Chromium exits, as when the tablet's browser is closed.
+    pub async fn close(self) {
+        self.client.close().await.expect("browser closes");
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    }
+
+    pub async fn reload(&self) {
+        self.client.refresh().await.expect("reload");
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// Waits until a script returns `true`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.client.execute(script, vec![]).await.ok() == Some(Value::Bool(true)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let body = self.js("return document.body.innerText").await;
+                panic!("timed out waiting for {what}; page text:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> Element {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => return element,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => {
+                    let body = self.js("return document.body.innerText").await;
+                    panic!("{css} not found: {e}; page text:\n{body}")
+                }
+            }
+        }
+    }
+
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.find(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
+    pub async fn select(&self, css: &str, value: &str) {
+        let select = self.find(css).await;
+        let option = format!("{css} option[value=\"{value}\"]");
+        self.find(&option).await;
+        select
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("selecting {value} in {css}: {e}"));
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Saves a screenshot under `target/e2e-screenshots/` for people to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Ok(png) = self.client.screenshot().await {
+            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        }
+    }
+}
+
+/// A file shipped with the tests.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+        .canonicalize()
+        .unwrap()
+}

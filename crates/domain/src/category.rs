@@ -25,13 +25,33 @@ impl Category {
 /// The list used until a region configures its own.
 pub fn default_categories() -> Vec<Category> {
     const LIST: &[(&str, &str, &str, bool)] = &[
-        ("economic_development", "经济发展", "Economic development", true),
+        (
+            "economic_development",
+            "经济发展",
+            "Economic development",
+            true,
+        ),
         ("urban_management", "城市管理", "Urban management", true),
-        ("social_construction", "社会建设", "Social construction", true),
+        (
+            "social_construction",
+            "社会建设",
+            "Social construction",
+            true,
+        ),
         ("rule_of_law", "法治司法", "Rule of law and justice", true),
         ("parking", "停车难", "Parking", false),
-        ("property_management", "物业管理", "Property management", false),
-        ("old_building_elevators", "老旧小区加装电梯", "Elevators in old buildings", false),
+        (
+            "property_management",
+            "物业管理",
+            "Property management",
+            false,
+        ),
+        (
+            "old_building_elevators",
+            "老旧小区加装电梯",
+            "Elevators in old buildings",
+            false,
+        ),
         ("roads_lighting", "道路与照明", "Roads and lighting", false),
         ("elderly_subsidies", "养老补贴", "Elderly subsidies", false),
         ("other", "其他", "Other", false),

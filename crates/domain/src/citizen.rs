@@ -126,7 +126,11 @@ mod tests {
             ("(0755) 1234567", "07551234567"),
             ("0571-87654321", "057187654321"),
         ] {
-            assert_eq!(Phone::parse(input).map(String::from).as_deref(), Some(want), "{input}");
+            assert_eq!(
+                Phone::parse(input).map(String::from).as_deref(),
+                Some(want),
+                "{input}"
+            );
         }
     }
 
@@ -135,11 +139,11 @@ mod tests {
         for input in [
             "",
             "12345",
-            "1381234123",    // 10 digits
-            "138123412345",  // 12 digits, not a landline
-            "12812341234",   // second digit 2
-            "23812341234",   // not 1 or 0
-            "001234567890",  // 00 is an international prefix, not an area code
+            "1381234123",   // 10 digits
+            "138123412345", // 12 digits, not a landline
+            "12812341234",  // second digit 2
+            "23812341234",  // not 1 or 0
+            "001234567890", // 00 is an international prefix, not an area code
             "138a1234123",
             "138.1234.1234",
             "1381234123４5",
@@ -153,7 +157,10 @@ mod tests {
     #[test]
     fn masks_the_middle_of_a_phone_and_all_but_the_first_character_of_a_name() {
         assert_eq!(Phone::parse("13812341234").unwrap().masked(), "138****1234");
-        assert_eq!(Phone::parse("010-12345678").unwrap().masked(), "010****5678");
+        assert_eq!(
+            Phone::parse("010-12345678").unwrap().masked(),
+            "010****5678"
+        );
         assert_eq!(mask_name("张三丰"), "张**");
         assert_eq!(mask_name(""), "");
         let c = Citizen {

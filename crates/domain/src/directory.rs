@@ -51,6 +51,8 @@ impl Directory {
 
     /// The deputies who take duty at a station, in directory order.
     pub fn deputies_at<'a>(&'a self, station: &'a StationId) -> impl Iterator<Item = &'a Deputy> {
-        self.deputies.iter().filter(move |d| d.station_ids.contains(station))
+        self.deputies
+            .iter()
+            .filter(move |d| d.station_ids.contains(station))
     }
 }

@@ -111,6 +111,10 @@ impl ValidationErrors {
 
     /// Turns a collection into a result: `Ok(value)` only when nothing was pushed.
     pub fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
-        if self.is_empty() { Ok(value) } else { Err(self) }
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }

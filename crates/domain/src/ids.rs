@@ -100,8 +100,14 @@ mod tests {
         let b = OpinionId::new_v7(1_700_000_000_001, [0; 10]);
         assert_eq!(a.0.get_version_num(), 7);
         assert_eq!(a.unix_ms(), Some(1_700_000_000_000));
-        assert!(a < b, "a later millisecond sorts later whatever the random bits");
-        assert!(a.to_string() < b.to_string(), "the text form sorts the same way");
+        assert!(
+            a < b,
+            "a later millisecond sorts later whatever the random bits"
+        );
+        assert!(
+            a.to_string() < b.to_string(),
+            "the text form sorts the same way"
+        );
     }
 
     #[test]

@@ -187,7 +187,12 @@ impl OpinionDraft {
         let details = optional_text(&mut errors, Field::Details, &self.details, limits::DETAILS);
         let place = optional_text(&mut errors, Field::Place, &self.place, limits::PLACE);
 
-        let name = optional_text(&mut errors, Field::CitizenName, &self.citizen_name, limits::NAME);
+        let name = optional_text(
+            &mut errors,
+            Field::CitizenName,
+            &self.citizen_name,
+            limits::NAME,
+        );
         let phone_text = self.citizen_phone.trim();
         let phone = if phone_text.is_empty() {
             None
@@ -227,8 +232,7 @@ impl OpinionDraft {
             }
             Some(OutcomeKind::AnsweredOnSpot) => {
                 // An answer on the spot must say what was answered.
-                if reply.is_empty() && self.on_site_reply.chars().count() <= limits::ON_SITE_REPLY
-                {
+                if reply.is_empty() && self.on_site_reply.chars().count() <= limits::ON_SITE_REPLY {
                     errors.push(Field::OnSiteReply, FieldError::Required);
                 }
                 Some(Outcome::AnsweredOnSpot)
@@ -245,7 +249,12 @@ impl OpinionDraft {
         };
 
         if self.photos.len() > limits::PHOTOS {
-            errors.push(Field::Photos, FieldError::TooMany { max: limits::PHOTOS });
+            errors.push(
+                Field::Photos,
+                FieldError::TooMany {
+                    max: limits::PHOTOS,
+                },
+            );
         }
 
         if !errors.is_empty() {
@@ -323,9 +332,14 @@ impl Opinion {
         if query.is_empty() {
             return true;
         }
-        [&self.summary, &self.details, &self.place, &self.on_site_reply]
-            .iter()
-            .any(|t| t.to_lowercase().contains(&query))
+        [
+            &self.summary,
+            &self.details,
+            &self.place,
+            &self.on_site_reply,
+        ]
+        .iter()
+        .any(|t| t.to_lowercase().contains(&query))
     }
 }
 
@@ -339,7 +353,9 @@ pub struct OpinionFilter {
 
 impl OpinionFilter {
     pub fn matches(&self, opinion: &Opinion) -> bool {
-        self.category.as_ref().is_none_or(|c| &opinion.category == c)
+        self.category
+            .as_ref()
+            .is_none_or(|c| &opinion.category == c)
             && self.outcome.is_none_or(|o| opinion.outcome.kind() == o)
             && opinion.matches_text(&self.text)
     }
@@ -351,7 +367,10 @@ mod tests {
     use crate::category::default_categories;
 
     fn context() -> DutyContext {
-        DutyContext { station_id: "st-1".into(), deputy_id: "dep-1".into() }
+        DutyContext {
+            station_id: "st-1".into(),
+            deputy_id: "dep-1".into(),
+        }
     }
 
     fn id() -> OpinionId {
@@ -383,9 +402,14 @@ mod tests {
     fn a_valid_draft_becomes_a_trimmed_opinion_with_recorded_consent() {
         let mut draft = valid_draft();
         draft.summary = "  小区停车难 ".into();
-        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 42).unwrap();
+        let opinion = draft
+            .validate(id(), Some(&context()), &default_categories(), 42)
+            .unwrap();
         assert_eq!(opinion.summary, "小区停车难");
-        assert_eq!(opinion.citizen.phone.as_ref().unwrap().as_str(), "13812341234");
+        assert_eq!(
+            opinion.citizen.phone.as_ref().unwrap().as_str(),
+            "13812341234"
+        );
         assert_eq!(opinion.citizen.name.as_deref(), Some("张三"));
         assert_eq!(opinion.citizen.address, None);
         let consent = opinion.citizen.consent.as_ref().unwrap();
@@ -401,7 +425,10 @@ mod tests {
         for summary in ["", "   ", "\n\t"] {
             let mut draft = valid_draft();
             draft.summary = summary.into();
-            assert_eq!(errors_of(&draft).get(Field::Summary), Some(&FieldError::Required));
+            assert_eq!(
+                errors_of(&draft).get(Field::Summary),
+                Some(&FieldError::Required)
+            );
         }
     }
 
@@ -409,7 +436,11 @@ mod tests {
     fn over_long_texts_are_rejected_counting_characters_not_bytes() {
         let mut draft = valid_draft();
         draft.summary = "停".repeat(limits::SUMMARY);
-        assert!(draft.validate(id(), Some(&context()), &default_categories(), 1).is_ok());
+        assert!(
+            draft
+                .validate(id(), Some(&context()), &default_categories(), 1)
+                .is_ok()
+        );
 
         draft.summary = "停".repeat(limits::SUMMARY + 1);
         draft.details = "x".repeat(limits::DETAILS + 1);
@@ -426,7 +457,11 @@ mod tests {
             (Field::CitizenAddress, limits::ADDRESS),
             (Field::OnSiteReply, limits::ON_SITE_REPLY),
         ] {
-            assert_eq!(errors.get(field), Some(&FieldError::TooLong { max }), "{field:?}");
+            assert_eq!(
+                errors.get(field),
+                Some(&FieldError::TooLong { max }),
+                "{field:?}"
+            );
         }
     }
 
@@ -448,13 +483,20 @@ mod tests {
         let mut draft = valid_draft();
         draft.outcome = Some(OutcomeKind::NotAccepted);
         draft.channel = None;
-        assert_eq!(errors_of(&draft).get(Field::Channel), Some(&FieldError::Required));
+        assert_eq!(
+            errors_of(&draft).get(Field::Channel),
+            Some(&FieldError::Required)
+        );
 
         draft.channel = Some(RedirectChannel::Litigation);
-        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        let opinion = draft
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .unwrap();
         assert_eq!(
             opinion.outcome,
-            Outcome::NotAccepted { channel: RedirectChannel::Litigation }
+            Outcome::NotAccepted {
+                channel: RedirectChannel::Litigation
+            }
         );
     }
 
@@ -462,21 +504,34 @@ mod tests {
     fn an_outcome_is_required_and_an_answer_on_the_spot_needs_the_reply() {
         let mut draft = valid_draft();
         draft.outcome = None;
-        assert_eq!(errors_of(&draft).get(Field::Outcome), Some(&FieldError::Required));
+        assert_eq!(
+            errors_of(&draft).get(Field::Outcome),
+            Some(&FieldError::Required)
+        );
 
         let mut draft = valid_draft();
         draft.on_site_reply = "  ".into();
-        assert_eq!(errors_of(&draft).get(Field::OnSiteReply), Some(&FieldError::Required));
+        assert_eq!(
+            errors_of(&draft).get(Field::OnSiteReply),
+            Some(&FieldError::Required)
+        );
 
         draft.outcome = Some(OutcomeKind::ToBeReferred);
-        assert!(draft.validate(id(), Some(&context()), &default_categories(), 1).is_ok());
+        assert!(
+            draft
+                .validate(id(), Some(&context()), &default_categories(), 1)
+                .is_ok()
+        );
     }
 
     #[test]
     fn personal_data_needs_consent_and_anonymous_means_none() {
         let mut draft = valid_draft();
         draft.consent = false;
-        assert_eq!(errors_of(&draft).get(Field::Consent), Some(&FieldError::ConsentMissing));
+        assert_eq!(
+            errors_of(&draft).get(Field::Consent),
+            Some(&FieldError::ConsentMissing)
+        );
 
         draft.anonymous = true;
         assert_eq!(
@@ -486,21 +541,34 @@ mod tests {
 
         draft.citizen_name.clear();
         draft.citizen_phone.clear();
-        let opinion = draft.validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        let opinion = draft
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .unwrap();
         assert!(opinion.citizen.anonymous);
         assert!(!opinion.citizen.has_personal_data());
-        assert_eq!(opinion.citizen.consent, None, "no personal data, no consent recorded");
+        assert_eq!(
+            opinion.citizen.consent, None,
+            "no personal data, no consent recorded"
+        );
     }
 
     #[test]
     fn category_must_come_from_the_list_and_a_duty_context_is_required() {
         let mut draft = valid_draft();
         draft.category = "".into();
-        assert_eq!(errors_of(&draft).get(Field::Category), Some(&FieldError::Required));
+        assert_eq!(
+            errors_of(&draft).get(Field::Category),
+            Some(&FieldError::Required)
+        );
         draft.category = "made_up".into();
-        assert_eq!(errors_of(&draft).get(Field::Category), Some(&FieldError::UnknownChoice));
+        assert_eq!(
+            errors_of(&draft).get(Field::Category),
+            Some(&FieldError::UnknownChoice)
+        );
 
-        let errors = valid_draft().validate(id(), None, &default_categories(), 1).unwrap_err();
+        let errors = valid_draft()
+            .validate(id(), None, &default_categories(), 1)
+            .unwrap_err();
         assert_eq!(errors.get(Field::Deputy), Some(&FieldError::Required));
     }
 
@@ -511,7 +579,9 @@ mod tests {
             outcome: Some(OutcomeKind::NotAccepted),
             ..OpinionDraft::default()
         };
-        let errors = draft.validate(id(), None, &default_categories(), 1).unwrap_err();
+        let errors = draft
+            .validate(id(), None, &default_categories(), 1)
+            .unwrap_err();
         let fields: Vec<Field> = errors.0.iter().map(|(f, _)| *f).collect();
         assert_eq!(
             fields,
@@ -540,13 +610,17 @@ mod tests {
             .collect();
         assert_eq!(
             errors_of(&draft).get(Field::Photos),
-            Some(&FieldError::TooMany { max: limits::PHOTOS })
+            Some(&FieldError::TooMany {
+                max: limits::PHOTOS
+            })
         );
     }
 
     #[test]
     fn filter_matches_text_category_and_outcome_but_never_personal_data() {
-        let opinion = valid_draft().validate(id(), Some(&context()), &default_categories(), 1).unwrap();
+        let opinion = valid_draft()
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .unwrap();
         let f = |text: &str, category: Option<&str>, outcome| OpinionFilter {
             text: text.into(),
             category: category.map(Into::into),
@@ -558,8 +632,14 @@ mod tests {
         assert!(!f("电梯", None, None).matches(&opinion));
         assert!(!f("", Some("roads_lighting"), None).matches(&opinion));
         assert!(!f("", None, Some(OutcomeKind::NotAccepted)).matches(&opinion));
-        assert!(!f("张三", None, None).matches(&opinion), "names are not searchable");
-        assert!(!f("1381234", None, None).matches(&opinion), "phones are not searchable");
+        assert!(
+            !f("张三", None, None).matches(&opinion),
+            "names are not searchable"
+        );
+        assert!(
+            !f("1381234", None, None).matches(&opinion),
+            "phones are not searchable"
+        );
     }
 
     #[test]

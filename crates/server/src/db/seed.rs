@@ -1,0 +1,140 @@
+//! Data the server puts in by itself: the default categories on first start, and the demo
+//! directory with `--demo`. Done in Rust rather than in migrations because both are data that
+//! administrators may change afterwards, and the category list comes from the domain crate.
+
+use liaison_domain::default_categories;
+use sqlx::SqlitePool;
+
+/// Inserts `liaison_domain::default_categories()` when the table is empty, i.e. on first start.
+/// Not on every start: a region that removed or reordered categories must keep its list.
+pub(super) async fn seed_categories_if_empty(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    // IMMEDIATE takes the write lock before the check, so two servers started on the same file
+    // cannot both see an empty table.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM categories")
+        .fetch_one(&mut *tx)
+        .await?;
+    if count == 0 {
+        for (position, category) in default_categories().iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO categories (code, zh, en, speciality, position) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(&category.code)
+            .bind(&category.zh)
+            .bind(&category.en)
+            .bind(category.speciality)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tracing::info!("seeded the default categories");
+    }
+    tx.commit().await
+}
+
+const DEMO_REGIONS: &[(&str, &str, Option<&str>)] = &[
+    ("region-demo-city", "示范市", None),
+    ("region-demo-district", "示范区", Some("region-demo-city")),
+    (
+        "region-demo-street",
+        "幸福街道",
+        Some("region-demo-district"),
+    ),
+];
+
+const DEMO_STATIONS: &[(&str, &str, &str, &str)] = &[
+    (
+        "station-xingfuli",
+        "region-demo-street",
+        "幸福里社区人大代表联络站",
+        "示范市示范区幸福街道幸福里社区党群服务中心一楼",
+    ),
+    (
+        // A district-level 代表之家: the demo hierarchy has one street, so it hangs off the district.
+        "station-heping",
+        "region-demo-district",
+        "和平街道代表之家",
+        "示范市示范区和平路88号",
+    ),
+];
+
+const DEMO_DEPUTIES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "deputy-demo-zhang",
+        "张建国",
+        "区人大代表",
+        &["station-xingfuli"],
+    ),
+    (
+        "deputy-demo-li",
+        "李秀英",
+        "市人大代表",
+        &["station-xingfuli", "station-heping"],
+    ),
+    (
+        "deputy-demo-wang",
+        "王志强",
+        "区人大代表",
+        &["station-heping"],
+    ),
+    (
+        "deputy-demo-chen",
+        "陈丽华",
+        "区人大代表",
+        &["station-heping", "station-xingfuli"],
+    ),
+];
+
+/// Seeds the demo directory when no region, station or deputy exists yet. All or nothing, in one
+/// transaction. Returns whether it seeded.
+pub(super) async fn seed_demo_if_empty(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let existing: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM regions) + (SELECT COUNT(*) FROM stations) \
+              + (SELECT COUNT(*) FROM deputies)",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if existing > 0 {
+        tracing::info!("the directory is not empty: demo data not seeded");
+        return Ok(false);
+    }
+
+    // Parents come first in the list, so the foreign key holds at each insert.
+    for (id, name, parent_id) in DEMO_REGIONS {
+        sqlx::query("INSERT INTO regions (id, name, parent_id) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(parent_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (id, region_id, name, address) in DEMO_STATIONS {
+        sqlx::query("INSERT INTO stations (id, region_id, name, address) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(region_id)
+            .bind(name)
+            .bind(address)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (id, name, level, stations) in DEMO_DEPUTIES {
+        sqlx::query("INSERT INTO deputies (id, name, level) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(level)
+            .execute(&mut *tx)
+            .await?;
+        for station_id in *stations {
+            sqlx::query("INSERT INTO deputy_stations (deputy_id, station_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(station_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!("seeded the demo directory");
+    Ok(true)
+}

@@ -1,0 +1,179 @@
+//! One error type for every handler. Internals (SQL errors, I/O) are logged here and never sent:
+//! the client gets a stable `code` it can switch on and a plain `message`.
+
+use axum::body::{Bytes, HttpBody};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Json};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+
+    /// An HTTP-level refusal that carries no detail of its own (a too-large body, a timeout, a
+    /// wrong method). Mostly produced by [`json_error_bodies`] from the bare answers of layers.
+    #[error("{}", .0.canonical_reason().unwrap_or("error"))]
+    Status(StatusCode),
+
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Status(status) => *status,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable code (snake_case); the app translates it, so it never changes
+    /// for a given situation.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::Status(status) => status_code_name(*status),
+            AppError::Database(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "Not found",
+            AppError::Status(status) => status.canonical_reason().unwrap_or("Error"),
+            AppError::Database(_) | AppError::Internal(_) => "Internal server error",
+        }
+    }
+}
+
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "http_error",
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // `{:?}` keeps the source chain (the SQL error, the I/O error) in the log only.
+            tracing::error!(error = ?self, "request failed");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.message(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Gives bare error answers the JSON error shape. tower-http's limit and timeout layers, axum's
+/// 405 and its extractor rejections answer with an empty or `text/plain` body; the app should see
+/// one format for every error, whichever layer refused the request.
+pub async fn json_error_bodies<B>(response: Response<B>) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || is_json(response.headers().get(header::CONTENT_TYPE)) {
+        return response.into_response();
+    }
+    let mut replacement = AppError::Status(status).into_response();
+    // 405 must keep saying which methods are allowed.
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        replacement
+            .headers_mut()
+            .insert(header::ALLOW, allow.clone());
+    }
+    replacement
+}
+
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+
+    async fn json(response: Response) -> serde_json::Value {
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn bare_layer_answers_get_the_json_shape() {
+        // What tower-http's TimeoutLayer answers: a status and an empty body.
+        let mut timeout = Response::new(Body::empty());
+        *timeout.status_mut() = StatusCode::REQUEST_TIMEOUT;
+        let response = json_error_bodies(timeout).await;
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            json(response).await,
+            serde_json::json!({"error": {"code": "request_timeout", "message": "Request Timeout"}})
+        );
+
+        let mut not_allowed = Response::new(Body::empty());
+        *not_allowed.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        not_allowed
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET,HEAD"));
+        let response = json_error_bodies(not_allowed).await;
+        assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
+        assert_eq!(json(response).await["error"]["code"], "method_not_allowed");
+    }
+
+    #[tokio::test]
+    async fn json_and_successful_answers_pass_through() {
+        let response = json_error_bodies(AppError::NotFound.into_response()).await;
+        assert_eq!(json(response).await["error"]["code"], "not_found");
+
+        let ok = json_error_bodies(Response::new(Body::from("<html>"))).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let body = to_bytes(ok.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&body[..], b"<html>");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_their_cause() {
+        let error = AppError::Internal(anyhow::anyhow!("secret path /var/lib/x"));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json(response).await;
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("secret"));
+    }
+}

@@ -1,0 +1,123 @@
+//! The liaison-station server: it serves the tablet app (the trunk-built bundle in `dist/`) and the
+//! JSON API the app syncs with, over one SQLite database.
+//!
+//! Module map:
+//!
+//! - [`app`] (this file): the [`Router`] with its middleware stack; tests drive it with
+//!   `tower::ServiceExt::oneshot`, `main.rs` binds it to a socket.
+//! - [`state`]: [`AppState`] (database + [`Settings`]) shared by the handlers.
+//! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries.
+//! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
+//! - [`static_files`]: the app bundle from `--dist`, SPA fallback, cache and content-type headers.
+//! - [`security`]: security headers and the Content-Security-Policy (with hashes of trunk's inline
+//!   loader script).
+//! - [`error`]: [`AppError`], the one error type handlers return; it logs internals and answers
+//!   `{"error":{"code":"...","message":"..."}}`.
+//! - [`telemetry`]: tracing subscriber setup.
+//! - [`shutdown_signal`]: Ctrl-C / SIGTERM for graceful shutdown.
+
+pub mod api;
+pub mod db;
+pub mod error;
+pub mod security;
+pub mod state;
+pub mod static_files;
+pub mod telemetry;
+
+pub use db::Db;
+pub use error::AppError;
+pub use state::{AppState, Settings};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Builds the whole application: API under `/api`, the app bundle everywhere else.
+///
+/// ```no_run
+/// # async fn example() -> anyhow::Result<()> {
+/// use liaison_server::{AppState, Db, Settings, app};
+///
+/// let db = Db::open(std::path::Path::new("data")).await?; // migrates, seeds categories
+/// db.seed_demo().await?; // optional: only fills an empty directory
+/// let router = app(AppState::new(db, Settings::new("dist")));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// axum::serve(listener, router)
+///     .with_graceful_shutdown(liaison_server::shutdown_signal())
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings.clone();
+
+    // Listed outermost first: a request passes through them top to bottom, a response bottom to top.
+    let middleware = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        // Security headers go on every response, error answers from the layers below included.
+        .layer(middleware::map_response_with_state(
+            settings.content_security_policy.clone(),
+            security::add_security_headers,
+        ))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        // Outside the timeout and size limits so that their bare answers get the JSON error shape.
+        .layer(middleware::map_response(error::json_error_bodies))
+        // Rejects a too-large `Content-Length` up front and cuts off a streamed body that exceeds
+        // it; `DefaultBodyLimit` below keeps axum's extractors at the same limit.
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        // A request that takes longer than this is answered with 408 rather than holding a
+        // connection (and graceful shutdown) forever. It bounds the handler, not the streaming of
+        // a large file body. (Inside the body limit: its 408 needs a body type with a `Default`,
+        // which the router's has and the limit layer's has not.)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ));
+
+    Router::new()
+        .nest("/api", api::router())
+        .fallback(static_files::serve)
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(middleware)
+        .with_state(state)
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd and container runtimes send), so that
+/// `axum::serve(...).with_graceful_shutdown(shutdown_signal())` stops accepting connections and
+/// lets the requests in flight finish.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,63 @@
+//! What the handlers share: the database and the settings the server was started with.
+
+use crate::db::Db;
+use crate::security;
+use crate::static_files::StaticFiles;
+use axum::http::HeaderValue;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings that shape the HTTP side. `main.rs` fills them from the command line; tests use
+/// [`Settings::new`] and change a field where they need to.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The trunk-built app (`index.html`, the hashed wasm and js, `sw.js`, ...).
+    pub dist_dir: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Longest time a handler may take before the request is answered with 408.
+    pub request_timeout: Duration,
+    /// The `Content-Security-Policy` header sent with every response.
+    pub content_security_policy: HeaderValue,
+}
+
+impl Settings {
+    /// 1 MiB: enough for the JSON the app sends today. Photo uploads will get their own, larger
+    /// limit on their own route when they come.
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Default limits, and a CSP that allows the inline loader script of the `index.html`
+    /// currently in `dist_dir` (see [`security::content_security_policy_for_dist`]). Read once:
+    /// restart the server after replacing the bundle.
+    pub fn new(dist_dir: impl Into<PathBuf>) -> Self {
+        let dist_dir = dist_dir.into();
+        let content_security_policy = security::content_security_policy_for_dist(&dist_dir);
+        Settings {
+            dist_dir,
+            body_limit: Self::DEFAULT_BODY_LIMIT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            content_security_policy,
+        }
+    }
+}
+
+/// Cheap to clone: handlers get their own copy per request.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub(crate) static_files: StaticFiles,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings) -> Self {
+        let static_files = StaticFiles::new(&settings.dist_dir);
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            static_files,
+        }
+    }
+}

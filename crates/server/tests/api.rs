@@ -1,0 +1,511 @@
+//! End-to-end tests of the HTTP surface: the real router, a real SQLite file in a temporary data
+//! directory, and a fake trunk bundle in a temporary dist directory. Requests go through
+//! `tower::ServiceExt::oneshot`, so no socket is bound.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, Response, StatusCode, header};
+use liaison_domain::{Directory, default_categories};
+use liaison_server::{AppState, Db, Settings, app};
+use serde_json::Value;
+use std::path::Path;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// The inline loader, as trunk 0.21 writes it into `index.html` (text between the tags).
+const LOADER: &str = "\nimport init from '/app-0123456789abcdef.js';\n\
+    const wasm = await init({ module_or_path: '/app-0123456789abcdef_bg.wasm' });\n\n\
+    dispatchEvent(new CustomEvent(\"TrunkApplicationStarted\", {detail: {wasm}}));\n";
+
+fn index_html() -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>联络站</title>\
+         <link rel=\"stylesheet\" href=\"/style-0123456789abcdef.css\">\
+         <link rel=\"manifest\" href=\"/manifest.webmanifest\">\
+         <link rel=\"modulepreload\" href=\"/app-0123456789abcdef.js\" crossorigin=\"anonymous\">\
+         </head><body><script type=\"module\">{LOADER}</script></body></html>"
+    )
+}
+
+struct TestApp {
+    router: Router,
+    db: Db,
+    data_dir: TempDir,
+    _dist_dir: TempDir,
+}
+
+impl TestApp {
+    async fn request(&self, request: Request<Body>) -> Response<Body> {
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
+    }
+
+    async fn get(&self, uri: &str) -> Response<Body> {
+        self.request(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+}
+
+fn write_fake_dist(dist: &Path) {
+    let index = index_html();
+    let files: &[(&str, &[u8])] = &[
+        ("index.html", index.as_bytes()),
+        (
+            "sw.js",
+            b"self.addEventListener('fetch', (event) => {});\n" as &[u8],
+        ),
+        (
+            "app-0123456789abcdef.js",
+            b"export default async function init() {}\n",
+        ),
+        ("style-0123456789abcdef.css", b"body { margin: 0; }\n"),
+        (
+            "manifest.webmanifest",
+            br#"{"name":"Liaison","start_url":"/","display":"standalone"}"#,
+        ),
+        ("icon-192.png", b"\x89PNG\r\n\x1a\nnot really a png"),
+    ];
+    for (name, contents) in files {
+        std::fs::write(dist.join(name), contents).unwrap();
+    }
+    // Large and repetitive, so that compression has something to do.
+    let wasm: Vec<u8> = b"\0asm\x01\0\0\0"
+        .iter()
+        .copied()
+        .chain((0..8192u32).map(|i| (i % 7) as u8))
+        .collect();
+    std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), wasm).unwrap();
+}
+
+/// The app on a fresh, empty database (default categories only) and the fake bundle.
+async fn spawn_app() -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let dist_dir = tempfile::tempdir().unwrap();
+    write_fake_dist(dist_dir.path());
+    let db = Db::open(data_dir.path()).await.expect("database opens");
+    let state = AppState::new(db.clone(), Settings::new(dist_dir.path()));
+    TestApp {
+        router: app(state),
+        db,
+        data_dir,
+        _dist_dir: dist_dir,
+    }
+}
+
+async fn body_bytes(response: Response<Body>) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+async fn body_json(response: Response<Body>) -> Value {
+    let bytes = body_bytes(response).await;
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(&bytes)))
+}
+
+fn header(response: &Response<Body>, name: impl header::AsHeaderName) -> &str {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+/// Checks that `response` is the standard JSON error with `status` and `code`.
+async fn assert_json_error(response: Response<Body>, status: StatusCode, code: &str, what: &str) {
+    assert_eq!(response.status(), status, "{what}");
+    assert_eq!(
+        header(&response, header::CONTENT_TYPE),
+        "application/json",
+        "{what}"
+    );
+    let body = body_json(response).await;
+    assert_eq!(body["error"]["code"], code, "{what}: {body}");
+    assert!(body["error"]["message"].is_string(), "{what}: {body}");
+}
+
+#[tokio::test]
+async fn health_is_ok_with_a_working_database() {
+    let app = spawn_app().await;
+    let response = app.get("/api/health").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, header::CACHE_CONTROL), "no-store");
+    let body = body_json(response).await;
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "database": "ok",
+        })
+    );
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_fails() {
+    let app = spawn_app().await;
+    app.db.close().await;
+    let response = app.get("/api/health").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = body_json(response).await;
+    assert_eq!(body["database"], "unavailable");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn directory_of_a_new_database_has_the_default_categories_only() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/directory").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, header::CACHE_CONTROL), "no-cache");
+    let directory: Directory = serde_json::from_slice(&body_bytes(response).await).unwrap();
+    assert!(directory.regions.is_empty());
+    assert!(directory.stations.is_empty());
+    assert!(directory.deputies.is_empty());
+    assert_eq!(directory.categories, default_categories());
+}
+
+#[tokio::test]
+async fn directory_returns_the_demo_data_after_seeding() {
+    let app = spawn_app().await;
+    assert!(
+        app.db.seed_demo().await.unwrap(),
+        "an empty database is seeded"
+    );
+
+    let response = app.get("/api/v1/directory").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, header::CONTENT_TYPE), "application/json");
+    assert_eq!(header(&response, header::CACHE_CONTROL), "no-cache");
+    let directory: Directory = serde_json::from_slice(&body_bytes(response).await).unwrap();
+
+    // The hierarchy, top down.
+    let regions: Vec<_> = directory
+        .regions
+        .iter()
+        .map(|r| {
+            (
+                r.id.0.as_str(),
+                r.name.as_str(),
+                r.parent_id.as_ref().map(|p| p.0.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("region-demo-city", "示范市", None),
+            ("region-demo-district", "示范区", Some("region-demo-city")),
+            (
+                "region-demo-street",
+                "幸福街道",
+                Some("region-demo-district")
+            ),
+        ]
+    );
+
+    let xingfuli = directory
+        .station(&"station-xingfuli".into())
+        .expect("幸福里 station");
+    assert_eq!(xingfuli.name, "幸福里社区人大代表联络站");
+    assert!(!xingfuli.address.is_empty());
+    let heping = directory
+        .station(&"station-heping".into())
+        .expect("和平 station");
+    assert_eq!(heping.name, "和平街道代表之家");
+    assert!(!heping.address.is_empty());
+    assert_eq!(directory.stations.len(), 2);
+    for station in &directory.stations {
+        assert!(
+            directory.regions.iter().any(|r| r.id == station.region_id),
+            "{} is in a known region",
+            station.id
+        );
+    }
+
+    assert_eq!(directory.deputies.len(), 4);
+    for deputy in &directory.deputies {
+        assert!(!deputy.name.is_empty());
+        assert!(deputy.level.ends_with("人大代表"), "{}", deputy.level);
+        assert!(
+            (1..=2).contains(&deputy.station_ids.len()),
+            "{} is at one or both stations",
+            deputy.name
+        );
+    }
+    assert!(directory.deputies_at(&xingfuli.id).count() >= 2);
+    assert!(directory.deputies_at(&heping.id).count() >= 2);
+
+    assert_eq!(directory.categories, default_categories());
+}
+
+#[tokio::test]
+async fn seeding_twice_does_not_duplicate() {
+    let app = spawn_app().await;
+    assert!(app.db.seed_demo().await.unwrap());
+    let first = app.db.directory().await.unwrap();
+    assert!(
+        !app.db.seed_demo().await.unwrap(),
+        "a non-empty directory is left alone"
+    );
+
+    // A restart opens the same file again: migrations and category seeding run again too.
+    let reopened = Db::open(app.data_dir.path()).await.unwrap();
+    assert!(!reopened.seed_demo().await.unwrap());
+    assert_eq!(reopened.directory().await.unwrap(), first);
+    assert_eq!(app.db.directory().await.unwrap(), first);
+}
+
+#[tokio::test]
+async fn categories_are_seeded_on_first_start_only() {
+    let app = spawn_app().await;
+    // An administrator removes a category; the next start must not bring it back.
+    sqlx::query("DELETE FROM categories WHERE code = 'parking'")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let reopened = Db::open(app.data_dir.path()).await.unwrap();
+    let codes: Vec<_> = reopened
+        .directory()
+        .await
+        .unwrap()
+        .categories
+        .into_iter()
+        .map(|c| c.code)
+        .collect();
+    assert!(!codes.contains(&"parking".to_owned()));
+    assert_eq!(codes.len(), default_categories().len() - 1);
+}
+
+#[tokio::test]
+async fn hashed_files_are_cached_forever_and_others_revalidated() {
+    let app = spawn_app().await;
+    for (uri, content_type) in [
+        ("/app-0123456789abcdef_bg.wasm", "application/wasm"),
+        ("/app-0123456789abcdef.js", "text/javascript"),
+        ("/style-0123456789abcdef.css", "text/css"),
+    ] {
+        let response = app.get(uri).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(
+            header(&response, header::CACHE_CONTROL),
+            "public, max-age=31536000, immutable",
+            "{uri}"
+        );
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            content_type,
+            "{uri}"
+        );
+    }
+
+    for (uri, content_type) in [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/sw.js", "text/javascript"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/icon-192.png", "image/png"),
+    ] {
+        let response = app.get(uri).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(
+            header(&response, header::CACHE_CONTROL),
+            "no-cache",
+            "{uri}"
+        );
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            content_type,
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_hashed_file_is_a_404_that_is_not_cached() {
+    let app = spawn_app().await;
+    let response = app.get("/app-fedcba9876543210_bg.wasm").await;
+    assert_eq!(header(&response, header::CACHE_CONTROL), "no-cache");
+    assert_json_error(response, StatusCode::NOT_FOUND, "not_found", "missing file").await;
+}
+
+#[tokio::test]
+async fn app_routes_fall_back_to_index_html() {
+    let app = spawn_app().await;
+    for uri in ["/records", "/records/42", "/records/"] {
+        let response = app.get(uri).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            "text/html",
+            "{uri}"
+        );
+        assert_eq!(
+            header(&response, header::CACHE_CONTROL),
+            "no-cache",
+            "{uri}"
+        );
+        assert_eq!(body_bytes(response).await, index_html().as_bytes(), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s_not_the_app() {
+    let app = spawn_app().await;
+    for uri in [
+        "/api",
+        "/api/",
+        "/api/nope",
+        "/api/v1/nope",
+        "/api/v1/directory/extra",
+    ] {
+        let response = app.get(uri).await;
+        assert_json_error(response, StatusCode::NOT_FOUND, "not_found", uri).await;
+    }
+    let body = body_json(app.get("/api/nope").await).await;
+    assert_eq!(
+        body,
+        serde_json::json!({"error": {"code": "not_found", "message": "Not found"}})
+    );
+}
+
+#[tokio::test]
+async fn wrong_methods_get_json_405s() {
+    let app = spawn_app().await;
+    for uri in [
+        "/api/health",
+        "/api/v1/directory",
+        "/records",
+        "/index.html",
+    ] {
+        let response = app
+            .request(Request::post(uri).body(Body::from("{}")).unwrap())
+            .await;
+        assert_json_error(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            uri,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn service_worker_headers() {
+    let app = spawn_app().await;
+    let response = app.get("/sw.js").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, header::CONTENT_TYPE), "text/javascript");
+    assert_eq!(header(&response, "service-worker-allowed"), "/");
+    assert_eq!(header(&response, header::CACHE_CONTROL), "no-cache");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_413() {
+    let app = spawn_app().await;
+    let too_big = Settings::DEFAULT_BODY_LIMIT + 1;
+    for uri in ["/api/v1/directory", "/records"] {
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, too_big)
+            .body(Body::from(vec![b' '; too_big]))
+            .unwrap();
+        let response = app.request(request).await;
+        assert_json_error(
+            response,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            uri,
+        )
+        .await;
+    }
+
+    // At the limit the request goes through to the router (which has no POST route there).
+    let request = Request::post("/api/v1/directory")
+        .header(header::CONTENT_LENGTH, Settings::DEFAULT_BODY_LIMIT)
+        .body(Body::from(vec![b' '; Settings::DEFAULT_BODY_LIMIT]))
+        .unwrap();
+    assert_eq!(
+        app.request(request).await.status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response() {
+    let app = spawn_app().await;
+    for uri in [
+        "/",
+        "/records",
+        "/api/health",
+        "/api/nope",
+        "/sw.js",
+        "/missing.png",
+    ] {
+        let response = app.get(uri).await;
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{uri}"
+        );
+        assert_eq!(header(&response, "referrer-policy"), "no-referrer", "{uri}");
+        let csp = header(&response, header::CONTENT_SECURITY_POLICY);
+        assert!(csp.starts_with("default-src 'self'; "), "{uri}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+    }
+}
+
+#[tokio::test]
+async fn the_csp_allows_trunks_inline_loader_by_hash_and_nothing_else_inline() {
+    use base64::Engine;
+    use sha2::Digest;
+
+    let app = spawn_app().await;
+    let response = app.get("/").await;
+    let csp = header(&response, header::CONTENT_SECURITY_POLICY).to_owned();
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src "))
+        .expect("a script-src directive");
+
+    let digest = sha2::Sha256::digest(LOADER.as_bytes());
+    let expected = format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    );
+    assert_eq!(
+        script_src,
+        format!("script-src 'self' 'wasm-unsafe-eval' {expected}")
+    );
+    assert!(!script_src.contains("'unsafe-inline'"));
+    assert!(csp.contains("style-src 'self' 'unsafe-inline'"));
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let app = spawn_app().await;
+    for encoding in ["br", "gzip"] {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri("/app-0123456789abcdef_bg.wasm")
+            .header(header::ACCEPT_ENCODING, encoding)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.request(request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, header::CONTENT_ENCODING), encoding);
+        let compressed = body_bytes(response).await;
+        assert!(
+            compressed.len() < 8192 / 4,
+            "{encoding}: {} bytes",
+            compressed.len()
+        );
+    }
+}

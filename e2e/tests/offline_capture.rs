@@ -1,0 +1,288 @@
+//! Issue acceptance, end to end: the release app from the real server in headless Chromium.
+//! "Offline" is real: the server process is stopped, so only the service worker and IndexedDB
+//! can make the app work.
+
+use liaison_e2e::{Browser, Driver, Server, fixture};
+
+const STATION: &str = "station-xingfuli";
+
+struct Capture {
+    category: &'static str,
+    summary: &'static str,
+    details: &'static str,
+    place: &'static str,
+    name: &'static str,
+    phone: &'static str,
+    masked: &'static str,
+    address: &'static str,
+    reply: &'static str,
+    outcome: &'static str,
+    outcome_text: &'static str,
+    photo: bool,
+}
+
+const CAPTURES: [Capture; 3] = [
+    Capture {
+        category: "parking",
+        summary: "小区停车难，消防通道被占",
+        details: "晚上八点以后车位不够，车辆停在消防通道上。",
+        place: "幸福里社区3号楼",
+        name: "张三",
+        phone: "138 1234 5678",
+        masked: "张* 138****5678",
+        address: "幸福里3号楼2单元",
+        reply: "已联系物业，本周内划定临时停车位。",
+        outcome: "answered_on_spot",
+        outcome_text: "现场答复解决",
+        photo: false,
+    },
+    Capture {
+        category: "old_building_elevators",
+        summary: "老旧小区加装电梯进展缓慢",
+        details: "一楼住户有意见，协调会开了两次。",
+        place: "和平里小区",
+        name: "李四",
+        phone: "010-12345678",
+        masked: "李* 010****5678",
+        address: "和平里5号楼",
+        reply: "",
+        outcome: "to_be_referred",
+        outcome_text: "拟转交办理",
+        photo: false,
+    },
+    Capture {
+        category: "roads_lighting",
+        summary: "路灯不亮，夜间出行不安全",
+        details: "幸福路东段三盏路灯坏了一个月。",
+        place: "幸福路东段",
+        name: "王五",
+        phone: "13900001111",
+        masked: "王* 139****1111",
+        address: "",
+        reply: "代表将实地查看后联系街道。",
+        outcome: "handled_by_deputy",
+        outcome_text: "代表自行办理",
+        photo: true,
+    },
+];
+
+async fn choose_duty(browser: &Browser) {
+    browser.select("#duty-station", STATION).await;
+    let deputy = browser.find("#duty-deputy").await;
+    browser.find("#duty-deputy option:nth-child(2)").await;
+    deputy
+        .select_by_index(1)
+        .await
+        .expect("a deputy at the demo station");
+}
+
+async fn capture(browser: &Browser, c: &Capture) {
+    browser.select("#field-category", c.category).await;
+    browser.type_into("#field-summary", c.summary).await;
+    browser.type_into("#field-details", c.details).await;
+    browser.type_into("#field-place", c.place).await;
+    browser.type_into("#field-citizen_name", c.name).await;
+    browser.type_into("#field-citizen_phone", c.phone).await;
+    if !c.address.is_empty() {
+        browser.type_into("#field-citizen_address", c.address).await;
+    }
+    browser.click("#field-consent").await;
+    if !c.reply.is_empty() {
+        browser.type_into("#field-on_site_reply", c.reply).await;
+    }
+    browser.click(&format!("#outcome-{}", c.outcome)).await;
+    if c.photo {
+        let path = fixture("photo.png");
+        browser
+            .find("#field-photos")
+            .await
+            .send_keys(path.to_str().unwrap())
+            .await
+            .unwrap();
+        browser
+            .wait_until(
+                "the photo thumbnail",
+                "const img = document.querySelector('.capture .thumbs img.photo');
+                 return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;",
+            )
+            .await;
+    }
+    browser.click("#save-opinion").await;
+    browser
+        .wait_until(
+            "the saved notice",
+            "return document.querySelector('#save-notice').innerText.includes('已保存')",
+        )
+        .await;
+    assert_eq!(
+        browser.value("#field-summary").await,
+        "",
+        "the form is cleared after saving"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn opinions_captured_offline_survive_reload_close_and_reopen() {
+    let mut server = Server::start();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+
+    // Online once: the app installs its service worker and copies the directory.
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    browser
+        .find(&format!("#duty-station option[value='{STATION}']"))
+        .await;
+    browser
+        .wait_until(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
+        .await;
+    choose_duty(&browser).await;
+
+    // The network goes away; a reload still opens the app, from the service worker.
+    server.stop();
+    browser.reload().await;
+    browser.find("#field-summary").await;
+    assert_eq!(
+        browser.value("#duty-station").await,
+        STATION,
+        "duty context remembered"
+    );
+
+    for c in &CAPTURES {
+        capture(&browser, c).await;
+    }
+    browser.screenshot("capture-offline").await;
+
+    // Close the browser entirely and open it again, still offline.
+    browser.close().await;
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/records")).await;
+    browser
+        .wait_until(
+            "three records",
+            "return document.querySelectorAll('#records-list li.record').length === 3",
+        )
+        .await;
+    assert!(browser.text("#records-total").await.contains('3'));
+
+    // Newest first: the last captured is on top. Open each and check every field.
+    let heads = browser
+        .find_all("#records-list li.record .record-head")
+        .await;
+    for head in &heads {
+        head.click().await.unwrap();
+    }
+    for (i, c) in CAPTURES.iter().rev().enumerate() {
+        let item = format!("#records-list li.record:nth-child({})", i + 1);
+        let text = browser.text(&item).await;
+        for expected in [c.summary, c.details, c.place, c.masked, c.outcome_text] {
+            assert!(
+                text.contains(expected),
+                "record {i} should show {expected:?}; it shows:\n{text}"
+            );
+        }
+        if !c.reply.is_empty() {
+            assert!(text.contains(c.reply), "record {i} reply missing:\n{text}");
+        }
+        assert!(!text.contains(c.name), "the full name is masked");
+        let photo_count = browser
+            .find_all(&format!("{item} .record-detail img.photo"))
+            .await
+            .len();
+        assert_eq!(photo_count, usize::from(c.photo), "record {i} photos");
+    }
+    // The photo was downscaled (2400×1600 → 1600×1067) and is shown from IndexedDB.
+    browser
+        .wait_until(
+            "the stored photo to render",
+            "const img = document.querySelector('#records-list .record-detail img.photo');
+             return !!img && img.complete && img.naturalWidth === 1600 && img.naturalHeight === 1067;",
+        )
+        .await;
+    browser.screenshot("records-offline").await;
+
+    // Half-type a fourth; a reload brings the draft back.
+    browser.click("#nav-capture").await;
+    browser.find("#field-summary").await;
+    browser.type_into("#field-summary", "第四条还没写完").await;
+    browser.type_into("#field-details", "先记下一半").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    browser.reload().await;
+    browser
+        .wait_until(
+            "the draft to be restored",
+            "const s = document.querySelector('#field-summary'); return !!s && s.value === '第四条还没写完'",
+        )
+        .await;
+    assert_eq!(browser.value("#field-details").await, "先记下一半");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_release_bundle_loads_and_renders() {
+    // Guards against a wasm-opt that "succeeds" but breaks the module.
+    let server = Server::start();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    browser.find("#field-summary").await;
+    assert_eq!(browser.text(".topbar .brand").await, "人大代表联络站");
+    let wasm_loaded = browser
+        .js("return performance.getEntriesByType('resource').some(e => e.name.endsWith('_bg.wasm'))")
+        .await;
+    assert_eq!(wasm_loaded, serde_json::Value::Bool(true));
+    browser.screenshot("release-smoke").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
+    let server = Server::start();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    choose_duty(&browser).await;
+    browser.find("#field-summary").await;
+    browser.type_into("#field-citizen_phone", "12345").await;
+    browser.click("#outcome-not_accepted").await;
+    browser.click("#save-opinion").await;
+    assert_eq!(browser.text("#error-summary").await, "此项必填。");
+    assert!(
+        browser
+            .text("#error-citizen_phone")
+            .await
+            .contains("电话号码格式不正确")
+    );
+    assert_eq!(browser.text("#error-channel").await, "此项必填。");
+    assert!(browser.text("#error-consent").await.contains("同意"));
+
+    browser.click("#lang-toggle").await;
+    assert_eq!(
+        browser.text("#error-summary").await,
+        "This field is required."
+    );
+    assert!(
+        browser
+            .text("#error-citizen_phone")
+            .await
+            .starts_with("Not a valid phone number")
+    );
+
+    // Errors follow the typing once a save was tried; nothing was stored.
+    browser.type_into("#field-summary", "x").await;
+    browser
+        .wait_until(
+            "the summary error to clear",
+            "return document.querySelector('#error-summary').innerText === ''",
+        )
+        .await;
+    browser.click("#nav-records").await;
+    browser.find("#records-empty").await;
+    browser.screenshot("validation-en").await;
+    browser.close().await;
+}

@@ -1,0 +1,65 @@
+//! The root component: opens local storage, then shows the header and the routes.
+
+use crate::components::duty::DutyPicker;
+use crate::components::header::Header;
+use crate::i18n::{I18n, tr, use_i18n};
+use crate::pages::{capture::CaptureScreen, records::RecordsScreen};
+use crate::state::AppState;
+use crate::storage::Store;
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_context(I18n::load());
+    crate::platform::request_persistent_storage();
+    let opened = LocalResource::new(|| async {
+        let store = Store::open().await?;
+        Ok::<_, crate::storage::StorageError>(AppState::load(store).await)
+    });
+    move || match opened.get() {
+        None => view! { <p class="loading">{tr("app.loading")}</p> }.into_any(),
+        Some(Err(e)) => {
+            let i18n = use_i18n();
+            let key = e.message_key();
+            view! {
+                <div class="fatal" role="alert">
+                    <h1>{tr("app.storage_failed_title")}</h1>
+                    <p>{move || i18n.t(key)}</p>
+                    <p class="detail">{e.to_string()}</p>
+                </div>
+            }
+            .into_any()
+        }
+        Some(Ok(state)) => view! { <Shell state=state/> }.into_any(),
+    }
+}
+
+#[component]
+fn Shell(state: AppState) -> impl IntoView {
+    provide_context(state);
+    let update_ready = RwSignal::new(false);
+    crate::pwa::register(update_ready);
+    // Online state follows the browser's events; the directory is refreshed on reconnect.
+    let _ = window_event_listener(leptos::ev::online, move |_| {
+        state.online.set(true);
+        leptos::task::spawn_local(async move { state.refresh_directory().await });
+    });
+    let _ = window_event_listener(leptos::ev::offline, move |_| state.online.set(false));
+    if state.online.get_untracked() {
+        leptos::task::spawn_local(async move { state.refresh_directory().await });
+    }
+    view! {
+        <Router>
+            <Header update_ready=update_ready/>
+            <DutyPicker/>
+            <main>
+                <Routes fallback=|| view! { <CaptureScreen/> }>
+                    <Route path=path!("/") view=CaptureScreen/>
+                    <Route path=path!("/records") view=RecordsScreen/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,46 @@
+//! The top bar: app name, navigation, online state, language switch, and the "update
+//! available" prompt.
+
+use crate::i18n::{Lang, tr, use_i18n};
+use crate::state::use_app;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let online = app.online;
+    view! {
+        <header class="topbar">
+            <span class="brand">{tr("app.title")}</span>
+            <nav>
+                <A href="/" exact=true attr:id="nav-capture">{tr("nav.capture")}</A>
+                <A href="/records" attr:id="nav-records">{tr("nav.records")}</A>
+            </nav>
+            <span
+                id="online-status"
+                class=move || if online.get() { "status online" } else { "status offline" }
+                data-online=move || online.get().to_string()
+            >
+                {move || if online.get() { i18n.t("status.online") } else { i18n.t("status.offline") }}
+            </span>
+            <button
+                id="lang-toggle"
+                class="lang"
+                on:click=move |_| {
+                    let next = if i18n.lang.get_untracked() == Lang::Zh { Lang::En } else { Lang::Zh };
+                    i18n.set(next);
+                }
+            >
+                {tr("lang.switch")}
+            </button>
+        </header>
+        <Show when=move || update_ready.get()>
+            <div id="update-banner" class="banner" role="status">
+                <span>{tr("update.available")}</span>
+                <button on:click=move |_| crate::pwa::apply_update()>{tr("update.apply")}</button>
+            </div>
+        </Show>
+    }
+}

@@ -1,0 +1,3 @@
+//! Pieces shared by the screens.
+pub mod duty;
+pub mod header;

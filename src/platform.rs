@@ -1,0 +1,76 @@
+//! Small wrappers over browser APIs that the rest of the app needs: time, random ids, online
+//! state, persistent storage. Kept here so components read as plain Rust.
+
+use liaison_domain::{OpinionId, PhotoId};
+use wasm_bindgen::JsCast;
+
+/// Milliseconds since the Unix epoch, from the device clock.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// 10 bytes from the browser's cryptographic random source (`crypto.getRandomValues`).
+fn random_bytes() -> [u8; 10] {
+    let mut bytes = [0u8; 10];
+    let crypto = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .expect("crypto is available");
+    crypto
+        .get_random_values_with_u8_array(&mut bytes)
+        .expect("getRandomValues works");
+    bytes
+}
+
+pub fn new_opinion_id() -> OpinionId {
+    OpinionId::new_v7(now_ms(), random_bytes())
+}
+
+pub fn new_photo_id() -> PhotoId {
+    PhotoId::new_v7(now_ms(), random_bytes())
+}
+
+pub fn is_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// Asks the browser not to evict our data under storage pressure. Best effort: browsers may
+/// say no (Chromium grants it to installed or often-used sites).
+pub fn request_persistent_storage() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Ok(promise) = window.navigator().storage().persist() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+        });
+    }
+}
+
+/// Formats a Unix time in milliseconds as local `YYYY-MM-DD HH:MM`.
+pub fn format_time(ms: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes()
+    )
+}
+
+/// An object URL for showing a blob in an `<img>`; revoke it when the image goes away.
+pub fn object_url(blob: &web_sys::Blob) -> Option<String> {
+    web_sys::Url::create_object_url_with_blob(blob).ok()
+}
+
+pub fn revoke_object_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
+/// The value of an `<input>` or `<textarea>` that fired an event.
+pub fn event_checked(ev: &web_sys::Event) -> bool {
+    ev.target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        .is_some_and(|i| i.checked())
+}

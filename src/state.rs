@@ -1,0 +1,79 @@
+//! What every screen shares: the open local store, the directory copy, the duty context, and
+//! whether the device is online. Provided once through context by [`crate::app::App`].
+
+use crate::storage::{Store, settings::keys};
+use leptos::prelude::*;
+use liaison_domain::{Directory, DutyContext, default_categories};
+
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// IndexedDB handles are not `Send`; the app is single-threaded, so keep it local.
+    store: StoredValue<Store, LocalStorage>,
+    pub directory: RwSignal<Directory>,
+    pub duty: RwSignal<Option<DutyContext>>,
+    pub online: RwSignal<bool>,
+    /// Bumped whenever records change, so lists reload.
+    pub records_version: RwSignal<u32>,
+}
+
+impl AppState {
+    /// Loads what the store remembers (directory copy, duty context).
+    pub async fn load(store: Store) -> AppState {
+        let mut directory: Directory = match store.get_setting(keys::DIRECTORY).await {
+            Ok(Some(directory)) => directory,
+            _ => Directory::default(),
+        };
+        if directory.categories.is_empty() {
+            directory.categories = default_categories();
+        }
+        let duty: Option<DutyContext> = store.get_setting(keys::DUTY_CONTEXT).await.ok().flatten();
+        AppState {
+            store: StoredValue::new_local(store),
+            directory: RwSignal::new(directory),
+            duty: RwSignal::new(duty),
+            online: RwSignal::new(crate::platform::is_online()),
+            records_version: RwSignal::new(0),
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        self.store.get_value()
+    }
+
+    /// Fetches the directory from the server when online and keeps a copy for offline use.
+    /// Failure is quiet: the copy from last time stays in use.
+    pub async fn refresh_directory(&self) {
+        let Ok(response) = gloo_net::http::Request::get("/api/v1/directory")
+            .send()
+            .await
+        else {
+            return;
+        };
+        if !response.ok() {
+            return;
+        }
+        let Ok(mut directory) = response.json::<Directory>().await else {
+            return;
+        };
+        if directory.categories.is_empty() {
+            directory.categories = default_categories();
+        }
+        if self
+            .store()
+            .set_setting(keys::DIRECTORY, &directory)
+            .await
+            .is_ok()
+        {
+            self.directory.set(directory);
+        }
+    }
+
+    pub async fn set_duty(&self, duty: DutyContext) {
+        let _ = self.store().set_setting(keys::DUTY_CONTEXT, &duty).await;
+        self.duty.set(Some(duty));
+    }
+}
+
+pub fn use_app() -> AppState {
+    expect_context::<AppState>()
+}

@@ -1,0 +1,84 @@
+//! The local schema, one file per version step. A step only ever adds or converts; it never
+//! drops user data (records, drafts, photos, and later the sync outbox). Each step runs inside
+//! the browser's `versionchange` transaction, so an interrupted upgrade leaves the previous
+//! version intact.
+//!
+//! To add version N: write `vN_<what>.rs` with `pub fn apply(upgrade: &Upgrade) -> Result<()>`,
+//! add it to [`STEPS`], bump [`CURRENT_VERSION`], and extend the upgrade test in
+//! `tests/storage.rs` with data written at version N-1.
+
+mod v1_initial;
+mod v2_photos_and_filters;
+
+use super::{Result, StorageError};
+use indexed_db_futures::database::Database;
+use indexed_db_futures::internals::SystemRepr;
+use indexed_db_futures::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The schema version this build of the app expects.
+pub const CURRENT_VERSION: u32 = 2;
+
+/// What a step gets: the database (to create stores) and the upgrade transaction (to change
+/// stores that already exist: indexes, data conversion).
+pub struct Upgrade<'a> {
+    pub db: &'a Database,
+    pub tx: &'a web_sys::IdbTransaction,
+}
+
+type Step = fn(&Upgrade) -> Result<()>;
+
+/// Step `i` takes the schema from version `i` to `i + 1`.
+const STEPS: [Step; CURRENT_VERSION as usize] = [v1_initial::apply, v2_photos_and_filters::apply];
+
+pub(super) async fn open(name: &str, version: u32) -> Result<Database> {
+    assert!(
+        (1..=CURRENT_VERSION).contains(&version),
+        "unknown schema version {version}"
+    );
+    // indexed_db_futures hands the upgrade callback the database but not the `versionchange`
+    // transaction, which is needed to add an index to an existing store. The transaction hangs
+    // off the open request, so keep a handle to the request for the callback.
+    let request_slot: Rc<RefCell<Option<web_sys::IdbOpenDbRequest>>> = Rc::default();
+    let slot = Rc::clone(&request_slot);
+    let request = Database::open(name)
+        .with_version(version)
+        .with_on_blocked(|_| Ok(()))
+        .with_on_upgrade_needed(move |event, db| {
+            let from = event.old_version() as u32;
+            let to = event.new_version().map_or(version, |v| v as u32);
+            let request = slot.borrow();
+            let tx = request
+                .as_ref()
+                .and_then(|r| r.transaction())
+                .ok_or(indexed_db_futures::error::UnexpectedDataError::TransactionAborted)?;
+            let upgrade = Upgrade { db: &db, tx: &tx };
+            for step in &STEPS[from as usize..to as usize] {
+                step(&upgrade).map_err(|e| {
+                    web_sys::console::error_1(&format!("schema upgrade failed: {e}").into());
+                    indexed_db_futures::error::UnexpectedDataError::TransactionAborted
+                })?;
+            }
+            Ok(())
+        })
+        .build()
+        .map_err(StorageError::from)?;
+    *request_slot.borrow_mut() = Some(request.as_sys().clone());
+    let db = request.await?;
+    Ok(db)
+}
+
+/// Turns a raw IndexedDB exception from `web_sys` into our error.
+pub(crate) fn js_err(e: wasm_bindgen::JsValue) -> StorageError {
+    StorageError::Failed(format!("{e:?}"))
+}
+
+/// Builds a key path of several properties (a compound index).
+pub(crate) fn compound(paths: &[&str]) -> wasm_bindgen::JsValue {
+    paths
+        .iter()
+        .map(|p| wasm_bindgen::JsValue::from_str(p))
+        .collect::<js_sys::Array>()
+        .into()
+}

@@ -1,0 +1,160 @@
+//! The tablet's local database (IndexedDB). **Only this module touches IndexedDB**; the rest of
+//! the app sees plain domain types and [`StorageError`].
+//!
+//! - [`migrations`]: the versioned schema, one file per step.
+//! - [`opinions`]: recorded opinions, the station's list (newest first, filtered, paged).
+//! - [`drafts`]: the capture form autosaved while typing, one draft per station and deputy.
+//! - [`photos`]: photo blobs, owned first by a draft, then by the opinion.
+//! - [`settings`]: small values (cached directory, duty context, language).
+//!
+//! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
+//! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
+
+pub mod drafts;
+pub mod migrations;
+pub mod opinions;
+pub mod photos;
+pub mod settings;
+
+use indexed_db_futures::database::Database;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::{
+    Transaction, TransactionDurability, TransactionMode, TransactionOptions,
+};
+use thiserror::Error;
+
+pub use drafts::DraftKey;
+pub use opinions::OpinionPage;
+pub use photos::NewPhoto;
+
+/// The database name used by the app. Tests use their own names.
+pub const DB_NAME: &str = "liaison";
+
+/// Object store names, in one place.
+pub(crate) mod stores {
+    pub const OPINIONS: &str = "opinions";
+    pub const DRAFTS: &str = "drafts";
+    pub const SETTINGS: &str = "settings";
+    pub const PHOTOS: &str = "photos";
+}
+
+/// What can go wrong with local storage, in terms the UI can explain. `Clone` so it can travel
+/// through resources and signals.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum StorageError {
+    /// IndexedDB cannot be opened at all (private mode, blocked by policy, very old browser).
+    #[error("local storage is unavailable: {0}")]
+    Unavailable(String),
+    /// The device is out of space for this site. Nothing was written.
+    #[error("local storage is full")]
+    QuotaExceeded,
+    /// Another tab holds an older version of the database open.
+    #[error("the app is open in another tab with an older version")]
+    Blocked,
+    /// A stored value could not be read back (should never happen; reported, not hidden).
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    /// Anything else the browser reported. Nothing was written.
+    #[error("local storage failed: {0}")]
+    Failed(String),
+}
+
+impl StorageError {
+    /// Translation key of the message shown to the user.
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            StorageError::Unavailable(_) => "storage.unavailable",
+            StorageError::QuotaExceeded => "storage.quota_exceeded",
+            StorageError::Blocked => "storage.blocked",
+            StorageError::Corrupt(_) => "storage.corrupt",
+            StorageError::Failed(_) => "storage.failed",
+        }
+    }
+}
+
+impl From<indexed_db_futures::error::Error> for StorageError {
+    fn from(e: indexed_db_futures::error::Error) -> Self {
+        use indexed_db_futures::error::Error as E;
+        let text = e.to_string();
+        if text.contains("QuotaExceeded") {
+            return StorageError::QuotaExceeded;
+        }
+        match e {
+            E::Serialisation(_) => StorageError::Corrupt(text),
+            _ => StorageError::Failed(text),
+        }
+    }
+}
+
+impl From<indexed_db_futures::error::OpenDbError> for StorageError {
+    fn from(e: indexed_db_futures::error::OpenDbError) -> Self {
+        let text = e.to_string();
+        if text.contains("QuotaExceeded") {
+            StorageError::QuotaExceeded
+        } else if text.to_lowercase().contains("blocked") {
+            StorageError::Blocked
+        } else {
+            StorageError::Unavailable(text)
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// An open local database. Cheap to clone (it is a handle).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens the app's database, migrating it to the current schema.
+    pub async fn open() -> Result<Store> {
+        Self::open_named(DB_NAME).await
+    }
+
+    /// Opens (and migrates) a database by name; tests use fresh names.
+    pub async fn open_named(name: &str) -> Result<Store> {
+        Self::open_at_version(name, migrations::CURRENT_VERSION).await
+    }
+
+    /// Opens a database migrated only up to `version`. For upgrade tests, which need a database
+    /// exactly as an older release left it.
+    pub async fn open_at_version(name: &str, version: u32) -> Result<Store> {
+        let db = migrations::open(name, version).await?;
+        Ok(Store { db })
+    }
+
+    /// Closes the connection so that a newer version can be opened (upgrade tests, app update).
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// Deletes a whole database. Used by tests to start clean.
+    pub async fn delete_database(name: &str) -> Result<()> {
+        Database::delete_by_name(name)?
+            .await
+            .map_err(StorageError::from)?;
+        Ok(())
+    }
+
+    /// The schema version the connection is at.
+    pub fn version(&self) -> u32 {
+        self.db.version() as u32
+    }
+
+    /// A read-write transaction over `stores` that the browser flushes to disk before it reports
+    /// success.
+    fn write_tx(&self, stores: &[&str]) -> Result<Transaction<'_>> {
+        Ok(self
+            .db
+            .transaction(stores.to_vec())
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
+            .build()?)
+    }
+
+    fn read_tx(&self, stores: &[&str]) -> Result<Transaction<'_>> {
+        Ok(self.db.transaction(stores.to_vec()).build()?)
+    }
+}

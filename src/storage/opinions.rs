@@ -1,0 +1,153 @@
+//! Recorded opinions. Keys are UUIDv7 ids, so within a station the `[station_id, id]` index is
+//! already in creation order and "newest first" is a reverse cursor: no sort, no full load.
+
+use super::photos::{self, PhotoOwner};
+use super::{DraftKey, Result, StorageError, Store, stores};
+use indexed_db_futures::KeyRange;
+use indexed_db_futures::cursor::CursorDirection;
+use indexed_db_futures::prelude::*;
+use liaison_domain::opinion::OpinionFilter;
+use liaison_domain::{Opinion, OpinionId, StationId};
+
+/// One page of the records list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpinionPage {
+    pub items: Vec<Opinion>,
+    /// Pass this as `after` to get the next (older) page; `None` when there is no more.
+    pub next_after: Option<OpinionId>,
+}
+
+/// Upper end of every string in index keys, so `[station, MAX]` bounds a whole station.
+const MAX: &str = "\u{ffff}";
+
+impl Store {
+    /// Stores a newly captured opinion, moves its photos from the draft to the opinion and
+    /// deletes the draft, all in one transaction: either everything is saved or nothing is.
+    pub async fn save_opinion(&self, opinion: &Opinion, draft: Option<&DraftKey>) -> Result<()> {
+        let tx = self.write_tx(&[stores::OPINIONS, stores::PHOTOS, stores::DRAFTS])?;
+        tx.object_store(stores::OPINIONS)?
+            .put(opinion)
+            .serde()?
+            .await?;
+        let photo_store = tx.object_store(stores::PHOTOS)?;
+        for photo in &opinion.photos {
+            photos::set_owner(&photo_store, photo.id, &PhotoOwner::Opinion(opinion.id)).await?;
+        }
+        if let Some(key) = draft {
+            tx.object_store(stores::DRAFTS)?
+                .delete(key.as_str())
+                .primitive()?
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores many opinions in one transaction (imports, sync pulls, benchmarks). The requests
+    /// are all issued before the first await, so the browser can batch them.
+    pub async fn put_opinions(&self, batch: &[Opinion]) -> Result<()> {
+        let tx = self.write_tx(&[stores::OPINIONS])?;
+        let store = tx.object_store(stores::OPINIONS)?;
+        let requests = batch
+            .iter()
+            .map(|o| store.put(o).serde())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for request in requests {
+            request.await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_opinion(&self, id: OpinionId) -> Result<Option<Opinion>> {
+        let tx = self.read_tx(&[stores::OPINIONS])?;
+        let store = tx.object_store(stores::OPINIONS)?;
+        let found: Option<Opinion> = store.get(id.to_string()).serde()?.await?;
+        Ok(found)
+    }
+
+    /// How many opinions a station has on this tablet.
+    pub async fn count_opinions(&self, station: &StationId) -> Result<u32> {
+        let tx = self.read_tx(&[stores::OPINIONS])?;
+        let store = tx.object_store(stores::OPINIONS)?;
+        let index = store.index("by_station")?;
+        let range = KeyRange::Bound(
+            [station.0.clone(), String::new()],
+            false,
+            [station.0.clone(), MAX.to_owned()],
+            false,
+        );
+        Ok(index
+            .count()
+            .with_query::<[String; 2], _>(range)
+            .primitive()?
+            .await?)
+    }
+
+    /// A station's opinions, newest first, `limit` at a time, older than `after`.
+    ///
+    /// A category or outcome filter walks its own index, so it only touches matching records;
+    /// the text filter is applied while walking and stops as soon as the page is full.
+    pub async fn list_opinions(
+        &self,
+        station: &StationId,
+        filter: &OpinionFilter,
+        after: Option<OpinionId>,
+        limit: usize,
+    ) -> Result<OpinionPage> {
+        let upper_id = after.map_or_else(|| MAX.to_owned(), |id| id.to_string());
+        let upper_open = after.is_some();
+        let (index_name, lower, upper) = match (&filter.category, filter.outcome) {
+            (Some(category), _) => (
+                "by_station_category",
+                vec![station.0.clone(), category.clone(), String::new()],
+                vec![station.0.clone(), category.clone(), upper_id],
+            ),
+            (None, Some(outcome)) => (
+                "by_station_outcome",
+                vec![station.0.clone(), outcome.code().to_owned(), String::new()],
+                vec![station.0.clone(), outcome.code().to_owned(), upper_id],
+            ),
+            (None, None) => (
+                "by_station",
+                vec![station.0.clone(), String::new()],
+                vec![station.0.clone(), upper_id],
+            ),
+        };
+        let tx = self.read_tx(&[stores::OPINIONS])?;
+        let store = tx.object_store(stores::OPINIONS)?;
+        let index = store.index(index_name)?;
+        let cursor = index
+            .open_cursor()
+            .with_query::<Vec<String>, _>(KeyRange::Bound(lower, false, upper, upper_open))
+            .with_direction(CursorDirection::Prev)
+            .serde()?
+            .await?;
+        let mut items = Vec::with_capacity(limit);
+        let mut more = false;
+        if let Some(mut cursor) = cursor {
+            while let Some(opinion) = cursor.next_record_ser::<Opinion>().await? {
+                if !filter.matches(&opinion) {
+                    continue;
+                }
+                if items.len() == limit {
+                    more = true;
+                    break;
+                }
+                items.push(opinion);
+            }
+        }
+        let next_after = if more {
+            items.last().map(|o| o.id)
+        } else {
+            None
+        };
+        Ok(OpinionPage { items, next_after })
+    }
+}
+
+impl From<serde_wasm_bindgen::Error> for StorageError {
+    fn from(e: serde_wasm_bindgen::Error) -> Self {
+        StorageError::Corrupt(e.to_string())
+    }
+}
