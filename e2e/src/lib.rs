@@ -267,12 +267,19 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Clicks like a finger would: the element is scrolled to the middle of the screen first,
+    /// clear of the sticky header and action bar.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let element = self.find(css).await;
+        let scroll = format!(
+            "document.querySelector({}).scrollIntoView({{block: 'center'}})",
+            serde_json::to_string(css).unwrap()
+        );
+        self.js(&scroll).await;
+        if let Err(e) = element.click().await {
+            self.screenshot("click-failure").await;
+            panic!("clicking {css}: {e}");
+        }
     }
 
     pub async fn select(&self, css: &str, value: &str) {

@@ -228,10 +228,13 @@ pub fn CaptureScreen() -> impl IntoView {
             <Show when=move || app.duty.get().is_none()>
                 <p class="error" id="error-deputy" role="alert">{tr("capture.need_duty")}</p>
             </Show>
-            {move || {
-                form.generation.get();
-                view! { <FormFields form=form notice=notice/> }
-            }}
+            // Keyed by the generation: a new draft mounts fresh inputs. (A plain reactive block
+            // would patch the old inputs in place and keep the text the deputy typed.)
+            <For
+                each=move || std::iter::once(form.generation.get())
+                key=|generation| *generation
+                children=move |_| view! { <FormFields form=form notice=notice/> }
+            />
             <div class="actions">
                 <button
                     id="save-opinion"
