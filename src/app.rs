@@ -36,20 +36,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// How often the server's reachability is checked while the app is open.
+const SERVER_CHECK_INTERVAL_MS: u32 = 30_000;
+
 #[component]
 fn Shell(state: AppState) -> impl IntoView {
     provide_context(state);
     let update_ready = RwSignal::new(false);
     crate::pwa::register(update_ready);
-    // Online state follows the browser's events; the directory is refreshed on reconnect.
-    let _ = window_event_listener(leptos::ev::online, move |_| {
-        state.online.set(true);
-        leptos::task::spawn_local(async move { state.refresh_directory().await });
-    });
+    // Online means "the server answers": checked at start, when the browser reports a
+    // network, and every half minute; the directory is refreshed whenever it answers.
+    let refresh = move || leptos::task::spawn_local(async move { state.refresh_directory().await });
+    let _ = window_event_listener(leptos::ev::online, move |_| refresh());
     let _ = window_event_listener(leptos::ev::offline, move |_| state.online.set(false));
-    if state.online.get_untracked() {
-        leptos::task::spawn_local(async move { state.refresh_directory().await });
-    }
+    refresh();
+    let poll = gloo_timers::callback::Interval::new(SERVER_CHECK_INTERVAL_MS, move || {
+        leptos::task::spawn_local(async move {
+            state.check_server().await;
+        });
+    });
+    // The shell lives as long as the page.
+    poll.forget();
     view! {
         <Router>
             <Header update_ready=update_ready/>

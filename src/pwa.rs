@@ -7,31 +7,25 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ServiceWorkerRegistration, ServiceWorkerState};
 
+/// True when a service worker already controls the page: then a newly installed worker is an
+/// update (on the very first visit it is just the first install).
+fn controlled() -> bool {
+    web_sys::window().is_some_and(|w| w.navigator().service_worker().controller().is_some())
+}
+
 /// Registers the service worker and sets `update_ready` when a new version is waiting.
 pub fn register(update_ready: RwSignal<bool>) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let container = window.navigator().service_worker();
-    let had_controller = container.controller().is_some();
-    // A reload once the new worker has taken over, so the page runs the new app.
-    if had_controller {
-        let reload = Closure::<dyn FnMut()>::new(move || {
-            if let Some(w) = web_sys::window() {
-                let _ = w.location().reload();
-            }
-        });
-        container.set_oncontrollerchange(Some(reload.as_ref().unchecked_ref()));
-        reload.forget();
-    }
-    let promise = container.register("/sw.js");
+    let promise = window.navigator().service_worker().register("/sw.js");
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(registration) = JsFuture::from(promise).await else {
             web_sys::console::warn_1(&"service worker registration failed".into());
             return;
         };
         let registration: ServiceWorkerRegistration = registration.unchecked_into();
-        if registration.waiting().is_some() && had_controller {
+        if registration.waiting().is_some() && controlled() {
             update_ready.set(true);
         }
         let reg = registration.clone();
@@ -41,7 +35,7 @@ pub fn register(update_ready: RwSignal<bool>) {
             };
             let worker = installing.clone();
             let on_state = Closure::<dyn FnMut()>::new(move || {
-                if worker.state() == ServiceWorkerState::Installed && had_controller {
+                if worker.state() == ServiceWorkerState::Installed && controlled() {
                     update_ready.set(true);
                 }
             });
@@ -63,12 +57,18 @@ pub fn register(update_ready: RwSignal<bool>) {
     });
 }
 
-/// Tells the waiting worker to take over; the `controllerchange` handler then reloads.
+/// Tells the waiting worker to take over, and reloads into the new version once it has.
 pub fn apply_update() {
     let Some(window) = web_sys::window() else {
         return;
     };
     let container = window.navigator().service_worker();
+    let reload = Closure::once_into_js(move || {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    });
+    container.set_oncontrollerchange(Some(reload.unchecked_ref()));
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(registration) = JsFuture::from(container.get_registration()).await else {
             return;

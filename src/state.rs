@@ -11,6 +11,8 @@ pub struct AppState {
     store: StoredValue<Store, LocalStorage>,
     pub directory: RwSignal<Directory>,
     pub duty: RwSignal<Option<DutyContext>>,
+    /// Whether the server answers: the browser's `navigator.onLine` says only that some
+    /// network exists (a station Wi-Fi without uplink or a captive portal also counts).
     pub online: RwSignal<bool>,
     /// Bumped whenever records change, so lists reload.
     pub records_version: RwSignal<u32>,
@@ -31,7 +33,7 @@ impl AppState {
             store: StoredValue::new_local(store),
             directory: RwSignal::new(directory),
             duty: RwSignal::new(duty),
-            online: RwSignal::new(crate::platform::is_online()),
+            online: RwSignal::new(false),
             records_version: RwSignal::new(0),
         }
     }
@@ -40,9 +42,30 @@ impl AppState {
         self.store.get_value()
     }
 
-    /// Fetches the directory from the server when online and keeps a copy for offline use.
+    /// Asks the server whether it is there, and shows the answer. A captive portal answering
+    /// HTML with 200 does not count: the answer must be our JSON.
+    pub async fn check_server(&self) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Health {
+            status: String,
+        }
+        let reachable = match gloo_net::http::Request::get("/api/health").send().await {
+            Ok(response) if response.ok() => response
+                .json::<Health>()
+                .await
+                .is_ok_and(|h| h.status == "ok"),
+            _ => false,
+        };
+        self.online.set(reachable && crate::platform::is_online());
+        reachable
+    }
+
+    /// Fetches the directory from the server when it answers and keeps a copy for offline use.
     /// Failure is quiet: the copy from last time stays in use.
     pub async fn refresh_directory(&self) {
+        if !self.check_server().await {
+            return;
+        }
         let Ok(response) = gloo_net::http::Request::get("/api/v1/directory")
             .send()
             .await

@@ -50,16 +50,24 @@ pub struct Server {
     child: Option<Child>,
     port: u16,
     data: tempfile::TempDir,
+    dist: PathBuf,
 }
 
 impl Server {
+    /// The server with the release app (`LIAISON_DIST`).
     pub fn start() -> Server {
+        Server::start_with_dist(&env_path("LIAISON_DIST"))
+    }
+
+    /// The server with an app bundle from another folder (a copy a test can change).
+    pub fn start_with_dist(dist: &Path) -> Server {
         let data = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut server = Server {
             child: None,
             port,
             data,
+            dist: dist.to_owned(),
         };
         server.restart();
         server
@@ -78,7 +86,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data.path())
             .arg("--dist")
-            .arg(env_path("LIAISON_DIST"))
+            .arg(&self.dist)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -313,6 +321,25 @@ impl Browser {
             std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
         }
     }
+}
+
+/// A copy of the release app bundle, for tests that change it (a new release).
+pub fn copy_of_dist() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&env_path("LIAISON_DIST"), dir.path());
+    dir
 }
 
 /// A file shipped with the tests.

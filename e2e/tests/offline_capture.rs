@@ -2,7 +2,7 @@
 //! "Offline" is real: the server process is stopped, so only the service worker and IndexedDB
 //! can make the app work.
 
-use liaison_e2e::{Browser, Driver, Server, fixture};
+use liaison_e2e::{Browser, Driver, Server, copy_of_dist, fixture};
 
 const STATION: &str = "station-xingfuli";
 
@@ -145,6 +145,12 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
     server.stop();
     browser.reload().await;
     browser.find("#field-summary").await;
+    browser
+        .wait_until(
+            "the status to say offline",
+            "return document.querySelector('#online-status').dataset.online === 'false'",
+        )
+        .await;
     assert_eq!(
         browser.value("#duty-station").await,
         STATION,
@@ -284,5 +290,80 @@ async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
     browser.click("#nav-records").await;
     browser.find("#records-empty").await;
     browser.screenshot("validation-en").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_app_update_is_offered_and_keeps_records_and_drafts() {
+    let dist = copy_of_dist();
+    let server = Server::start_with_dist(dist.path());
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    browser
+        .wait_until(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the status to say online",
+            "return document.querySelector('#online-status').dataset.online === 'true'",
+        )
+        .await;
+    choose_duty(&browser).await;
+    capture(&browser, &CAPTURES[0]).await;
+    browser
+        .type_into("#field-summary", "更新前没写完的意见")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+
+    // A new release is deployed: every build changes sw.js (its build id and file list).
+    let sw = dist.path().join("sw.js");
+    let script = std::fs::read_to_string(&sw).unwrap();
+    let next = script.replacen("const BUILD_ID = '", "const BUILD_ID = 'next-", 1);
+    assert_ne!(script, next, "sw.js carries a build id");
+    std::fs::write(&sw, next).unwrap();
+    browser
+        .js("window.beforeUpdate = true; navigator.serviceWorker.getRegistration().then(r => r.update());")
+        .await;
+
+    // The deputy is asked, not interrupted; the update reloads into the new version.
+    browser.find("#update-banner button").await;
+    assert_eq!(
+        browser.value("#field-summary").await,
+        "更新前没写完的意见",
+        "typing is not interrupted"
+    );
+    browser.click("#update-banner button").await;
+    browser
+        .wait_until(
+            "the reload into the new version",
+            "return window.beforeUpdate === undefined && !!document.querySelector('#field-summary')",
+        )
+        .await;
+    browser
+        .wait_until(
+            "the draft after the update",
+            "return document.querySelector('#field-summary').value === '更新前没写完的意见'",
+        )
+        .await;
+    let caches = browser
+        .client
+        .execute_async("caches.keys().then(arguments[0])", vec![])
+        .await
+        .unwrap();
+    let caches: Vec<String> = serde_json::from_value(caches).unwrap();
+    assert_eq!(caches.len(), 1, "old caches are removed: {caches:?}");
+    assert!(caches[0].starts_with("liaison-shell-next-"), "{caches:?}");
+    browser.click("#nav-records").await;
+    browser
+        .wait_until(
+            "the record kept across the update",
+            "return document.querySelectorAll('#records-list li.record').length === 1",
+        )
+        .await;
     browser.close().await;
 }

@@ -159,6 +159,12 @@ pub fn CaptureScreen() -> impl IntoView {
         }
     });
     on_cleanup(move || form.cancel_autosave());
+    // For the start-up benchmark (and real-user timing): when the form can be used.
+    request_animation_frame(|| {
+        if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+            let _ = performance.mark("capture-form-ready");
+        }
+    });
 
     let save = move |_| {
         form.submitted.set(true);
