@@ -245,6 +245,50 @@ async fn the_release_bundle_loads_and_renders() {
     browser.close().await;
 }
 
+/// Every control a finger has to hit is at least 44 px high in portrait and landscape; a
+/// checkbox or radio counts through its label, which is the target.
+const SMALL_TARGETS: &str = "
+    const small = [];
+    for (const el of document.querySelectorAll('button, select, input, textarea, a')) {
+        const target = (el.type === 'checkbox' || el.type === 'radio') ? el.closest('label')
+            : el.type === 'file' ? document.querySelector(`label[for="${el.id}"]`) : el;
+        const r = target.getBoundingClientRect();
+        if (r.width > 0 && (r.height < 44 || r.width < 44)) small.push(el.id || el.outerHTML.slice(0, 60));
+    }
+    return small;";
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_capture_form_is_touch_friendly_in_portrait_and_landscape() {
+    let server = Server::start();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    choose_duty(&browser).await;
+    browser.find("#field-summary").await;
+    for (name, width, height) in [("portrait", 800, 1280), ("landscape", 1280, 800)] {
+        browser.client.set_window_size(width, height).await.unwrap();
+        browser.click("#outcome-not_accepted").await;
+        browser.find("#field-channel").await;
+        let small = browser.js(SMALL_TARGETS).await;
+        assert_eq!(
+            small,
+            serde_json::json!([]),
+            "targets under 44 px in {name}"
+        );
+        let overflow = browser
+            .js("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
+            .await;
+        assert_eq!(
+            overflow,
+            serde_json::Value::Bool(false),
+            "no sideways scrolling in {name}"
+        );
+        browser.screenshot(&format!("capture-{name}")).await;
+    }
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
     let server = Server::start();

@@ -523,6 +523,7 @@ fn PhotoField(form: Form, notice: RwSignal<Notice>) -> impl IntoView {
             working.set(false);
         });
     };
+    let full = move || form.draft.with(|d| d.photos.len() >= limits::PHOTOS);
     let remove = move |id: PhotoId| {
         form.edit(app, |d| d.photos.retain(|p| p.id != id));
         leptos::task::spawn_local(async move {
@@ -530,17 +531,33 @@ fn PhotoField(form: Form, notice: RwSignal<Notice>) -> impl IntoView {
         });
     };
     view! {
+        // Two ways in: the camera, or photos already on the tablet. The native file inputs are
+        // hidden behind buttons in the user's language (the browser's own "Choose Files" text
+        // follows the browser's language, not the app's).
         <div class="field photos">
-            <label for="field-photos">{tr("field.photos")}</label>
-            <input
-                id="field-photos"
-                type="file"
-                accept="image/*"
-                capture="environment"
-                multiple=true
-                on:change=on_change
-                disabled=move || working.get() || form.draft.with(|d| d.photos.len() >= limits::PHOTOS)
-            />
+            <span class="label">{tr("field.photos")}</span>
+            <div class="photo-buttons">
+                <label class="button" for="field-photos-camera">{tr("capture.photo_camera")}</label>
+                <input
+                    id="field-photos-camera"
+                    class="visually-hidden"
+                    type="file"
+                    accept="image/*"
+                    capture="environment"
+                    on:change=on_change
+                    disabled=move || full() || working.get()
+                />
+                <label class="button" for="field-photos">{tr("capture.photo_pick")}</label>
+                <input
+                    id="field-photos"
+                    class="visually-hidden"
+                    type="file"
+                    accept="image/*"
+                    multiple=true
+                    on:change=on_change
+                    disabled=move || full() || working.get()
+                />
+            </div>
             <Show when=move || working.get()>
                 <span class="hint">{tr("capture.photo_working")}</span>
             </Show>
