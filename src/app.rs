@@ -36,6 +36,9 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Time for pending writes to start before the connection is closed for a newer version.
+const NEWER_VERSION_GRACE_MS: u32 = 300;
+
 /// How often the server's reachability is checked while the app is open.
 const SERVER_CHECK_INTERVAL_MS: u32 = 30_000;
 
@@ -43,6 +46,18 @@ const SERVER_CHECK_INTERVAL_MS: u32 = 30_000;
 fn Shell(state: AppState) -> impl IntoView {
     provide_context(state);
     let update_ready = RwSignal::new(false);
+    // Another tab runs a newer version and needs storage upgraded: write pending drafts, let go
+    // of the database (closing waits for those writes), then reload into the new version.
+    state.store().on_newer_version(move || {
+        state.flush.notify();
+        gloo_timers::callback::Timeout::new(NEWER_VERSION_GRACE_MS, move || {
+            state.store().close();
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().reload();
+            }
+        })
+        .forget();
+    });
     crate::pwa::register(update_ready);
     // Online means "the server answers": checked at start, when the browser reports a
     // network, and every half minute; the directory is refreshed whenever it answers.

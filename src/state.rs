@@ -16,6 +16,9 @@ pub struct AppState {
     pub online: RwSignal<bool>,
     /// Bumped whenever records change, so lists reload.
     pub records_version: RwSignal<u32>,
+    /// Asks every screen to write what it holds in memory now (before the app lets go of
+    /// storage for a newer version in another tab).
+    pub flush: Trigger,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             duty: RwSignal::new(duty),
             online: RwSignal::new(false),
             records_version: RwSignal::new(0),
+            flush: Trigger::new(),
         }
     }
 

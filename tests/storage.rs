@@ -302,3 +302,22 @@ async fn upgrading_from_schema_v1_keeps_the_data_and_indexes_it() {
     assert_eq!(page.items.len(), 5);
     current.close();
 }
+
+#[wasm_bindgen_test]
+async fn an_open_tab_lets_go_when_another_tab_opens_a_newer_version() {
+    let name = "test-version-change";
+    Store::delete_database(name).await.unwrap();
+    let older = Store::open_at_version(name, 1).await.unwrap();
+    let notified = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = notified.clone();
+    let handle = older.clone();
+    older.on_newer_version(move || {
+        seen.set(true);
+        handle.close();
+    });
+    // Without the handler this open would wait forever on the older connection.
+    let newer = Store::open_named(name).await.unwrap();
+    assert!(notified.get());
+    assert_eq!(newer.version(), migrations::CURRENT_VERSION);
+    newer.close();
+}

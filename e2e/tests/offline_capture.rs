@@ -251,7 +251,7 @@ const SMALL_TARGETS: &str = "
     const small = [];
     for (const el of document.querySelectorAll('button, select, input, textarea, a')) {
         const target = (el.type === 'checkbox' || el.type === 'radio') ? el.closest('label')
-            : el.type === 'file' ? document.querySelector(`label[for="${el.id}"]`) : el;
+            : el.type === 'file' ? document.querySelector(`label[for='${el.id}']`) : el;
         const r = target.getBoundingClientRect();
         if (r.width > 0 && (r.height < 44 || r.width < 44)) small.push(el.id || el.outerHTML.slice(0, 60));
     }

@@ -151,11 +151,19 @@ pub fn CaptureScreen() -> impl IntoView {
             form.owner.set(Some(key));
         });
     });
-    // The last keystrokes before the tab is hidden or closed are written at once.
-    let _ = window_event_listener(leptos::ev::pagehide, move |_| {
+    // The last keystrokes are written at once when the tab is hidden or closed, or when the app
+    // must let go of storage.
+    let flush = move || {
         if form.pending.with_value(Option::is_some) {
             form.cancel_autosave();
             form.save_draft_now(app);
+        }
+    };
+    let _ = window_event_listener(leptos::ev::pagehide, move |_| flush());
+    Effect::new(move |first: Option<()>| {
+        app.flush.track();
+        if first.is_some() {
+            flush();
         }
     });
     on_cleanup(move || form.cancel_autosave());

@@ -138,6 +138,18 @@ impl Store {
         Ok(())
     }
 
+    /// Calls `on_newer` when another tab opens this database at a newer schema version (the app
+    /// was updated there). That tab waits until this connection closes: the caller writes what
+    /// is pending, then calls [`Store::close`] and reloads into the new version.
+    pub fn on_newer_version(&self, on_newer: impl FnOnce() + 'static) {
+        use indexed_db_futures::internals::SystemRepr;
+        use wasm_bindgen::JsCast;
+        let handler =
+            wasm_bindgen::closure::Closure::once_into_js(move |_: web_sys::Event| on_newer());
+        let db: &web_sys::IdbDatabase = self.db.as_sys();
+        db.set_onversionchange(Some(handler.unchecked_ref()));
+    }
+
     /// The schema version the connection is at.
     pub fn version(&self) -> u32 {
         self.db.version() as u32
