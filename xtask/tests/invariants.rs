@@ -6,7 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
@@ -31,7 +34,11 @@ fn only_the_storage_module_touches_indexeddb() {
         }
         let text = fs::read_to_string(&file).unwrap();
         for forbidden in ["indexed_db_futures", "Idb", "indexedDB"] {
-            assert!(!text.contains(forbidden), "{} mentions {forbidden}", file.display());
+            assert!(
+                !text.contains(forbidden),
+                "{} mentions {forbidden}",
+                file.display()
+            );
         }
     }
 }
@@ -40,8 +47,19 @@ fn only_the_storage_module_touches_indexeddb() {
 fn the_domain_crate_depends_on_no_browser_runtime_or_database() {
     let manifest = fs::read_to_string(root().join("crates/domain/Cargo.toml")).unwrap();
     let dependencies = manifest.split("[dev-dependencies]").next().unwrap();
-    for forbidden in ["web-sys", "wasm-bindgen", "js-sys", "tokio", "sqlx", "getrandom", "rand"] {
-        assert!(!dependencies.contains(forbidden), "the domain crate depends on {forbidden}");
+    for forbidden in [
+        "web-sys",
+        "wasm-bindgen",
+        "js-sys",
+        "tokio",
+        "sqlx",
+        "getrandom",
+        "rand",
+    ] {
+        assert!(
+            !dependencies.contains(forbidden),
+            "the domain crate depends on {forbidden}"
+        );
     }
 }
 
@@ -54,7 +72,9 @@ fn literal_keys(text: &str) -> BTreeSet<String> {
             if let Some(end) = rest.find('"') {
                 let key = &rest[..end];
                 let is_key = key.contains('.')
-                    && key.chars().all(|c| c.is_ascii_lowercase() || "._0123456789".contains(c));
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || "._0123456789".contains(c));
                 if is_key {
                     keys.insert(key.to_owned());
                 }
@@ -77,7 +97,11 @@ fn every_text_key_used_in_the_app_exists_in_both_languages() {
     for file in rust_files(&root().join("src")) {
         used.extend(literal_keys(&fs::read_to_string(&file).unwrap()));
     }
-    assert!(used.len() > 40, "the scan finds the app's keys ({} found)", used.len());
+    assert!(
+        used.len() > 40,
+        "the scan finds the app's keys ({} found)",
+        used.len()
+    );
     for key in &used {
         for (lang, map) in &locales {
             assert!(
