@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (the alias is in `.cargo/config.toml`).
 //! See `USAGE` below for the commands and what each one runs.
 
+mod bench;
 mod precache;
 mod versions;
 
@@ -39,6 +40,9 @@ commands:
   run                 build --release, then serve the app on http://127.0.0.1:8080/ (demo data)
   test                everything CI checks: setup --browser, check-versions, fmt, clippy (native and
                       wasm), native tests, browser tests, build --release, end-to-end tests
+  bench               build --release, then measure: bundle size (gzip -9), storage (release
+                      wasm in headless chromium), offline start-up (release app and server);
+                      prints the figures for BENCHMARKS.md (which it does not rewrite)
 ";
 
 /// The workspace root (the xtask crate lives in `<root>/xtask`).
@@ -104,6 +108,10 @@ fn dispatch(ctx: &Ctx, args: &[String]) -> Result<()> {
         "test" => {
             flags(&[])?;
             test(ctx)
+        }
+        "bench" => {
+            flags(&[])?;
+            bench::bench(ctx)
         }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -622,13 +630,17 @@ fn browser_env(ctx: &Ctx) -> Vec<(&'static str, OsString)> {
     ]
 }
 
-fn test(ctx: &Ctx) -> Result<()> {
-    let e2e_env = vec![
+/// What the end-to-end tests (and the start-up benchmark) need: the release server and app.
+fn e2e_env(ctx: &Ctx) -> Vec<(&'static str, OsString)> {
+    vec![
         ("LIAISON_SERVER_BIN", server_bin(ctx).into_os_string()),
         ("LIAISON_DIST", ctx.dist_dir().into_os_string()),
         ("CHROMEDRIVER", CHROMEDRIVER.into()),
         ("CHROMIUM", CHROMIUM.into()),
-    ];
+    ]
+}
+
+fn test(ctx: &Ctx) -> Result<()> {
     let steps = vec![
         Step {
             title: "setup --browser",
@@ -697,7 +709,7 @@ fn test(ctx: &Ctx) -> Result<()> {
             ctx,
             "end-to-end tests",
             &["test", "-p", "liaison-e2e", "--", "--test-threads=1"],
-            e2e_env,
+            e2e_env(ctx),
         ),
     ];
 
@@ -776,7 +788,8 @@ mod tests {
             err.to_string().contains("does not take `--relase`"),
             "{err}"
         );
-        assert!(dispatch(&ctx, &["bench".into()]).is_err());
+        assert!(dispatch(&ctx, &["bench".into(), "--quick".into()]).is_err());
+        assert!(dispatch(&ctx, &["benchmark".into()]).is_err());
         assert!(dispatch(&ctx, &["precache".into(), "a".into(), "b".into()]).is_err());
     }
 }
