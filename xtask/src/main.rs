@@ -24,6 +24,7 @@ pub const WASM_OPT_VERSION: &str = "132";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 const SERVER_ADDR: &str = "127.0.0.1:8080";
 
 const USAGE: &str = "\
@@ -456,11 +457,12 @@ fn browser_major(version_line: &str) -> Option<&str> {
 }
 
 fn setup_browser(ctx: &Ctx) -> Result<()> {
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+    // A Chinese font, so that the screenshots the tests leave for review show text, not boxes.
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER, CJK_FONT]
         .into_iter()
         .filter(|path| !Path::new(path).exists())
         .collect();
-    let apt_hint = "as root: `apt-get update && apt-get install -y chromium chromium-driver`";
+    let apt_hint = "as root: `apt-get update && apt-get install -y chromium chromium-driver fonts-wqy-microhei`";
     if missing.is_empty() {
         println!("setup: chromium, chromium-driver: ok");
     } else {
@@ -470,7 +472,13 @@ fn setup_browser(ctx: &Ctx) -> Result<()> {
         );
         for args in [
             &["update"][..],
-            &["install", "-y", "chromium", "chromium-driver"][..],
+            &[
+                "install",
+                "-y",
+                "chromium",
+                "chromium-driver",
+                "fonts-wqy-microhei",
+            ][..],
         ] {
             let mut apt = ctx.cmd("apt-get");
             apt.args(args).env("DEBIAN_FRONTEND", "noninteractive");
