@@ -55,6 +55,12 @@ uuid_id!(
     /// A photo attached to an opinion.
     PhotoId
 );
+uuid_id!(
+    /// One installation of the app on one device (one browser profile): the author of a
+    /// numbered stream of sync mutations and the node of its hybrid logical clock. Made once,
+    /// on the device, and kept with the outbox; a device whose storage is wiped is a new client.
+    ClientId
+);
 
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident) => {

@@ -9,6 +9,8 @@
 //! - [`category`]: the configurable category list.
 //! - [`directory`]: regions, stations and deputies (the duty context).
 //! - [`error`]: validation errors as stable codes that the UI translates.
+//! - [`sync`]: what offline capture needs to converge: hybrid logical clocks, the versioned
+//!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
 pub mod category;
 pub mod citizen;
@@ -16,12 +18,13 @@ pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod opinion;
+pub mod sync;
 
 pub use category::{Category, default_categories};
 pub use citizen::{Citizen, Phone};
 pub use directory::{Deputy, Directory, Region, Station};
 pub use error::{Field, FieldError, ValidationErrors};
-pub use ids::{DeputyId, OpinionId, PhotoId, RegionId, StationId};
+pub use ids::{ClientId, DeputyId, OpinionId, PhotoId, RegionId, StationId};
 pub use opinion::{
     DutyContext, Opinion, OpinionDraft, OpinionFilter, Outcome, OutcomeKind, PhotoRef,
     RedirectChannel, limits,

@@ -38,7 +38,9 @@ pub enum RedirectChannel {
     AdministrativeReview,
     /// 信访
     Petition,
-    /// 12345 热线
+    /// 12345 热线. Named explicitly: serde's snake_case would spell it `hotline12345`, and the
+    /// stored and sent form must equal [`RedirectChannel::code`].
+    #[serde(rename = "hotline_12345")]
     Hotline12345,
 }
 
@@ -155,6 +157,32 @@ pub struct OpinionDraft {
     pub photos: Vec<PhotoRef>,
 }
 
+impl From<&Opinion> for OpinionDraft {
+    /// The form as it would have been typed to make `opinion`: the way to edit a stored opinion,
+    /// and the way the server re-runs the form's rules on an opinion a tablet sent.
+    fn from(opinion: &Opinion) -> Self {
+        let citizen = &opinion.citizen;
+        OpinionDraft {
+            category: opinion.category.clone(),
+            summary: opinion.summary.clone(),
+            details: opinion.details.clone(),
+            place: opinion.place.clone(),
+            anonymous: citizen.anonymous,
+            citizen_name: citizen.name.clone().unwrap_or_default(),
+            citizen_phone: citizen.phone.clone().map(String::from).unwrap_or_default(),
+            citizen_address: citizen.address.clone().unwrap_or_default(),
+            consent: citizen.consent.is_some(),
+            on_site_reply: opinion.on_site_reply.clone(),
+            outcome: Some(opinion.outcome.kind()),
+            channel: match opinion.outcome {
+                Outcome::NotAccepted { channel } => Some(channel),
+                _ => None,
+            },
+            photos: opinion.photos.clone(),
+        }
+    }
+}
+
 impl OpinionDraft {
     /// True when nothing worth keeping has been entered.
     pub fn is_blank(&self) -> bool {
@@ -176,47 +204,29 @@ impl OpinionDraft {
             errors.push(Field::Deputy, FieldError::Required);
         }
 
-        let category = self.category.trim();
-        if category.is_empty() {
-            errors.push(Field::Category, FieldError::Required);
-        } else if !categories.iter().any(|c| c.code == category) {
-            errors.push(Field::Category, FieldError::UnknownChoice);
-        }
+        let category = match check_category(&self.category, categories) {
+            Ok(code) => code,
+            Err(e) => {
+                errors.push(Field::Category, e);
+                String::new()
+            }
+        };
 
         let summary = required_text(&mut errors, Field::Summary, &self.summary, limits::SUMMARY);
         let details = optional_text(&mut errors, Field::Details, &self.details, limits::DETAILS);
         let place = optional_text(&mut errors, Field::Place, &self.place, limits::PLACE);
 
-        let name = optional_text(
+        let citizen = check_citizen(
             &mut errors,
-            Field::CitizenName,
-            &self.citizen_name,
-            limits::NAME,
+            &CitizenInput {
+                anonymous: self.anonymous,
+                name: &self.citizen_name,
+                phone: &self.citizen_phone,
+                address: &self.citizen_address,
+                consent: self.consent,
+            },
+            now_ms,
         );
-        let phone_text = self.citizen_phone.trim();
-        let phone = if phone_text.is_empty() {
-            None
-        } else {
-            let parsed = Phone::parse(phone_text);
-            if parsed.is_none() {
-                errors.push(Field::CitizenPhone, FieldError::PhoneInvalid);
-            }
-            parsed
-        };
-        let address = optional_text(
-            &mut errors,
-            Field::CitizenAddress,
-            &self.citizen_address,
-            limits::ADDRESS,
-        );
-        let has_personal_data = !self.citizen_name.trim().is_empty()
-            || !phone_text.is_empty()
-            || !self.citizen_address.trim().is_empty();
-        if self.anonymous && has_personal_data {
-            errors.push(Field::CitizenName, FieldError::AnonymousWithPersonalData);
-        } else if has_personal_data && !self.consent {
-            errors.push(Field::Consent, FieldError::ConsentMissing);
-        }
 
         let reply = optional_text(
             &mut errors,
@@ -261,22 +271,11 @@ impl OpinionDraft {
             return Err(errors);
         }
         let context = context.expect("checked above").clone();
-        let anonymous = self.anonymous;
-        let citizen = Citizen {
-            anonymous,
-            name: (!name.is_empty()).then_some(name),
-            phone,
-            address: (!address.is_empty()).then_some(address),
-            consent: (has_personal_data && self.consent).then(|| Consent {
-                notice_version: CONSENT_NOTICE_VERSION.to_owned(),
-                given_at_ms: now_ms,
-            }),
-        };
         Ok(Opinion {
             id,
             station_id: context.station_id,
             deputy_id: context.deputy_id,
-            category: category.to_owned(),
+            category,
             summary,
             details,
             place,
@@ -289,21 +288,109 @@ impl OpinionDraft {
     }
 }
 
-fn optional_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+/// Trims a text field and holds it to its limit. Shared with sync's field edits, so an edit made
+/// later is held to the same rules as the capture form.
+pub(crate) fn check_text(raw: &str, max: usize, required: bool) -> Result<String, FieldError> {
     let text = raw.trim();
-    if text.chars().count() > max {
-        errors.push(field, FieldError::TooLong { max });
-        return String::new();
+    if required && text.is_empty() {
+        return Err(FieldError::Required);
     }
-    text.to_owned()
+    if text.chars().count() > max {
+        return Err(FieldError::TooLong { max });
+    }
+    Ok(text.to_owned())
+}
+
+/// A category code must be one of the configured list.
+pub(crate) fn check_category(raw: &str, categories: &[Category]) -> Result<String, FieldError> {
+    let code = raw.trim();
+    if code.is_empty() {
+        Err(FieldError::Required)
+    } else if categories.iter().any(|c| c.code == code) {
+        Ok(code.to_owned())
+    } else {
+        Err(FieldError::UnknownChoice)
+    }
+}
+
+fn optional_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+    check_text(raw, max, false).unwrap_or_else(|e| {
+        errors.push(field, e);
+        String::new()
+    })
 }
 
 fn required_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
-    if raw.trim().is_empty() {
-        errors.push(field, FieldError::Required);
-        return String::new();
+    check_text(raw, max, true).unwrap_or_else(|e| {
+        errors.push(field, e);
+        String::new()
+    })
+}
+
+/// The citizen part of the form as typed.
+pub(crate) struct CitizenInput<'a> {
+    pub anonymous: bool,
+    pub name: &'a str,
+    pub phone: &'a str,
+    pub address: &'a str,
+    pub consent: bool,
+}
+
+impl<'a> CitizenInput<'a> {
+    /// The input a stored citizen would have come from, so a citizen received in a sync
+    /// mutation is checked by the very rules (and the phone parser) of the capture form.
+    pub(crate) fn of(citizen: &'a Citizen) -> Self {
+        CitizenInput {
+            anonymous: citizen.anonymous,
+            name: citizen.name.as_deref().unwrap_or(""),
+            phone: citizen.phone.as_ref().map_or("", Phone::as_str),
+            address: citizen.address.as_deref().unwrap_or(""),
+            consent: citizen.consent.is_some(),
+        }
     }
-    optional_text(errors, field, raw, max)
+}
+
+/// Checks the citizen's data, pushing errors in form order, and makes the citizen; the result
+/// is meaningful only when nothing was pushed. `now_ms` stamps a consent given now.
+pub(crate) fn check_citizen(
+    errors: &mut ValidationErrors,
+    input: &CitizenInput<'_>,
+    now_ms: u64,
+) -> Citizen {
+    let name = optional_text(errors, Field::CitizenName, input.name, limits::NAME);
+    let phone_text = input.phone.trim();
+    let phone = if phone_text.is_empty() {
+        None
+    } else {
+        let parsed = Phone::parse(phone_text);
+        if parsed.is_none() {
+            errors.push(Field::CitizenPhone, FieldError::PhoneInvalid);
+        }
+        parsed
+    };
+    let address = optional_text(
+        errors,
+        Field::CitizenAddress,
+        input.address,
+        limits::ADDRESS,
+    );
+    let has_personal_data =
+        !input.name.trim().is_empty() || !phone_text.is_empty() || !input.address.trim().is_empty();
+    if input.anonymous && has_personal_data {
+        errors.push(Field::CitizenName, FieldError::AnonymousWithPersonalData);
+    } else if has_personal_data && !input.consent {
+        errors.push(Field::Consent, FieldError::ConsentMissing);
+    }
+    Citizen {
+        anonymous: input.anonymous,
+        name: (!name.is_empty()).then_some(name),
+        phone,
+        address: (!address.is_empty()).then_some(address),
+        consent: (has_personal_data && input.consent).then(|| Consent {
+            notice_version: CONSENT_NOTICE_VERSION.to_owned(),
+            given_at_ms: now_ms,
+        }),
+    }
 }
 
 /// An opinion as recorded at intake. Only made by [`OpinionDraft::validate`], so a stored
@@ -651,6 +738,38 @@ mod tests {
         assert_eq!(old.summary, "x");
         assert!(OpinionDraft::default().is_blank());
         assert!(!old.is_blank());
+    }
+
+    #[test]
+    fn an_opinion_turned_back_into_a_draft_validates_to_itself() {
+        let opinion = valid_draft()
+            .validate(id(), Some(&context()), &default_categories(), 42)
+            .unwrap();
+        let again = OpinionDraft::from(&opinion)
+            .validate(id(), Some(&context()), &default_categories(), 42)
+            .unwrap();
+        assert_eq!(again, opinion);
+
+        let mut draft = valid_draft();
+        draft.outcome = Some(OutcomeKind::NotAccepted);
+        draft.channel = Some(RedirectChannel::Petition);
+        let opinion = draft
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .unwrap();
+        assert_eq!(
+            OpinionDraft::from(&opinion).channel,
+            Some(RedirectChannel::Petition)
+        );
+    }
+
+    #[test]
+    fn the_stored_form_of_every_code_is_the_code() {
+        for c in RedirectChannel::ALL {
+            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.code()));
+        }
+        for k in OutcomeKind::ALL {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.code()));
+        }
     }
 
     #[test]
