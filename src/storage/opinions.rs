@@ -4,7 +4,6 @@
 use super::photos::{self, PhotoOwner};
 use super::{DraftKey, Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
-use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::{Opinion, OpinionId, StationId};
@@ -86,8 +85,10 @@ impl Store {
 
     /// A station's opinions, newest first, `limit` at a time, older than `after`.
     ///
-    /// A category or outcome filter walks its own index, so it only touches matching records;
-    /// the text filter is applied while walking and stops as soon as the page is full.
+    /// A category or outcome filter walks its own index, so it only touches matching records.
+    /// The walk first takes the matching keys (cheap), then reads the records newest first a
+    /// chunk at a time with `getAll`, one request per chunk rather than one per record, and
+    /// stops as soon as the page is full; the text filter is applied to each chunk.
     pub async fn list_opinions(
         &self,
         station: &StationId,
@@ -95,47 +96,71 @@ impl Store {
         after: Option<OpinionId>,
         limit: usize,
     ) -> Result<OpinionPage> {
-        let upper_id = after.map_or_else(|| MAX.to_owned(), |id| id.to_string());
-        let upper_open = after.is_some();
-        let (index_name, lower, upper) = match (&filter.category, filter.outcome) {
+        // Every index key is `prefix + [id]`; ids are time-ordered.
+        let (index_name, prefix) = match (&filter.category, filter.outcome) {
             (Some(category), _) => (
                 "by_station_category",
-                vec![station.0.clone(), category.clone(), String::new()],
-                vec![station.0.clone(), category.clone(), upper_id],
+                vec![station.0.clone(), category.clone()],
             ),
             (None, Some(outcome)) => (
                 "by_station_outcome",
-                vec![station.0.clone(), outcome.code().to_owned(), String::new()],
-                vec![station.0.clone(), outcome.code().to_owned(), upper_id],
+                vec![station.0.clone(), outcome.code().to_owned()],
             ),
-            (None, None) => (
-                "by_station",
-                vec![station.0.clone(), String::new()],
-                vec![station.0.clone(), upper_id],
-            ),
+            (None, None) => ("by_station", vec![station.0.clone()]),
         };
+        let key = |id: String| {
+            let mut key = prefix.clone();
+            key.push(id);
+            key
+        };
+        let upper = after.map_or_else(|| MAX.to_owned(), |id| id.to_string());
         let tx = self.read_tx(&[stores::OPINIONS])?;
         let store = tx.object_store(stores::OPINIONS)?;
         let index = store.index(index_name)?;
-        let cursor = index
-            .open_cursor()
-            .with_query::<Vec<String>, _>(KeyRange::Bound(lower, false, upper, upper_open))
-            .with_direction(CursorDirection::Prev)
-            .serde()?
-            .await?;
+        let ids: Vec<String> = index
+            .get_all_keys()
+            .with_query::<Vec<String>, _>(KeyRange::Bound(
+                key(String::new()),
+                false,
+                key(upper),
+                after.is_some(),
+            ))
+            .primitive()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+
         let mut items = Vec::with_capacity(limit);
         let mut more = false;
-        if let Some(mut cursor) = cursor {
-            while let Some(opinion) = cursor.next_record_ser::<Opinion>().await? {
-                if !filter.matches(&opinion) {
-                    continue;
-                }
+        let mut end = ids.len();
+        // Without a text filter the first chunk fills the page; with one, read more per request.
+        let mut chunk = if filter.text.trim().is_empty() {
+            limit + 1
+        } else {
+            TEXT_SEARCH_CHUNK
+        };
+        'walk: while end > 0 {
+            let start = end.saturating_sub(chunk.max(1));
+            let range = KeyRange::Bound(
+                key(ids[start].clone()),
+                false,
+                key(ids[end - 1].clone()),
+                false,
+            );
+            let records: Vec<Opinion> = index
+                .get_all()
+                .with_query::<Vec<String>, _>(range)
+                .serde()?
+                .await?
+                .collect::<std::result::Result<_, _>>()?;
+            for opinion in records.into_iter().rev().filter(|o| filter.matches(o)) {
                 if items.len() == limit {
                     more = true;
-                    break;
+                    break 'walk;
                 }
                 items.push(opinion);
             }
+            end = start;
+            chunk = TEXT_SEARCH_CHUNK;
         }
         let next_after = if more {
             items.last().map(|o| o.id)
@@ -145,6 +170,10 @@ impl Store {
         Ok(OpinionPage { items, next_after })
     }
 }
+
+/// Records read per request while searching text: large enough to amortise the request, small
+/// enough that a match among the newest records comes back quickly.
+const TEXT_SEARCH_CHUNK: usize = 500;
 
 impl From<serde_wasm_bindgen::Error> for StorageError {
     fn from(e: serde_wasm_bindgen::Error) -> Self {
