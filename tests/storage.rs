@@ -139,6 +139,33 @@ async fn a_thousand_records_in_one_batch_are_all_listed_newest_first() {
             .len(),
         0
     );
+    // A text search pages across the storage's read windows, newest first, each match once.
+    let text = OpinionFilter {
+        text: "details 1".into(),
+        ..Default::default()
+    };
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_opinions(&station, &text, after, 30)
+            .await
+            .unwrap();
+        found.extend(page.items.iter().map(|o| o.id));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<OpinionId> = batch
+        .iter()
+        .rev()
+        .filter(|o| o.details.starts_with("details 1"))
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(expected.len(), 111, "1, 10–19 and 100–199");
+    assert_eq!(found, expected);
+
     let text = OpinionFilter {
         text: "意见 999:".into(),
         ..Default::default()

@@ -4,6 +4,7 @@
 use super::photos::{self, PhotoOwner};
 use super::{DraftKey, Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
+use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::{Opinion, OpinionId, StationId};
@@ -86,9 +87,10 @@ impl Store {
     /// A station's opinions, newest first, `limit` at a time, older than `after`.
     ///
     /// A category or outcome filter walks its own index, so it only touches matching records.
-    /// The walk first takes the matching keys (cheap), then reads the records newest first a
-    /// chunk at a time with `getAll`, one request per chunk rather than one per record, and
-    /// stops as soon as the page is full; the text filter is applied to each chunk.
+    /// Records are read newest first a window at a time: a reverse key cursor finds where the
+    /// window starts (one `advance`), one `getAll` reads it. That is a few requests per window
+    /// instead of one per record, and the walk stops as soon as the page is full; the text filter
+    /// is applied to each window.
     pub async fn list_opinions(
         &self,
         station: &StationId,
@@ -108,43 +110,47 @@ impl Store {
             ),
             (None, None) => ("by_station", vec![station.0.clone()]),
         };
-        let key = |id: String| {
+        let key = |id: &str| {
             let mut key = prefix.clone();
-            key.push(id);
+            key.push(id.to_owned());
             key
         };
-        let upper = after.map_or_else(|| MAX.to_owned(), |id| id.to_string());
         let tx = self.read_tx(&[stores::OPINIONS])?;
         let store = tx.object_store(stores::OPINIONS)?;
         let index = store.index(index_name)?;
-        let ids: Vec<String> = index
-            .get_all_keys()
-            .with_query::<Vec<String>, _>(KeyRange::Bound(
-                key(String::new()),
-                false,
-                key(upper),
-                after.is_some(),
-            ))
-            .primitive()?
-            .await?
-            .collect::<std::result::Result<_, _>>()?;
 
         let mut items = Vec::with_capacity(limit);
         let mut more = false;
-        let mut end = ids.len();
-        // Without a text filter the first chunk fills the page; with one, read more per request.
-        let mut chunk = if filter.text.trim().is_empty() {
+        // The window's upper end, and whether it is excluded (it was read already).
+        let mut upper = (
+            after.map_or_else(|| MAX.to_owned(), |id| id.to_string()),
+            after.is_some(),
+        );
+        // Without a text filter the first window fills the page; with one, read more at a time.
+        let mut window = if filter.text.trim().is_empty() {
             limit + 1
         } else {
-            TEXT_SEARCH_CHUNK
+            TEXT_SEARCH_WINDOW
         };
-        'walk: while end > 0 {
-            let start = end.saturating_sub(chunk.max(1));
+        'walk: loop {
+            let remaining = KeyRange::Bound(key(""), false, key(&upper.0), upper.1);
+            let Some(mut cursor) = index
+                .open_key_cursor()
+                .with_query::<Vec<String>, _>(remaining)
+                .with_direction(CursorDirection::Prev)
+                .primitive()?
+                .await?
+            else {
+                break;
+            };
+            // The oldest id of this window, or none when fewer than `window` records are left.
+            cursor.advance_by(window.saturating_sub(1) as u32).await?;
+            let lower: Option<String> = cursor.primary_key()?;
             let range = KeyRange::Bound(
-                key(ids[start].clone()),
+                key(lower.as_deref().unwrap_or("")),
                 false,
-                key(ids[end - 1].clone()),
-                false,
+                key(&upper.0),
+                upper.1,
             );
             let records: Vec<Opinion> = index
                 .get_all()
@@ -159,8 +165,11 @@ impl Store {
                 }
                 items.push(opinion);
             }
-            end = start;
-            chunk = TEXT_SEARCH_CHUNK;
+            match lower {
+                Some(lower) => upper = (lower, true),
+                None => break,
+            }
+            window = TEXT_SEARCH_WINDOW;
         }
         let next_after = if more {
             items.last().map(|o| o.id)
@@ -171,9 +180,9 @@ impl Store {
     }
 }
 
-/// Records read per request while searching text: large enough to amortise the request, small
+/// Records read per window while searching text: large enough to amortise the request, small
 /// enough that a match among the newest records comes back quickly.
-const TEXT_SEARCH_CHUNK: usize = 500;
+const TEXT_SEARCH_WINDOW: usize = 500;
 
 impl From<serde_wasm_bindgen::Error> for StorageError {
     fn from(e: serde_wasm_bindgen::Error) -> Self {
