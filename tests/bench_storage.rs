@@ -13,14 +13,13 @@
 
 use liaison_app::storage::Store;
 use liaison_domain::opinion::OpinionFilter;
-use liaison_domain::{
-    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, RedirectChannel, StationId,
-    default_categories,
-};
+use liaison_domain::{Opinion, OutcomeKind, StationId};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
+
+mod common;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -180,10 +179,8 @@ async fn drop_db(store: Store, name: &str) {
     Store::delete_database(name).await.unwrap();
 }
 
-/// Built the same way as in `tests/storage.rs`: a fully filled, validated opinion.
+/// Half parking, half roads; a quarter to be referred.
 fn opinion(n: u64) -> Opinion {
-    let mut random = [0u8; 10];
-    random[..8].copy_from_slice(&n.to_be_bytes());
     let category = if n.is_multiple_of(2) {
         "parking"
     } else {
@@ -194,31 +191,7 @@ fn opinion(n: u64) -> Opinion {
     } else {
         OutcomeKind::AnsweredOnSpot
     };
-    let draft = OpinionDraft {
-        category: category.into(),
-        summary: format!("意见 {n}: 小区停车难"),
-        details: format!("details {n}"),
-        place: "幸福里".into(),
-        citizen_name: "张三".into(),
-        citizen_phone: "13812341234".into(),
-        consent: true,
-        on_site_reply: "已答复".into(),
-        outcome: Some(outcome),
-        channel: Some(RedirectChannel::Petition),
-        ..OpinionDraft::default()
-    };
-    let context = DutyContext {
-        station_id: STATION.into(),
-        deputy_id: "deputy-1".into(),
-    };
-    draft
-        .validate(
-            OpinionId::new_v7(1_700_000_000_000 + n, random),
-            Some(&context),
-            &default_categories(),
-            1_700_000_000_000 + n,
-        )
-        .unwrap()
+    common::opinion(n, STATION, category, outcome)
 }
 
 fn opinions() -> Vec<Opinion> {

@@ -4,49 +4,18 @@
 use liaison_app::storage::{DraftKey, NewPhoto, Store, migrations};
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::{
-    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, PhotoId, RedirectChannel,
-    StationId, default_categories,
+    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, PhotoId, StationId,
 };
 use wasm_bindgen_test::*;
+
+mod common;
+use common::{context, opinion};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 async fn fresh(name: &str) -> Store {
     Store::delete_database(name).await.unwrap();
     Store::open_named(name).await.unwrap()
-}
-
-fn context(station: &str) -> DutyContext {
-    DutyContext {
-        station_id: station.into(),
-        deputy_id: "deputy-1".into(),
-    }
-}
-
-fn opinion(n: u64, station: &str, category: &str, outcome: OutcomeKind) -> Opinion {
-    let mut random = [0u8; 10];
-    random[..8].copy_from_slice(&n.to_be_bytes());
-    let draft = OpinionDraft {
-        category: category.into(),
-        summary: format!("意见 {n}: 小区停车难"),
-        details: format!("details {n}"),
-        place: "幸福里".into(),
-        citizen_name: "张三".into(),
-        citizen_phone: "13812341234".into(),
-        consent: true,
-        on_site_reply: "已答复".into(),
-        outcome: Some(outcome),
-        channel: Some(RedirectChannel::Petition),
-        ..OpinionDraft::default()
-    };
-    draft
-        .validate(
-            OpinionId::new_v7(1_700_000_000_000 + n, random),
-            Some(&context(station)),
-            &default_categories(),
-            1_700_000_000_000 + n,
-        )
-        .unwrap()
 }
 
 #[wasm_bindgen_test]

@@ -66,6 +66,17 @@ const CAPTURES: [Capture; 3] = [
     },
 ];
 
+/// The release server on a fresh data folder and Chromium on a fresh profile, showing the app.
+/// (Keep the first three alive for the test's length: dropping them stops them.)
+async fn open_app() -> (Server, Driver, tempfile::TempDir, Browser) {
+    let server = Server::start();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&server.url("/")).await;
+    (server, driver, profile, browser)
+}
+
 async fn choose_duty(browser: &Browser) {
     browser.select("#duty-station", STATION).await;
     let deputy = browser.find("#duty-deputy").await;
@@ -230,11 +241,7 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_release_bundle_loads_and_renders() {
     // Guards against a wasm-opt that "succeeds" but breaks the module.
-    let server = Server::start();
-    let driver = Driver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let browser = Browser::open(&driver, profile.path()).await;
-    browser.goto(&server.url("/")).await;
+    let (_server, _driver, _profile, browser) = open_app().await;
     browser.find("#field-summary").await;
     assert_eq!(browser.text(".topbar .brand").await, "人大代表联络站");
     let wasm_loaded = browser
@@ -259,11 +266,7 @@ const SMALL_TARGETS: &str = "
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_capture_form_is_touch_friendly_in_portrait_and_landscape() {
-    let server = Server::start();
-    let driver = Driver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let browser = Browser::open(&driver, profile.path()).await;
-    browser.goto(&server.url("/")).await;
+    let (_server, _driver, _profile, browser) = open_app().await;
     choose_duty(&browser).await;
     browser.find("#field-summary").await;
     for (name, width, height) in [("portrait", 800, 1280), ("landscape", 1280, 800)] {
@@ -291,11 +294,7 @@ async fn the_capture_form_is_touch_friendly_in_portrait_and_landscape() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
-    let server = Server::start();
-    let driver = Driver::start();
-    let profile = tempfile::tempdir().unwrap();
-    let browser = Browser::open(&driver, profile.path()).await;
-    browser.goto(&server.url("/")).await;
+    let (_server, _driver, _profile, browser) = open_app().await;
     choose_duty(&browser).await;
     browser.find("#field-summary").await;
     browser.type_into("#field-citizen_phone", "12345").await;

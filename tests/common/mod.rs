@@ -1,0 +1,42 @@
+//! Fixtures shared by the browser test binaries (each `tests/*.rs` includes this with
+//! `mod common;`). Not every binary uses every fixture.
+#![allow(dead_code)]
+
+use liaison_domain::{
+    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, RedirectChannel, default_categories,
+};
+
+pub fn context(station: &str) -> DutyContext {
+    DutyContext {
+        station_id: station.into(),
+        deputy_id: "deputy-1".into(),
+    }
+}
+
+/// A fully filled opinion, validated by the domain's rules, with id number `n`: ids (and so the
+/// records list) are ordered by `n`.
+pub fn opinion(n: u64, station: &str, category: &str, outcome: OutcomeKind) -> Opinion {
+    let mut random = [0u8; 10];
+    random[..8].copy_from_slice(&n.to_be_bytes());
+    let draft = OpinionDraft {
+        category: category.into(),
+        summary: format!("意见 {n}: 小区停车难"),
+        details: format!("details {n}"),
+        place: "幸福里".into(),
+        citizen_name: "张三".into(),
+        citizen_phone: "13812341234".into(),
+        consent: true,
+        on_site_reply: "已答复".into(),
+        outcome: Some(outcome),
+        channel: Some(RedirectChannel::Petition),
+        ..OpinionDraft::default()
+    };
+    draft
+        .validate(
+            OpinionId::new_v7(1_700_000_000_000 + n, random),
+            Some(&context(station)),
+            &default_categories(),
+            1_700_000_000_000 + n,
+        )
+        .unwrap()
+}
