@@ -202,8 +202,13 @@ pub fn CaptureScreen() -> impl IntoView {
                     notice.set(Notice::Saved);
                     app.records_version.update(|v| *v += 1);
                 }
-                // Nothing was written; the draft (autosaved) still holds everything.
-                Err(e) => notice.set(Notice::Failed(e)),
+                // Nothing was written. The form still shows everything; write it to the draft
+                // now (the autosave was cancelled for the save) so a reload keeps it too.
+                Err(e) => {
+                    notice.set(Notice::Failed(e));
+                    form.owner.set(key.clone());
+                    form.save_draft_now(app);
+                }
             }
             form.owner.set(key);
             busy.set(false);
