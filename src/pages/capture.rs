@@ -463,7 +463,7 @@ fn FormFields(form: Form, notice: RwSignal<Notice>) -> impl IntoView {
         </fieldset>
         <Show when=move || outcome() == Some(OutcomeKind::NotAccepted)>
             <div class="field" class:invalid=move || form.errors.with(|e| e.get(Field::Channel).is_some())>
-                <label for="field-channel">{tr("field.channel")}</label>
+                <label for="field-channel">{tr("field.channel")}<span class="required">" *"</span></label>
                 <select
                     id="field-channel"
                     on:change=move |ev| {
