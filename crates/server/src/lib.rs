@@ -6,7 +6,10 @@
 //! - [`app`] (this file): the [`Router`] with its middleware stack; tests drive it with
 //!   `tower::ServiceExt::oneshot`, `main.rs` binds it to a socket.
 //! - [`state`]: [`AppState`] (database + [`Settings`]) shared by the handlers.
-//! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries.
+//! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries;
+//!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::pull`]: exactly-once mutations, merged
+//!   opinions, commit-ordered change cursor). No route calls it yet: the sync endpoints come with
+//!   accounts, which they need for authorisation.
 //! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
 //! - [`static_files`]: the app bundle from `--dist`, SPA fallback, cache and content-type headers.
 //! - [`security`]: security headers and the Content-Security-Policy (with hashes of trunk's inline

@@ -4,13 +4,22 @@
 //!
 //! Queries are bound at run time (`sqlx::query`, no compile-time checking against a live
 //! database); the integration tests run every one of them.
+//!
+//! - `mod.rs` (this file): opening and migrating, health ping, demo seeding, the directory.
+//! - `seed.rs`: the default categories and the demo directory.
+//! - `sync.rs`: the sync store, [`Db::push`] and [`Db::pull`] (tables from
+//!   `migrations/sqlite/0002_sync.sql`); its module docs explain the locking and the change order.
 
 mod seed;
+mod sync;
+
+pub use sync::PushFailure;
 
 use anyhow::Context;
 use liaison_domain::{Category, Deputy, DeputyId, Directory, Region, RegionId, Station, StationId};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{Row, migrate::Migrator};
 use std::path::Path;
@@ -162,20 +171,7 @@ impl Db {
             }
         }
 
-        let categories =
-            sqlx::query("SELECT code, zh, en, speciality FROM categories ORDER BY position, code")
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(|row| {
-                    Ok(Category {
-                        code: row.try_get("code")?,
-                        zh: row.try_get("zh")?,
-                        en: row.try_get("en")?,
-                        speciality: row.try_get("speciality")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let categories = categories(&mut tx).await?;
 
         tx.commit().await?;
         Ok(Directory {
@@ -185,4 +181,21 @@ impl Db {
             categories,
         })
     }
+}
+
+/// The configured categories, in their configured position.
+async fn categories(conn: &mut SqliteConnection) -> Result<Vec<Category>, sqlx::Error> {
+    sqlx::query("SELECT code, zh, en, speciality FROM categories ORDER BY position, code")
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(Category {
+                code: row.try_get("code")?,
+                zh: row.try_get("zh")?,
+                en: row.try_get("en")?,
+                speciality: row.try_get("speciality")?,
+            })
+        })
+        .collect()
 }

@@ -1,6 +1,11 @@
 //! End-to-end tests of the HTTP surface: the real router, a real SQLite file in a temporary data
 //! directory, and a fake trunk bundle in a temporary dist directory. Requests go through
 //! `tower::ServiceExt::oneshot`, so no socket is bound.
+//!
+//! One test binary for the whole server (each binary links the crate again): the HTTP surface
+//! is in this file, the sync store (push and pull on [`Db`], no routes yet) in [`sync`].
+
+mod sync;
 
 use axum::Router;
 use axum::body::Body;

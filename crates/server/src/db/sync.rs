@@ -1,0 +1,355 @@
+//! The sync store: push (take a tablet's numbered mutations exactly once) and pull (the merged
+//! opinions changed after a cursor, in commit order). The rules are the domain's
+//! ([`liaison_domain::sync`]); this module only runs them inside database transactions.
+//!
+//! Tables (`migrations/sqlite/0002_sync.sql`): `sync_clients` (each client's `last_seq` and
+//! `last_stamp`), `mutations` (every mutation taken, applied or rejected, with the reason),
+//! `opinions` (the merged [`OpinionReplica`] as JSON and the `change_seq` of its last change)
+//! and `sync_counter` (the one-row change counter).
+//!
+//! **Locking.** A push is one transaction opened with `BEGIN IMMEDIATE`, which takes SQLite's
+//! write lock before the client's row is read, so two pushes of the same client (two tabs, a
+//! retry racing the original) run one after the other: the second reads the `last_seq` the first
+//! committed and skips what it applied. (A plain `BEGIN` would let both read the same `last_seq`
+//! and one would then fail to upgrade its lock.) The PostgreSQL equivalent is
+//! `SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1 FOR UPDATE`, after an
+//! `INSERT ... ON CONFLICT DO NOTHING` of the row so that a first push has a row to lock.
+//!
+//! **Change order.** Every transaction that changes an opinion bumps `sync_counter` with
+//! `UPDATE ... RETURNING` and stores the value as the opinion's `change_seq`. On SQLite the single
+//! writer makes that commit order; on PostgreSQL the row lock on the counter does, so pull cursors
+//! never skip a change committed late (which `updated_at` or a bare sequence would).
+
+use super::{Db, categories};
+use liaison_domain::sync::{
+    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Disposition, Hlc, MAX_PULL_LIMIT, Mutation,
+    OpinionReplica, PullResponse, PushError, PushResponse, Rejected, Seq, clamp, plan_push,
+    validate_mutation,
+};
+use liaison_domain::{Category, ClientId, StationId, ValidationErrors};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+/// Why a push was refused as a whole, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushFailure {
+    /// The batch breaks the protocol (a gap, a malformed or too large batch, an unknown mutation
+    /// kind version). Nothing was stored; the tablet keeps its outbox.
+    #[error(transparent)]
+    Refused(#[from] PushError),
+
+    /// The database failed; the transaction was rolled back, nothing was stored.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Db {
+    /// Takes one push of `client_id`'s mutations, in one transaction (see the module docs on
+    /// locking): plans it with [`plan_push`] against the client's `last_seq`; skips mutations
+    /// already taken (acknowledged again, and a rejected one rejected again with its stored
+    /// reason); for each new one clamps its stamp ([`clamp`] with the client's `last_stamp` and
+    /// `server_now_ms`), checks it ([`validate_mutation`] against the stored opinion and the
+    /// configured categories), applies it to the stored [`OpinionReplica`] and bumps the change
+    /// counter if the state changed, and records it in `mutations` as applied or rejected. A
+    /// rejected mutation consumes its seq like an applied one.
+    ///
+    /// Authorisation is the caller's: this method does not know who pushes or which stations
+    /// they may write to.
+    pub async fn push(
+        &self,
+        client_id: ClientId,
+        mutations: &[Mutation],
+        server_now_ms: u64,
+    ) -> Result<PushResponse, PushFailure> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let client = client_id.to_string();
+
+        let row = sqlx::query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = ?")
+            .bind(&client)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut last_seq, mut last_stamp) = match row {
+            Some(row) => (
+                seq_from_db(row.try_get("last_seq")?)?,
+                row.try_get::<Option<String>, _>("last_stamp")?
+                    .map(|s| parse_hlc(&s))
+                    .transpose()?,
+            ),
+            None => (Seq::NONE, None),
+        };
+
+        // A refused batch returns here; dropping `tx` rolls back, and nothing was written yet.
+        let plan = plan_push(client_id, last_seq, mutations)?;
+
+        let applies = plan.dispositions.contains(&Disposition::Apply);
+        let categories = if applies {
+            // The `mutations` rows reference the client's row.
+            sqlx::query(
+                "INSERT INTO sync_clients (client_id, last_seq, last_stamp) VALUES (?, 0, NULL) \
+                 ON CONFLICT (client_id) DO NOTHING",
+            )
+            .bind(&client)
+            .execute(&mut *tx)
+            .await?;
+            categories(&mut tx).await?
+        } else {
+            Vec::new()
+        };
+
+        let mut rejected = Vec::new();
+        for (mutation, disposition) in mutations.iter().zip(&plan.dispositions) {
+            match disposition {
+                Disposition::Skip => {
+                    if let Some(rejection) =
+                        stored_rejection(&mut tx, &client, mutation.seq).await?
+                    {
+                        rejected.push(rejection);
+                    }
+                }
+                Disposition::Apply => {
+                    let stamp = clamp(
+                        mutation.hlc,
+                        last_stamp,
+                        server_now_ms,
+                        DEFAULT_MAX_AHEAD_MS,
+                    )
+                    .stamp();
+                    let outcome = take(&mut tx, mutation, stamp, &categories).await?;
+                    record(
+                        &mut tx,
+                        &client,
+                        mutation,
+                        stamp,
+                        outcome.as_ref(),
+                        server_now_ms,
+                    )
+                    .await?;
+                    rejected.extend(outcome);
+                    last_seq = mutation.seq;
+                    last_stamp = Some(stamp);
+                }
+            }
+        }
+
+        if applies {
+            sqlx::query("UPDATE sync_clients SET last_seq = ?, last_stamp = ? WHERE client_id = ?")
+                .bind(seq_to_db(last_seq)?)
+                .bind(last_stamp.map(String::from))
+                .bind(&client)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(PushResponse {
+            acknowledged_through: plan.acknowledged_through,
+            rejected,
+        })
+    }
+
+    /// The opinions of `stations` changed after `cursor`, oldest change first, at most `limit`
+    /// of them (clamped to 1..=[`MAX_PULL_LIMIT`]). Each opinion appears once, with its current
+    /// merged state and the cursor of its latest change; `next_cursor` is the last change's cursor
+    /// (or `cursor` when there is none) and `more` tells whether another page follows.
+    ///
+    /// Only opinions whose station is in `stations` are returned; an empty list returns nothing.
+    /// The caller must pass exactly the stations the signed-in user may read: this method does no
+    /// authorisation. An opinion of which only edits have arrived (no creation yet) has no station
+    /// and is returned once its creation arrives. `reset_required` is always false, since nothing
+    /// is purged yet.
+    pub async fn pull(
+        &self,
+        cursor: Cursor,
+        limit: u32,
+        stations: &[StationId],
+    ) -> Result<PullResponse, sqlx::Error> {
+        let limit = limit.clamp(1, MAX_PULL_LIMIT);
+        if stations.is_empty() {
+            return Ok(PullResponse {
+                changes: Vec::new(),
+                next_cursor: cursor,
+                more: false,
+                reset_required: false,
+            });
+        }
+        // On PostgreSQL the station list would be one array parameter (`station_id = ANY($2)`).
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT state, change_seq FROM opinions WHERE change_seq > ",
+        );
+        query.push_bind(cursor_to_db(cursor));
+        query.push(" AND station_id IN (");
+        let mut separated = query.separated(", ");
+        for station in stations {
+            separated.push_bind(station.0.as_str());
+        }
+        query.push(") ORDER BY change_seq LIMIT ");
+        // One more than asked, to know whether another page follows.
+        query.push_bind(i64::from(limit) + 1);
+
+        let rows = query.build().fetch_all(&self.pool).await?;
+        let more = rows.len() > limit as usize;
+        let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+        for row in rows.into_iter().take(limit as usize) {
+            let state: OpinionReplica = parse_json(&row.try_get::<String, _>("state")?)?;
+            let cursor = Cursor(seq_from_db(row.try_get("change_seq")?)?.0);
+            changes.push(Change::Opinion { cursor, state });
+        }
+        Ok(PullResponse {
+            next_cursor: changes.last().map_or(cursor, Change::cursor),
+            changes,
+            more,
+            reset_required: false,
+        })
+    }
+}
+
+/// Checks and applies one new mutation under the stamp the server gave it. `None` when applied
+/// (changed or not), the rejection otherwise.
+async fn take(
+    conn: &mut SqliteConnection,
+    mutation: &Mutation,
+    stamp: Hlc,
+    categories: &[Category],
+) -> Result<Option<Rejected>, sqlx::Error> {
+    let opinion_id = mutation.kind.opinion_id().to_string();
+    let current: Option<OpinionReplica> = sqlx::query("SELECT state FROM opinions WHERE id = ?")
+        .bind(&opinion_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| parse_json(&row.try_get::<String, _>("state")?))
+        .transpose()?;
+
+    if let Err(rejection) = validate_mutation(current.as_ref(), &mutation.kind, categories) {
+        return Ok(Some(rejection.into_rejected(mutation.seq)));
+    }
+
+    let mut state = current.unwrap_or_else(|| OpinionReplica::new(mutation.kind.opinion_id()));
+    let stamped = Mutation {
+        hlc: stamp,
+        ..mutation.clone()
+    };
+    if state.apply(&stamped) {
+        let change_seq: i64 =
+            sqlx::query("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("value")?;
+        let station_id = state.created().map(|o| o.station_id.0.clone());
+        sqlx::query(
+            "INSERT INTO opinions (id, station_id, state, change_seq) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET \
+                 station_id = COALESCE(excluded.station_id, opinions.station_id), \
+                 state = excluded.state, \
+                 change_seq = excluded.change_seq",
+        )
+        .bind(&opinion_id)
+        .bind(station_id)
+        .bind(to_json(&state)?)
+        .bind(change_seq)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(None)
+}
+
+/// Writes the `mutations` row of a mutation just taken.
+async fn record(
+    conn: &mut SqliteConnection,
+    client: &str,
+    mutation: &Mutation,
+    stamp: Hlc,
+    rejected: Option<&Rejected>,
+    server_now_ms: u64,
+) -> Result<(), sqlx::Error> {
+    let errors = rejected
+        .filter(|r| !r.errors.is_empty())
+        .map(|r| to_json(&r.errors))
+        .transpose()?;
+    sqlx::query(
+        "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
+             outcome, reject_code, reject_message, reject_errors, received_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(client)
+    .bind(seq_to_db(mutation.seq)?)
+    .bind(mutation.kind.name())
+    .bind(mutation.kind.opinion_id().to_string())
+    .bind(String::from(stamp))
+    .bind((stamp != mutation.hlc).then(|| String::from(mutation.hlc)))
+    .bind(to_json(mutation)?)
+    .bind(if rejected.is_some() {
+        "rejected"
+    } else {
+        "applied"
+    })
+    .bind(rejected.map(|r| r.code.code()))
+    .bind(rejected.map(|r| r.message.as_str()))
+    .bind(errors)
+    .bind(i64::try_from(server_now_ms).map_err(encode_error)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored rejection of a mutation taken before, if it was rejected.
+async fn stored_rejection(
+    conn: &mut SqliteConnection,
+    client: &str,
+    seq: Seq,
+) -> Result<Option<Rejected>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT reject_code, reject_message, reject_errors FROM mutations \
+         WHERE client_id = ? AND seq = ? AND outcome = 'rejected'",
+    )
+    .bind(client)
+    .bind(seq_to_db(seq)?)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let code: String = row.try_get("reject_code")?;
+    let errors = match row.try_get::<Option<String>, _>("reject_errors")? {
+        Some(json) => parse_json(&json)?,
+        None => ValidationErrors::default(),
+    };
+    Ok(Some(Rejected {
+        seq,
+        // `RejectCode::code` is the serde name, so the string parses back.
+        code: serde_json::from_value(serde_json::Value::String(code)).map_err(decode_error)?,
+        message: row.try_get("reject_message")?,
+        errors,
+    }))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(encode_error)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(json).map_err(decode_error)
+}
+
+fn parse_hlc(text: &str) -> Result<Hlc, sqlx::Error> {
+    text.parse().map_err(decode_error)
+}
+
+fn seq_to_db(seq: Seq) -> Result<i64, sqlx::Error> {
+    i64::try_from(seq.0).map_err(encode_error)
+}
+
+fn cursor_to_db(cursor: Cursor) -> i64 {
+    // A cursor beyond what SQLite can count matches nothing, like any cursor past the end.
+    i64::try_from(cursor.0).unwrap_or(i64::MAX)
+}
+
+fn seq_from_db(value: i64) -> Result<Seq, sqlx::Error> {
+    u64::try_from(value).map(Seq).map_err(decode_error)
+}
+
+fn encode_error(error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Encode(Box::new(error))
+}
+
+fn decode_error(error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(error))
+}

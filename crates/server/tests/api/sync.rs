@@ -1,0 +1,511 @@
+//! The sync store on a real SQLite file: [`Db::push`] and [`Db::pull`] (no routes yet).
+
+use liaison_domain::sync::{
+    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, Mutation, MutationKind, OpinionFieldValue,
+    OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Seq,
+};
+use liaison_domain::{
+    ClientId, DutyContext, Field, Opinion, OpinionDraft, OpinionId, OutcomeKind, StationId,
+    default_categories,
+};
+use liaison_server::Db;
+use liaison_server::db::PushFailure;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+/// The server's clock in these tests.
+const NOW: u64 = 1_767_225_600_000;
+
+async fn open_db() -> (Db, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).await.expect("database opens");
+    (db, dir)
+}
+
+fn client(n: u8) -> ClientId {
+    ClientId::new_v7(NOW - 86_400_000, [n; 10])
+}
+
+fn opinion_id(n: u8) -> OpinionId {
+    OpinionId::new_v7(NOW - 3_600_000, [n; 10])
+}
+
+fn station() -> StationId {
+    "st-1".into()
+}
+
+/// A stamp of `client`'s clock, `ms` after [`NOW`] minus a minute (so well within the clamp).
+fn stamp(client: ClientId, ms: u64) -> Hlc {
+    Hlc {
+        wall_ms: NOW - 60_000 + ms,
+        counter: 0,
+        node: client,
+    }
+}
+
+fn valid_opinion(id: OpinionId, station: &str) -> Opinion {
+    OpinionDraft {
+        category: "parking".into(),
+        summary: "小区停车难".into(),
+        citizen_name: "张三".into(),
+        citizen_phone: "13812341234".into(),
+        consent: true,
+        outcome: Some(OutcomeKind::AnsweredOnSpot),
+        on_site_reply: "已联系物业".into(),
+        ..OpinionDraft::default()
+    }
+    .validate(
+        id,
+        Some(&DutyContext {
+            station_id: station.into(),
+            deputy_id: "dep-1".into(),
+        }),
+        &default_categories(),
+        NOW - 120_000,
+    )
+    .expect("a valid opinion")
+}
+
+fn create(client: ClientId, seq: u64, ms: u64, opinion: Opinion) -> Mutation {
+    Mutation::new(
+        client,
+        Seq(seq),
+        stamp(client, ms),
+        MutationKind::CreateOpinion {
+            opinion: Box::new(opinion),
+        },
+    )
+}
+
+fn set(
+    client: ClientId,
+    seq: u64,
+    ms: u64,
+    id: OpinionId,
+    fields: Vec<OpinionFieldValue>,
+) -> Mutation {
+    Mutation::new(
+        client,
+        Seq(seq),
+        stamp(client, ms),
+        MutationKind::SetOpinionFields { id, fields },
+    )
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get("n")
+}
+
+async fn pull_all(db: &Db) -> PullResponse {
+    db.pull(Cursor::START, 500, &[station()]).await.unwrap()
+}
+
+fn states(response: &PullResponse) -> Vec<&OpinionReplica> {
+    response
+        .changes
+        .iter()
+        .map(|change| match change {
+            Change::Opinion { state, .. } => state,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_push_applies_and_a_pull_returns_it() {
+    let (db, _dir) = open_db().await;
+    let opinion = valid_opinion(opinion_id(1), "st-1");
+    let response = db
+        .push(client(1), &[create(client(1), 1, 0, opinion.clone())], NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        PushResponse {
+            acknowledged_through: Seq(1),
+            rejected: vec![],
+        }
+    );
+
+    let pulled = pull_all(&db).await;
+    assert_eq!(pulled.changes.len(), 1);
+    assert_eq!(states(&pulled)[0].opinion(), Some(opinion));
+    assert_eq!(pulled.next_cursor, pulled.changes[0].cursor());
+    assert!(!pulled.more);
+    assert!(!pulled.reset_required);
+
+    // Scoped by station: another station's pull sees nothing, and no station means nothing.
+    let other = db.pull(Cursor::START, 500, &["st-2".into()]).await.unwrap();
+    assert!(other.changes.is_empty());
+    assert_eq!(other.next_cursor, Cursor::START);
+    assert!(
+        db.pull(Cursor::START, 500, &[])
+            .await
+            .unwrap()
+            .changes
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn resending_a_batch_stores_nothing_twice_and_gets_the_same_acknowledgement() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+    let id = opinion_id(1);
+    let batch = vec![
+        create(c, 1, 0, valid_opinion(id, "st-1")),
+        set(c, 2, 1, id, vec![OpinionFieldValue::Place("幸福里".into())]),
+    ];
+    let first = db.push(c, &batch, NOW).await.unwrap();
+    let cursor_after_first = pull_all(&db).await.next_cursor;
+
+    let again = db.push(c, &batch, NOW + 1_000).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(again.acknowledged_through, Seq(2));
+    assert_eq!(count(&db, "mutations").await, 2);
+    assert_eq!(count(&db, "opinions").await, 1);
+    // No change was emitted by the resend.
+    assert_eq!(pull_all(&db).await.next_cursor, cursor_after_first);
+
+    // A batch overlapping what was taken applies only the new part.
+    let mut overlapping = batch.clone();
+    overlapping.push(set(
+        c,
+        3,
+        2,
+        id,
+        vec![OpinionFieldValue::Details("晚上".into())],
+    ));
+    let third = db.push(c, &overlapping, NOW).await.unwrap();
+    assert_eq!(third.acknowledged_through, Seq(3));
+    assert_eq!(count(&db, "mutations").await, 3);
+}
+
+#[tokio::test]
+async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+
+    // A new client must start at seq 1.
+    let err = db
+        .push(
+            c,
+            &[create(c, 2, 0, valid_opinion(opinion_id(1), "st-1"))],
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PushFailure::Refused(PushError::Gap { expected }) if expected == Seq(1)),
+        "{err:?}"
+    );
+    assert_eq!(count(&db, "sync_clients").await, 0);
+
+    db.push(
+        c,
+        &[create(c, 1, 0, valid_opinion(opinion_id(1), "st-1"))],
+        NOW,
+    )
+    .await
+    .unwrap();
+    let cursor = pull_all(&db).await.next_cursor;
+    let err = db
+        .push(
+            c,
+            &[
+                create(c, 3, 1, valid_opinion(opinion_id(2), "st-1")),
+                create(c, 4, 2, valid_opinion(opinion_id(3), "st-1")),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PushFailure::Refused(PushError::Gap { expected }) if expected == Seq(2)),
+        "{err:?}"
+    );
+    assert_eq!(count(&db, "mutations").await, 1);
+    assert_eq!(count(&db, "opinions").await, 1);
+    assert_eq!(pull_all(&db).await.next_cursor, cursor);
+
+    // The client's seq did not move: seq 2 is still the next one.
+    let ok = db
+        .push(
+            c,
+            &[create(c, 2, 1, valid_opinion(opinion_id(2), "st-1"))],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.acknowledged_through, Seq(2));
+}
+
+#[tokio::test]
+async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+    let mut invalid = valid_opinion(opinion_id(1), "st-1");
+    invalid.summary = String::new();
+    let batch = vec![
+        create(c, 1, 0, invalid),
+        create(c, 2, 1, valid_opinion(opinion_id(2), "st-1")),
+    ];
+
+    let response = db.push(c, &batch, NOW).await.unwrap();
+    assert_eq!(response.acknowledged_through, Seq(2));
+    assert_eq!(response.rejected.len(), 1);
+    let rejected = &response.rejected[0];
+    assert_eq!(rejected.seq, Seq(1));
+    assert_eq!(rejected.code, RejectCode::Invalid);
+    assert!(
+        rejected.errors.0.iter().any(|(f, _)| *f == Field::Summary),
+        "{rejected:?}"
+    );
+
+    let row = sqlx::query(
+        "SELECT outcome, reject_code, reject_message FROM mutations WHERE seq = 1 AND client_id = ?",
+    )
+    .bind(c.to_string())
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>("outcome"), "rejected");
+    assert_eq!(row.get::<String, _>("reject_code"), "invalid");
+    assert_eq!(row.get::<String, _>("reject_message"), rejected.message);
+
+    // Only the valid one is stored; the rejected seq is consumed, not expected again.
+    let pulled = pull_all(&db).await;
+    assert_eq!(states(&pulled).len(), 1);
+    assert_eq!(states(&pulled)[0].id(), opinion_id(2));
+    let next = db
+        .push(
+            c,
+            &[create(c, 3, 2, valid_opinion(opinion_id(3), "st-1"))],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.acknowledged_through, Seq(3));
+    assert!(next.rejected.is_empty());
+
+    // Resending the rejected seq returns the same rejection, read back from `mutations`.
+    assert_eq!(
+        db.push(c, &batch, NOW).await.unwrap().rejected,
+        response.rejected
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_push_fired_ten_times_at_once_is_taken_once() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+    let mut invalid = valid_opinion(opinion_id(2), "st-1");
+    invalid.summary = String::new();
+    let batch = vec![
+        create(c, 1, 0, valid_opinion(opinion_id(1), "st-1")),
+        create(c, 2, 1, invalid),
+        set(
+            c,
+            3,
+            2,
+            opinion_id(1),
+            vec![OpinionFieldValue::Summary("夜间停车难".into())],
+        ),
+    ];
+
+    let mut pushes = JoinSet::new();
+    for _ in 0..10 {
+        let db = db.clone();
+        let batch = batch.clone();
+        pushes.spawn(async move { db.push(c, &batch, NOW).await });
+    }
+    let mut responses = Vec::new();
+    while let Some(result) = pushes.join_next().await {
+        responses.push(result.unwrap().expect("every push succeeds"));
+    }
+
+    assert_eq!(responses.len(), 10);
+    for response in &responses {
+        assert_eq!(response, &responses[0]);
+    }
+    assert_eq!(responses[0].acknowledged_through, Seq(3));
+    assert_eq!(responses[0].rejected.len(), 1);
+    assert_eq!(responses[0].rejected[0].seq, Seq(2));
+
+    assert_eq!(count(&db, "mutations").await, 3);
+    assert_eq!(count(&db, "opinions").await, 1);
+    let pulled = pull_all(&db).await;
+    assert_eq!(pulled.changes.len(), 1);
+    // Two changes (creation, edit), each once: the counter moved exactly twice.
+    assert_eq!(pulled.next_cursor, Cursor(2));
+    assert_eq!(states(&pulled)[0].opinion().unwrap().summary, "夜间停车难");
+}
+
+#[tokio::test]
+async fn interleaved_pushes_of_two_clients_converge_to_the_domain_merge() {
+    let (a, b) = (client(1), client(2));
+    let id = opinion_id(1);
+    let a1 = create(a, 1, 0, valid_opinion(id, "st-1"));
+    // B edits the summary later (in stamp order) than A, but its push may arrive first.
+    let b1 = set(
+        b,
+        1,
+        30,
+        id,
+        vec![OpinionFieldValue::Summary("B 的摘要".into())],
+    );
+    let a2 = set(
+        a,
+        2,
+        20,
+        id,
+        vec![
+            OpinionFieldValue::Summary("A 的摘要".into()),
+            OpinionFieldValue::Details("A 的详情".into()),
+        ],
+    );
+    let b2 = set(
+        b,
+        2,
+        40,
+        id,
+        vec![OpinionFieldValue::Place("B 的地点".into())],
+    );
+
+    let mut expected = OpinionReplica::new(id);
+    for m in [&a1, &a2, &b1, &b2] {
+        expected.apply(m);
+    }
+    let expected_opinion = expected.opinion().unwrap();
+    assert_eq!(expected_opinion.summary, "B 的摘要");
+    assert_eq!(expected_opinion.details, "A 的详情");
+    assert_eq!(expected_opinion.place, "B 的地点");
+
+    let orders: [&[(ClientId, &[&Mutation])]; 2] = [
+        &[(a, &[&a1]), (b, &[&b1]), (a, &[&a2]), (b, &[&b2])],
+        &[(a, &[&a1, &a2]), (b, &[&b1, &b2])],
+    ];
+    for order in orders {
+        let (db, _dir) = open_db().await;
+        for (client, batch) in order {
+            let batch: Vec<Mutation> = batch.iter().map(|m| (*m).clone()).collect();
+            let response = db.push(*client, &batch, NOW).await.unwrap();
+            assert!(response.rejected.is_empty(), "{response:?}");
+        }
+        let pulled = pull_all(&db).await;
+        assert_eq!(states(&pulled), vec![&expected]);
+    }
+}
+
+#[tokio::test]
+async fn pull_pages_follow_commit_order_and_a_cursor_never_skips_a_change() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+    for n in 1..=3u8 {
+        db.push(
+            c,
+            &[create(
+                c,
+                u64::from(n),
+                u64::from(n),
+                valid_opinion(opinion_id(n), "st-1"),
+            )],
+            NOW,
+        )
+        .await
+        .unwrap();
+    }
+
+    let page1 = db.pull(Cursor::START, 2, &[station()]).await.unwrap();
+    assert_eq!(page1.changes.len(), 2);
+    assert!(page1.more);
+    assert_eq!(page1.next_cursor, page1.changes[1].cursor());
+    let ids1: Vec<_> = states(&page1).iter().map(|s| s.id()).collect();
+    assert_eq!(ids1, vec![opinion_id(1), opinion_id(2)]);
+
+    // Written after page 1: an edit of an opinion already pulled, and a new opinion.
+    db.push(
+        c,
+        &[
+            set(
+                c,
+                4,
+                10,
+                opinion_id(1),
+                vec![OpinionFieldValue::Details("补充".into())],
+            ),
+            create(c, 5, 11, valid_opinion(opinion_id(4), "st-1")),
+        ],
+        NOW,
+    )
+    .await
+    .unwrap();
+
+    let page2 = db.pull(page1.next_cursor, 10, &[station()]).await.unwrap();
+    assert!(!page2.more);
+    let ids2: Vec<_> = states(&page2).iter().map(|s| s.id()).collect();
+    assert_eq!(ids2, vec![opinion_id(3), opinion_id(1), opinion_id(4)]);
+    assert_eq!(
+        states(&page2)[1].opinion().unwrap().details,
+        "补充",
+        "the re-sent opinion carries the edit"
+    );
+
+    // Cursors strictly increase across pages: nothing repeated, nothing missed.
+    let cursors: Vec<Cursor> = page1
+        .changes
+        .iter()
+        .chain(&page2.changes)
+        .map(Change::cursor)
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    let seen: BTreeSet<_> = ids1.iter().chain(&ids2).collect();
+    assert_eq!(seen.len(), 4);
+
+    let page3 = db.pull(page2.next_cursor, 10, &[station()]).await.unwrap();
+    assert!(page3.changes.is_empty());
+    assert!(!page3.more);
+    assert_eq!(page3.next_cursor, page2.next_cursor);
+}
+
+#[tokio::test]
+async fn a_far_future_stamp_is_clamped() {
+    let (db, _dir) = open_db().await;
+    let c = client(1);
+    let id = opinion_id(1);
+    let year_ahead = Hlc {
+        wall_ms: NOW + 365 * 86_400_000,
+        counter: 0,
+        node: c,
+    };
+    let mut future = create(c, 1, 0, valid_opinion(id, "st-1"));
+    future.hlc = year_ahead;
+    db.push(c, &[future], NOW).await.unwrap();
+
+    let pulled = pull_all(&db).await;
+    let stored = states(&pulled)[0].last_stamp().unwrap();
+    assert_eq!(stored.wall_ms, NOW + DEFAULT_MAX_AHEAD_MS);
+    let row = sqlx::query("SELECT hlc, original_hlc FROM mutations WHERE seq = 1")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("hlc"), String::from(stored));
+    assert_eq!(
+        row.get::<Option<String>, _>("original_hlc"),
+        Some(String::from(year_ahead))
+    );
+
+    // The tablet's next edit, stamped by its (still wrong or now fixed) clock earlier than the
+    // clamped stamp, still sorts after it: the client's stored stamps keep increasing.
+    let edit = set(c, 2, 5, id, vec![OpinionFieldValue::Summary("改正".into())]);
+    db.push(c, &[edit], NOW).await.unwrap();
+    let pulled = pull_all(&db).await;
+    let state = states(&pulled)[0];
+    assert_eq!(state.opinion().unwrap().summary, "改正");
+    assert!(state.last_stamp().unwrap() > stored);
+}
