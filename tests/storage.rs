@@ -1,15 +1,18 @@
 //! The storage module against the browser's real IndexedDB (headless Chromium through
 //! wasm-bindgen-test). Each test uses its own database name and deletes it first.
 
-use liaison_app::storage::{DraftKey, NewPhoto, Store, migrations};
+use liaison_app::storage::{DraftKey, NewPhoto, RejectedMutation, Store, migrations};
 use liaison_domain::opinion::OpinionFilter;
+use liaison_domain::sync::{Cursor, Mutation, MutationKind, RejectCode, Seq};
 use liaison_domain::{
-    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, PhotoId, StationId,
+    DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, PhotoId, PhotoRef, StationId,
 };
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{context, opinion};
+use common::{context, opinion, test_source};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -296,6 +299,9 @@ async fn upgrading_from_schema_v1_keeps_the_data_and_indexes_it() {
         .await
         .unwrap();
     assert_eq!(page.items.len(), 5);
+    // And the v3 step queued them for sync.
+    let pending = current.pending_mutations(100).await.unwrap();
+    assert_eq!(created_opinions(&pending), old);
     current.close();
 }
 
@@ -316,4 +322,336 @@ async fn an_open_tab_lets_go_when_another_tab_opens_a_newer_version() {
     assert!(notified.get());
     assert_eq!(newer.version(), migrations::CURRENT_VERSION);
     newer.close();
+}
+
+// ---- the sync outbox ----
+
+/// The opinions of `CreateOpinion` mutations, in order; panics on any other kind.
+fn created_opinions(mutations: &[Mutation]) -> Vec<Opinion> {
+    mutations
+        .iter()
+        .map(|m| match &m.kind {
+            MutationKind::CreateOpinion { opinion } => (**opinion).clone(),
+            other => panic!("expected create_opinion, got {}", other.name()),
+        })
+        .collect()
+}
+
+fn seqs(mutations: &[Mutation]) -> Vec<u64> {
+    mutations.iter().map(|m| m.seq.0).collect()
+}
+
+async fn fresh_with_clock(name: &str, clock: &Rc<Cell<u64>>) -> Store {
+    Store::delete_database(name).await.unwrap();
+    Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
+        .await
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn saving_an_opinion_records_one_create_opinion_with_the_next_seq_in_the_same_transaction() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-outbox-save", &clock).await;
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 0));
+    let client = store.client_id().await.unwrap();
+
+    let first = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&first, None).await.unwrap();
+    let pending = store.pending_mutations(10).await.unwrap();
+    assert_eq!(pending.len(), 1, "exactly one mutation per save");
+    assert_eq!(pending[0].seq, Seq(1));
+    assert_eq!(pending[0].client_id, client);
+    assert_eq!(pending[0].hlc.node, client);
+    assert_eq!(pending[0].hlc.wall_ms, 1_700_000_100_000);
+    assert_eq!(pending[0].kind_version, 1);
+    assert_eq!(created_opinions(&pending), vec![first.clone()]);
+
+    // A save that fails after its mutation was written (a photo that is not stored) leaves
+    // neither the opinion nor the mutation, and does not use up a seq.
+    let mut broken = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    broken.photos = vec![PhotoRef {
+        id: PhotoId::new_v7(1_700_000_000_000, [3; 10]),
+        mime: "image/jpeg".into(),
+        width: 1,
+        height: 1,
+        bytes: 1,
+    }];
+    assert!(store.save_opinion(&broken, None).await.is_err());
+    assert_eq!(store.get_opinion(broken.id).await.unwrap(), None);
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 0));
+
+    // Seqs are dense across saves.
+    let more: Vec<Opinion> = (3..6)
+        .map(|n| opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot))
+        .collect();
+    for o in &more {
+        store.save_opinion(o, None).await.unwrap();
+    }
+    let pending = store.pending_mutations(10).await.unwrap();
+    assert_eq!(seqs(&pending), vec![1, 2, 3, 4]);
+    assert_eq!(created_opinions(&pending)[1..], more[..]);
+    assert_eq!(store.outbox_counts().await.unwrap(), (4, 0));
+    // Oldest first, `limit` at a time.
+    assert_eq!(seqs(&store.pending_mutations(2).await.unwrap()), vec![1, 2]);
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn acknowledging_removes_pending_mutations_only_up_to_the_seq() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-outbox-ack", &clock).await;
+    for n in 0..5 {
+        let o = opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+        store.save_opinion(&o, None).await.unwrap();
+    }
+    assert!(
+        store
+            .mark_rejected(Seq(2), RejectCode::Forbidden, "not your station")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.acknowledge_through(Seq(3)).await.unwrap(), 2);
+    assert_eq!(
+        seqs(&store.pending_mutations(10).await.unwrap()),
+        vec![4, 5]
+    );
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        (2, 1),
+        "the rejected one is kept"
+    );
+    // Acknowledging again, or below what is left, changes nothing.
+    assert_eq!(store.acknowledge_through(Seq(3)).await.unwrap(), 0);
+    assert_eq!(store.acknowledge_through(Seq::NONE).await.unwrap(), 0);
+    assert_eq!(store.acknowledge_through(Seq(5)).await.unwrap(), 2);
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 1));
+    // The next mutation still gets the next seq.
+    let o = opinion(9, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&o, None).await.unwrap();
+    assert_eq!(seqs(&store.pending_mutations(10).await.unwrap()), vec![6]);
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_rejected_mutation_is_kept_with_its_reason_and_not_returned_as_pending() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let name = "test-outbox-rejected";
+    let store = fresh_with_clock(name, &clock).await;
+    let first = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    let second = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&first, None).await.unwrap();
+    store.save_opinion(&second, None).await.unwrap();
+    let rejected_mutation = store.pending_mutations(1).await.unwrap().remove(0);
+
+    assert!(
+        store
+            .mark_rejected(Seq(1), RejectCode::Invalid, "phone: invalid")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_rejected(Seq(99), RejectCode::Invalid, "no such entry")
+            .await
+            .unwrap()
+    );
+    assert_eq!(seqs(&store.pending_mutations(10).await.unwrap()), vec![2]);
+    store.close();
+
+    // Kept across reopening, with its reason.
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rejected_mutations().await.unwrap(),
+        vec![RejectedMutation {
+            mutation: rejected_mutation,
+            code: RejectCode::Invalid,
+            message: "phone: invalid".into(),
+        }]
+    );
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 1));
+    // The opinion itself stays on the tablet.
+    assert_eq!(store.get_opinion(first.id).await.unwrap(), Some(first));
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_client_id_and_pull_cursor_are_kept_across_reopenings() {
+    let name = "test-outbox-client-id";
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock(name, &clock).await;
+    let id = store.client_id().await.unwrap();
+    assert_eq!(
+        id.unix_ms(),
+        Some(1_700_000_100_000),
+        "made from the injected time"
+    );
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor::START);
+    store.set_pull_cursor(Cursor(42)).await.unwrap();
+    store.close();
+
+    // Other time, other random bytes: the id is not made again.
+    clock.set(1_800_000_000_000);
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 7))
+        .await
+        .unwrap();
+    assert_eq!(store.client_id().await.unwrap(), id);
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor(42));
+    store.close();
+    let store = Store::open_named(name).await.unwrap();
+    assert_eq!(store.client_id().await.unwrap(), id);
+    store.close();
+
+    // Another database (a wiped device) is another client.
+    let other = Store::open_with(
+        "test-outbox-client-id-2",
+        migrations::CURRENT_VERSION,
+        test_source(&clock, 8),
+    )
+    .await
+    .unwrap();
+    assert_ne!(other.client_id().await.unwrap(), id);
+    other.close();
+    Store::delete_database("test-outbox-client-id-2")
+        .await
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn upgrading_from_schema_v2_queues_every_stored_opinion_as_a_create_in_id_order() {
+    let name = "test-upgrade-v2";
+    Store::delete_database(name).await.unwrap();
+    let v2 = Store::open_at_version(name, 2).await.unwrap();
+    assert_eq!(v2.version(), 2);
+    // More than one page of the conversion (200), written in reverse id order.
+    let mut old: Vec<Opinion> = (0..450)
+        .map(|n| opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot))
+        .collect();
+    old.reverse();
+    v2.put_opinions(&old).await.unwrap();
+    old.reverse();
+    let key = DraftKey::for_context(&context("st-a"));
+    let photo_id = PhotoId::new_v7(1_700_000_000_000, [4; 10]);
+    v2.put_draft_photo(
+        &key,
+        NewPhoto {
+            id: photo_id,
+            blob: test_blob(&[1, 2, 3]),
+            width: 1,
+            height: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let draft = OpinionDraft {
+        summary: "v2 draft".into(),
+        ..Default::default()
+    };
+    v2.save_draft(&key, &draft, 1).await.unwrap();
+    v2.close();
+
+    let clock = Rc::new(Cell::new(1_700_000_900_000));
+    let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
+        .await
+        .unwrap();
+    assert_eq!(current.version(), 3);
+    let client = current.client_id().await.unwrap();
+    let pending = current.pending_mutations(1000).await.unwrap();
+    assert_eq!(seqs(&pending), (1..=450).collect::<Vec<_>>());
+    assert_eq!(created_opinions(&pending), old, "in id order, unchanged");
+    assert!(pending.iter().all(|m| m.client_id == client));
+    assert!(
+        pending.windows(2).all(|w| w[0].hlc < w[1].hlc),
+        "stamps increase with seq"
+    );
+    assert_eq!(
+        pending[0].hlc.wall_ms, old[0].created_at_ms,
+        "stamped at capture time"
+    );
+    assert_eq!(current.outbox_counts().await.unwrap(), (450, 0));
+    // Nothing else lost.
+    for o in &old {
+        assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
+    }
+    assert_eq!(current.load_draft(&key).await.unwrap(), Some(draft));
+    assert!(current.photo_blob(photo_id).await.unwrap().is_some());
+    assert_eq!(current.pull_cursor().await.unwrap(), Cursor::START);
+
+    // New saves go on after the converted ones, with later stamps.
+    let new = opinion(1_000, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    current.save_opinion(&new, None).await.unwrap();
+    let pending = current.pending_mutations(1000).await.unwrap();
+    assert_eq!(pending.len(), 451);
+    assert_eq!(pending[450].seq, Seq(451));
+    assert!(pending[450].hlc > pending[449].hlc);
+    assert_eq!(created_opinions(&pending[450..]), vec![new]);
+    current.close();
+}
+
+#[wasm_bindgen_test]
+async fn an_empty_v2_database_upgrades_to_an_empty_outbox() {
+    let name = "test-upgrade-v2-empty";
+    Store::delete_database(name).await.unwrap();
+    Store::open_at_version(name, 2).await.unwrap().close();
+    let clock = Rc::new(Cell::new(1_700_000_900_000));
+    let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
+        .await
+        .unwrap();
+    assert_eq!(current.outbox_counts().await.unwrap(), (0, 0));
+    let o = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    current.save_opinion(&o, None).await.unwrap();
+    assert_eq!(seqs(&current.pending_mutations(10).await.unwrap()), vec![1]);
+    current.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_clock_never_goes_backwards_even_when_the_device_time_does() {
+    let name = "test-outbox-clock";
+    let clock = Rc::new(Cell::new(1_700_000_005_000));
+    let store = fresh_with_clock(name, &clock).await;
+    // Forward, backwards (dead battery), backwards again, then forward past the last stamp.
+    for (n, now) in [
+        1_700_000_005_000u64,
+        10,
+        1_700_000_004_999,
+        1_700_000_005_000,
+        1_700_000_006_000,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        clock.set(now);
+        let o = opinion(n as u64, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+        store.save_opinion(&o, None).await.unwrap();
+    }
+    let stamps: Vec<(u64, u32)> = store
+        .pending_mutations(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.hlc.wall_ms, m.hlc.counter))
+        .collect();
+    assert_eq!(
+        stamps,
+        vec![
+            (1_700_000_005_000, 0),
+            (1_700_000_005_000, 1),
+            (1_700_000_005_000, 2),
+            (1_700_000_005_000, 3),
+            (1_700_000_006_000, 0),
+        ]
+    );
+    store.close();
+
+    // The clock is persisted: after reopening with the time set back, it still goes on.
+    clock.set(5);
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
+        .await
+        .unwrap();
+    let o = opinion(10, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&o, None).await.unwrap();
+    let last = store.pending_mutations(10).await.unwrap().remove(5);
+    assert_eq!((last.hlc.wall_ms, last.hlc.counter), (1_700_000_006_000, 1));
+    store.close();
 }

@@ -6,6 +6,9 @@
 //! - [`drafts`]: the capture form autosaved while typing, one draft per station and deputy.
 //! - [`photos`]: photo blobs, owned first by a draft, then by the opinion.
 //! - [`settings`]: small values (cached directory, duty context, language).
+//! - [`outbox`]: the sync outbox (numbered mutations, pending or rejected) and `sync_meta` (this
+//!   device's client id, next seq, persisted HLC, pull cursor). Each local change records its
+//!   mutation in the same transaction as the change itself.
 //!
 //! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
 //! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
@@ -13,6 +16,7 @@
 pub mod drafts;
 pub mod migrations;
 pub mod opinions;
+pub mod outbox;
 pub mod photos;
 pub mod settings;
 
@@ -21,10 +25,13 @@ use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{
     Transaction, TransactionDurability, TransactionMode, TransactionOptions,
 };
+use std::fmt;
+use std::rc::Rc;
 use thiserror::Error;
 
 pub use drafts::DraftKey;
 pub use opinions::OpinionPage;
+pub use outbox::RejectedMutation;
 pub use photos::NewPhoto;
 
 /// The database name used by the app. Tests use their own names.
@@ -36,6 +43,57 @@ pub(crate) mod stores {
     pub const DRAFTS: &str = "drafts";
     pub const SETTINGS: &str = "settings";
     pub const PHOTOS: &str = "photos";
+    pub const OUTBOX: &str = "outbox";
+    pub const SYNC_META: &str = "sync_meta";
+}
+
+/// Where storage takes the time and the randomness for what it makes itself: this device's
+/// [`ClientId`](liaison_domain::ClientId) (once, in the v3 upgrade) and the HLC stamps of its
+/// mutations. The app uses the browser's clock and `crypto.getRandomValues`; tests inject their
+/// own (a clock that goes backwards, fixed bytes).
+#[derive(Clone)]
+pub struct Source {
+    now_ms: Rc<dyn Fn() -> u64>,
+    random: Rc<dyn Fn() -> [u8; 10]>,
+}
+
+impl Source {
+    pub fn new(
+        now_ms: impl Fn() -> u64 + 'static,
+        random: impl Fn() -> [u8; 10] + 'static,
+    ) -> Source {
+        Source {
+            now_ms: Rc::new(now_ms),
+            random: Rc::new(random),
+        }
+    }
+
+    /// The device clock and the browser's cryptographic random source.
+    pub fn browser() -> Source {
+        Source::new(crate::platform::now_ms, || {
+            let mut bytes = [0u8; 10];
+            web_sys::window()
+                .and_then(|w| w.crypto().ok())
+                .expect("crypto is available")
+                .get_random_values_with_u8_array(&mut bytes)
+                .expect("getRandomValues works");
+            bytes
+        })
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        (self.now_ms)()
+    }
+
+    pub fn random(&self) -> [u8; 10] {
+        (self.random)()
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Source")
+    }
 }
 
 /// What can go wrong with local storage, in terms the UI can explain. `Clone` so it can travel
@@ -105,6 +163,7 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Database,
+    source: Source,
 }
 
 impl Store {
@@ -115,14 +174,20 @@ impl Store {
 
     /// Opens (and migrates) a database by name; tests use fresh names.
     pub async fn open_named(name: &str) -> Result<Store> {
-        Self::open_at_version(name, migrations::CURRENT_VERSION).await
+        Self::open_with(name, migrations::CURRENT_VERSION, Source::browser()).await
     }
 
     /// Opens a database migrated only up to `version`. For upgrade tests, which need a database
     /// exactly as an older release left it.
     pub async fn open_at_version(name: &str, version: u32) -> Result<Store> {
-        let db = migrations::open(name, version).await?;
-        Ok(Store { db })
+        Self::open_with(name, version, Source::browser()).await
+    }
+
+    /// Opens a database migrated up to `version`, taking time and randomness from `source`
+    /// (tests: a controlled clock).
+    pub async fn open_with(name: &str, version: u32, source: Source) -> Result<Store> {
+        let db = migrations::open(name, version, &source).await?;
+        Ok(Store { db, source })
     }
 
     /// Closes the connection so that a newer version can be opened (upgrade tests, app update).

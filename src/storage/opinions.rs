@@ -1,12 +1,14 @@
 //! Recorded opinions. Keys are UUIDv7 ids, so within a station the `[station_id, id]` index is
 //! already in creation order and "newest first" is a reverse cursor: no sort, no full load.
 
+use super::outbox;
 use super::photos::{self, PhotoOwner};
 use super::{DraftKey, Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
 use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
 use liaison_domain::opinion::OpinionFilter;
+use liaison_domain::sync::MutationKind;
 use liaison_domain::{Opinion, OpinionId, StationId};
 
 /// One page of the records list.
@@ -21,14 +23,29 @@ pub struct OpinionPage {
 const MAX: &str = "\u{ffff}";
 
 impl Store {
-    /// Stores a newly captured opinion, moves its photos from the draft to the opinion and
-    /// deletes the draft, all in one transaction: either everything is saved or nothing is.
+    /// Stores a newly captured opinion, records its `CreateOpinion` mutation in the outbox
+    /// (next seq, stamped by the device clock), moves its photos from the draft to the opinion
+    /// and deletes the draft, all in one transaction: either everything is saved or nothing is.
     pub async fn save_opinion(&self, opinion: &Opinion, draft: Option<&DraftKey>) -> Result<()> {
-        let tx = self.write_tx(&[stores::OPINIONS, stores::PHOTOS, stores::DRAFTS])?;
+        let tx = self.write_tx(&[
+            stores::OPINIONS,
+            stores::PHOTOS,
+            stores::DRAFTS,
+            stores::OUTBOX,
+            stores::SYNC_META,
+        ])?;
         tx.object_store(stores::OPINIONS)?
             .put(opinion)
             .serde()?
             .await?;
+        outbox::record(
+            &tx,
+            MutationKind::CreateOpinion {
+                opinion: Box::new(opinion.clone()),
+            },
+            self.source.now_ms(),
+        )
+        .await?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
         for photo in &opinion.photos {
             photos::set_owner(&photo_store, photo.id, &PhotoOwner::Opinion(opinion.id)).await?;
@@ -43,8 +60,9 @@ impl Store {
         Ok(())
     }
 
-    /// Stores many opinions in one transaction (imports, sync pulls, benchmarks). The requests
-    /// are all issued before the first await, so the browser can batch them.
+    /// Stores many opinions in one transaction (sync pulls, benchmarks, tests). Records **no**
+    /// outbox mutations: what it writes is not pushed. The requests are all issued before the
+    /// first await, so the browser can batch them.
     pub async fn put_opinions(&self, batch: &[Opinion]) -> Result<()> {
         let tx = self.write_tx(&[stores::OPINIONS])?;
         let store = tx.object_store(stores::OPINIONS)?;

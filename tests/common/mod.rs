@@ -2,6 +2,10 @@
 //! `mod common;`). Not every binary uses every fixture.
 #![allow(dead_code)]
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+use liaison_app::storage::Source;
 use liaison_domain::{
     DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, RedirectChannel, default_categories,
 };
@@ -39,4 +43,11 @@ pub fn opinion(n: u64, station: &str, category: &str, outcome: OutcomeKind) -> O
             1_700_000_000_000 + n,
         )
         .unwrap()
+}
+
+/// A storage time source whose clock the test sets (it may go backwards) and whose "random"
+/// bytes are all `random`.
+pub fn test_source(clock: &Rc<Cell<u64>>, random: u8) -> Source {
+    let clock = Rc::clone(clock);
+    Source::new(move || clock.get(), move || [random; 10])
 }

@@ -1,7 +1,15 @@
 //! The local schema, one file per version step. A step only ever adds or converts; it never
-//! drops user data (records, drafts, photos, and later the sync outbox). Each step runs inside
+//! drops user data (records, drafts, photos, the sync outbox). Each step runs inside
 //! the browser's `versionchange` transaction, so an interrupted upgrade leaves the previous
 //! version intact.
+//!
+//! Steps so far: `v1_initial` (opinions, drafts, settings), `v2_photos_and_filters` (photo blobs,
+//! category and outcome indexes on existing opinions), `v3_outbox` (the sync outbox and
+//! `sync_meta`; converts every stored opinion into a pending `CreateOpinion` mutation).
+//!
+//! A step is synchronous; one that converts data issues its IndexedDB requests with `web_sys` on
+//! [`Upgrade::tx`] and chains them through their `onsuccess` callbacks, so the whole conversion
+//! runs inside the `versionchange` transaction and a failure (`tx.abort()`) rolls it all back.
 //!
 //! To add version N: write `vN_<what>.rs` with `pub fn apply(upgrade: &Upgrade) -> Result<()>`,
 //! add it to [`STEPS`], bump [`CURRENT_VERSION`], and extend the upgrade test in
@@ -9,8 +17,9 @@
 
 mod v1_initial;
 mod v2_photos_and_filters;
+mod v3_outbox;
 
-use super::{Result, StorageError};
+use super::{Result, Source, StorageError};
 use indexed_db_futures::database::Database;
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::prelude::*;
@@ -18,21 +27,28 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The schema version this build of the app expects.
-pub const CURRENT_VERSION: u32 = 2;
+pub const CURRENT_VERSION: u32 = 3;
 
 /// What a step gets: the database (to create stores) and the upgrade transaction (to change
-/// stores that already exist: indexes, data conversion).
+/// stores that already exist: indexes, data conversion), and the time and random bytes a step may
+/// need to make something (v3: this device's client id).
 pub struct Upgrade<'a> {
     pub db: &'a Database,
     pub tx: &'a web_sys::IdbTransaction,
+    pub now_ms: u64,
+    pub random: [u8; 10],
 }
 
 type Step = fn(&Upgrade) -> Result<()>;
 
 /// Step `i` takes the schema from version `i` to `i + 1`.
-const STEPS: [Step; CURRENT_VERSION as usize] = [v1_initial::apply, v2_photos_and_filters::apply];
+const STEPS: [Step; CURRENT_VERSION as usize] = [
+    v1_initial::apply,
+    v2_photos_and_filters::apply,
+    v3_outbox::apply,
+];
 
-pub(super) async fn open(name: &str, version: u32) -> Result<Database> {
+pub(super) async fn open(name: &str, version: u32, source: &Source) -> Result<Database> {
     assert!(
         (1..=CURRENT_VERSION).contains(&version),
         "unknown schema version {version}"
@@ -42,6 +58,7 @@ pub(super) async fn open(name: &str, version: u32) -> Result<Database> {
     // off the open request, so keep a handle to the request for the callback.
     let request_slot: Rc<RefCell<Option<web_sys::IdbOpenDbRequest>>> = Rc::default();
     let slot = Rc::clone(&request_slot);
+    let (now_ms, random) = (source.now_ms(), source.random());
     let request = Database::open(name)
         .with_version(version)
         .with_on_blocked(|_| Ok(()))
@@ -53,7 +70,12 @@ pub(super) async fn open(name: &str, version: u32) -> Result<Database> {
                 .as_ref()
                 .and_then(|r| r.transaction())
                 .ok_or(indexed_db_futures::error::UnexpectedDataError::TransactionAborted)?;
-            let upgrade = Upgrade { db: &db, tx: &tx };
+            let upgrade = Upgrade {
+                db: &db,
+                tx: &tx,
+                now_ms,
+                random,
+            };
             for step in &STEPS[from as usize..to as usize] {
                 step(&upgrade).map_err(|e| {
                     web_sys::console::error_1(&format!("schema upgrade failed: {e}").into());

@@ -1,0 +1,301 @@
+//! The sync outbox: this device's numbered [`Mutation`]s, waiting to be pushed, and `sync_meta`,
+//! the device's sync bookkeeping.
+//!
+//! - `outbox`, keyed by the mutation's `seq` (a number): `{seq, state, mutation, rejection?}`,
+//!   where `state` is `"pending"` (not yet acknowledged by the server) or `"rejected"` (the server
+//!   refused it; kept with its code and message and shown, never dropped). The `by_state` index
+//!   (`[state, seq]`) lists either kind oldest first without a scan.
+//! - `sync_meta`, one record: this device's [`ClientId`] (made once, in the v3 upgrade), the next
+//!   seq, the persisted HLC ([`Clock::last`]) and the pull cursor.
+//!
+//! A local change records its mutation with [`record`] inside the change's own transaction, so
+//! the change and its mutation are stored together or not at all, and seqs stay dense.
+
+use super::{Result, StorageError, Store, stores};
+use indexed_db_futures::KeyRange;
+use indexed_db_futures::prelude::*;
+use indexed_db_futures::transaction::Transaction;
+use liaison_domain::ClientId;
+use liaison_domain::sync::{Clock, Cursor, Hlc, Mutation, MutationKind, RejectCode, Seq};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+/// The `[state, seq]` index of the outbox.
+pub(crate) const BY_STATE: &str = "by_state";
+/// The key of the one `sync_meta` record.
+pub(crate) const META_KEY: &str = "device";
+
+const PENDING: &str = "pending";
+const REJECTED: &str = "rejected";
+/// The largest integer a JS number holds exactly: the upper end of every seq range.
+const MAX_SEQ: f64 = 9_007_199_254_740_991.0;
+
+/// This device's sync bookkeeping (the `sync_meta` record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SyncMeta {
+    pub client_id: ClientId,
+    /// The seq the next mutation gets (1 for the first).
+    pub next_seq: Seq,
+    /// The greatest stamp issued or observed: the clock resumes after it.
+    pub clock: Hlc,
+    /// Where the next pull starts.
+    pub pull_cursor: Cursor,
+}
+
+impl SyncMeta {
+    pub fn new(client_id: ClientId) -> SyncMeta {
+        SyncMeta {
+            client_id,
+            next_seq: Seq(1),
+            clock: Clock::new(client_id).last(),
+            pull_cursor: Cursor::START,
+        }
+    }
+
+    /// Numbers and stamps the next mutation, advancing the seq and the clock. The stamp is
+    /// greater than every earlier one, whatever `now_ms` does.
+    pub fn issue(&mut self, kind: MutationKind, now_ms: u64) -> Mutation {
+        let mut clock = Clock::resume(self.clock);
+        let hlc = clock.tick(now_ms);
+        let seq = self.next_seq;
+        self.next_seq = seq.next();
+        self.clock = clock.last();
+        Mutation::new(self.client_id, seq, hlc, kind)
+    }
+}
+
+/// Why the server refused a mutation, as stored with it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Rejection {
+    code: RejectCode,
+    message: String,
+}
+
+/// One outbox entry as stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct OutboxRecord {
+    seq: u64,
+    state: String,
+    mutation: Mutation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rejection: Option<Rejection>,
+}
+
+impl OutboxRecord {
+    pub fn pending(mutation: Mutation) -> OutboxRecord {
+        OutboxRecord {
+            seq: mutation.seq.0,
+            state: PENDING.to_owned(),
+            mutation,
+            rejection: None,
+        }
+    }
+}
+
+/// A mutation the server refused, with its reason. Kept until the user has dealt with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedMutation {
+    pub mutation: Mutation,
+    pub code: RejectCode,
+    pub message: String,
+}
+
+/// The serde form IndexedDB stores, the same as `indexed_db_futures`' `.serde()` writes (for the
+/// upgrade, which works on raw `web_sys` requests).
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .map_err(|e| StorageError::Corrupt(e.to_string()))
+}
+
+/// A seq as an IndexedDB key: a JS number (a `u64` would become a `BigInt`, which is no key).
+fn seq_key(seq: Seq) -> f64 {
+    seq.0 as f64
+}
+
+/// Reads records fetched as raw values (the `[state, seq]` range is built of `JsValue`s).
+fn records(
+    values: impl Iterator<Item = indexed_db_futures::Result<JsValue>>,
+) -> Result<Vec<OutboxRecord>> {
+    values
+        .map(|value| {
+            serde_wasm_bindgen::from_value(value?).map_err(|e| StorageError::Corrupt(e.to_string()))
+        })
+        .collect()
+}
+
+/// `[state, from]` ..= `[state, through]` in the `by_state` index.
+fn state_range(state: &str, through: f64) -> KeyRange<Vec<JsValue>> {
+    KeyRange::Bound(
+        vec![JsValue::from_str(state), JsValue::from_f64(0.0)],
+        false,
+        vec![JsValue::from_str(state), JsValue::from_f64(through)],
+        false,
+    )
+}
+
+async fn read_meta(tx: &Transaction<'_>) -> Result<SyncMeta> {
+    let meta: Option<SyncMeta> = tx
+        .object_store(stores::SYNC_META)?
+        .get(META_KEY)
+        .serde()?
+        .await?;
+    meta.ok_or_else(|| StorageError::Corrupt("sync_meta is missing".into()))
+}
+
+async fn write_meta(tx: &Transaction<'_>, meta: &SyncMeta) -> Result<()> {
+    tx.object_store(stores::SYNC_META)?
+        .put(meta)
+        .with_key(META_KEY.to_owned())
+        .serde()?
+        .await?;
+    Ok(())
+}
+
+/// Records a local change as the next mutation, inside the caller's read-write transaction
+/// (which must cover `outbox` and `sync_meta`): numbers and stamps it, stores it as pending and
+/// advances `sync_meta`. Returns the mutation.
+pub(super) async fn record(
+    tx: &Transaction<'_>,
+    kind: MutationKind,
+    now_ms: u64,
+) -> Result<Mutation> {
+    let mut meta = read_meta(tx).await?;
+    let mutation = meta.issue(kind, now_ms);
+    let put = tx
+        .object_store(stores::OUTBOX)?
+        .put(OutboxRecord::pending(mutation.clone()))
+        .serde()?;
+    let meta_put = tx
+        .object_store(stores::SYNC_META)?
+        .put(&meta)
+        .with_key(META_KEY.to_owned())
+        .serde()?;
+    put.await?;
+    meta_put.await?;
+    Ok(mutation)
+}
+
+impl Store {
+    /// Up to `limit` pending mutations, oldest first: the next push.
+    pub async fn pending_mutations(&self, limit: u32) -> Result<Vec<Mutation>> {
+        let tx = self.read_tx(&[stores::OUTBOX])?;
+        let store = tx.object_store(stores::OUTBOX)?;
+        let values = store
+            .index(BY_STATE)?
+            .get_all::<JsValue>()
+            .with_query::<Vec<JsValue>, _>(state_range(PENDING, MAX_SEQ))
+            .with_limit(limit)
+            .primitive()?
+            .await?;
+        Ok(records(values)?.into_iter().map(|r| r.mutation).collect())
+    }
+
+    /// The server dealt with every mutation up to `seq`: deletes the pending entries with a seq
+    /// up to it, in one transaction. Rejected entries stay (mark them with
+    /// [`Store::mark_rejected`] first). Returns how many entries were deleted.
+    pub async fn acknowledge_through(&self, seq: Seq) -> Result<u32> {
+        let tx = self.write_tx(&[stores::OUTBOX])?;
+        let store = tx.object_store(stores::OUTBOX)?;
+        let keys: Vec<JsValue> = store
+            .index(BY_STATE)?
+            .get_all_keys()
+            .with_query::<Vec<JsValue>, _>(state_range(PENDING, seq.0 as f64))
+            .primitive()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        let deletes = keys
+            .iter()
+            .map(|key| store.delete(key).primitive())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for delete in deletes {
+            delete.await?;
+        }
+        tx.commit().await?;
+        Ok(keys.len() as u32)
+    }
+
+    /// The server refused mutation `seq`: keeps it, marked rejected with the server's code and
+    /// message, so it is shown and no longer pushed. Returns `false` when the outbox has no
+    /// such entry (already acknowledged).
+    pub async fn mark_rejected(&self, seq: Seq, code: RejectCode, message: &str) -> Result<bool> {
+        let tx = self.write_tx(&[stores::OUTBOX])?;
+        let store = tx.object_store(stores::OUTBOX)?;
+        let found: Option<OutboxRecord> = store.get(seq_key(seq)).serde()?.await?;
+        let Some(mut record) = found else {
+            return Ok(false);
+        };
+        record.state = REJECTED.to_owned();
+        record.rejection = Some(Rejection {
+            code,
+            message: message.to_owned(),
+        });
+        store.put(record).serde()?.await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every rejected mutation with its reason, oldest first.
+    pub async fn rejected_mutations(&self) -> Result<Vec<RejectedMutation>> {
+        let tx = self.read_tx(&[stores::OUTBOX])?;
+        let store = tx.object_store(stores::OUTBOX)?;
+        let values = store
+            .index(BY_STATE)?
+            .get_all::<JsValue>()
+            .with_query::<Vec<JsValue>, _>(state_range(REJECTED, MAX_SEQ))
+            .primitive()?
+            .await?;
+        records(values)?
+            .into_iter()
+            .map(|r| {
+                let rejection = r.rejection.ok_or_else(|| {
+                    StorageError::Corrupt(format!("rejected mutation {} has no reason", r.seq))
+                })?;
+                Ok(RejectedMutation {
+                    mutation: r.mutation,
+                    code: rejection.code,
+                    message: rejection.message,
+                })
+            })
+            .collect()
+    }
+
+    /// How many mutations are `(pending, rejected)`.
+    pub async fn outbox_counts(&self) -> Result<(u32, u32)> {
+        let tx = self.read_tx(&[stores::OUTBOX])?;
+        let store = tx.object_store(stores::OUTBOX)?;
+        let index = store.index(BY_STATE)?;
+        let pending = index
+            .count()
+            .with_query::<Vec<JsValue>, _>(state_range(PENDING, MAX_SEQ))
+            .primitive()?;
+        let rejected = index
+            .count()
+            .with_query::<Vec<JsValue>, _>(state_range(REJECTED, MAX_SEQ))
+            .primitive()?;
+        Ok((pending.await?, rejected.await?))
+    }
+
+    /// This device's id in the sync protocol, made once per database.
+    pub async fn client_id(&self) -> Result<ClientId> {
+        let tx = self.read_tx(&[stores::SYNC_META])?;
+        Ok(read_meta(&tx).await?.client_id)
+    }
+
+    /// Where the next pull starts.
+    pub async fn pull_cursor(&self) -> Result<Cursor> {
+        let tx = self.read_tx(&[stores::SYNC_META])?;
+        Ok(read_meta(&tx).await?.pull_cursor)
+    }
+
+    /// Stores where the next pull starts. (Applying a pulled page should store its records and
+    /// its cursor in one transaction; this alone is for tests and resets.)
+    pub async fn set_pull_cursor(&self, cursor: Cursor) -> Result<()> {
+        let tx = self.write_tx(&[stores::SYNC_META])?;
+        let mut meta = read_meta(&tx).await?;
+        meta.pull_cursor = cursor;
+        write_meta(&tx, &meta).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
