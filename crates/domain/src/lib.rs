@@ -3,6 +3,7 @@
 //! Pure Rust: no web-sys, no tokio, no clock and no random source of its own. Callers pass the
 //! time and random bytes in, so the same rules run, and are tested, natively.
 //!
+//! - [`account`]: roles, scopes over the region → station hierarchy, and the authorisation rules.
 //! - [`ids`]: UUIDv7 identifiers made on the device.
 //! - [`opinion`]: an opinion a citizen raised, the form's draft, and its validation.
 //! - [`citizen`]: the citizen's optional personal data, phone parsing and masking.
@@ -12,6 +13,7 @@
 //! - [`sync`]: what offline capture needs to converge: hybrid logical clocks, the versioned
 //!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
+pub mod account;
 pub mod category;
 pub mod citizen;
 pub mod directory;
@@ -20,6 +22,7 @@ pub mod ids;
 pub mod opinion;
 pub mod sync;
 
+pub use account::{Hierarchy, Role, Scope};
 pub use category::{Category, default_categories};
 pub use citizen::{Citizen, Phone};
 pub use directory::{Deputy, Directory, Region, Station};

@@ -17,6 +17,27 @@ pub enum AppError {
     #[error("{}", .0.canonical_reason().unwrap_or("error"))]
     Status(StatusCode),
 
+    /// No valid bearer token: missing, unknown, expired or revoked, on a revoked device, or of a
+    /// disabled user. One answer for all of them.
+    #[error("unauthenticated")]
+    Unauthenticated,
+
+    /// A failed sign-in: unknown user, wrong password, locked or disabled account alike, so the
+    /// answer tells nobody which usernames exist.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+
+    /// Signed in, but the role or scope does not allow this.
+    #[error("forbidden")]
+    Forbidden,
+
+    /// The request is well-formed JSON but its content is refused (422), with a stable code.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: &'static str,
+    },
+
     #[error("database error")]
     Database(#[from] sqlx::Error),
 
@@ -39,6 +60,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Status(status) => *status,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -49,6 +73,10 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::NotFound => "not_found",
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Forbidden => "forbidden",
+            AppError::Invalid { code, .. } => code,
             AppError::Status(status) => status_code_name(*status),
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
@@ -57,6 +85,10 @@ impl AppError {
     fn message(&self) -> &'static str {
         match self {
             AppError::NotFound => "Not found",
+            AppError::Unauthenticated => "Sign in first",
+            AppError::InvalidCredentials => "Wrong username or password",
+            AppError::Forbidden => "Not allowed",
+            AppError::Invalid { message, .. } => message,
             AppError::Status(status) => status.canonical_reason().unwrap_or("Error"),
             AppError::Database(_) | AppError::Internal(_) => "Internal server error",
         }
@@ -66,6 +98,8 @@ impl AppError {
 fn status_code_name(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthenticated",
+        StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::REQUEST_TIMEOUT => "request_timeout",
@@ -91,7 +125,13 @@ impl IntoResponse for AppError {
                 message: self.message(),
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

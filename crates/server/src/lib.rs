@@ -8,9 +8,14 @@
 //! - [`state`]: [`AppState`] (database + [`Settings`]) shared by the handlers.
 //! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries;
 //!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::pull`]: exactly-once mutations, merged
-//!   opinions, commit-ordered change cursor). No route calls it yet: the sync endpoints come with
-//!   accounts, which they need for authorisation.
+//!   opinions, commit-ordered change cursor). No route calls it yet: the sync endpoints will
+//!   derive their stations from [`Auth`]'s scopes; `db/accounts.rs` holds users, devices and
+//!   sessions.
 //! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
+//! - [`accounts`]: the account routes under `/api/v1` (sign-in and out, `/me`, device enrolment
+//!   and revocation), with the sign-in lock and one generic failure answer.
+//! - [`auth`]: Argon2id passwords, random tokens stored as SHA-256, and the [`Auth`] extractor
+//!   (bearer token → live session, device and user, with role and scopes).
 //! - [`static_files`]: the app bundle from `--dist`, SPA fallback, cache and content-type headers.
 //! - [`security`]: security headers and the Content-Security-Policy (with hashes of trunk's inline
 //!   loader script).
@@ -19,7 +24,9 @@
 //! - [`telemetry`]: tracing subscriber setup.
 //! - [`shutdown_signal`]: Ctrl-C / SIGTERM for graceful shutdown.
 
+pub mod accounts;
 pub mod api;
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod security;
@@ -27,6 +34,7 @@ pub mod state;
 pub mod static_files;
 pub mod telemetry;
 
+pub use auth::{Auth, Passwords};
 pub use db::Db;
 pub use error::AppError;
 pub use state::{AppState, Settings};

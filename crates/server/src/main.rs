@@ -1,10 +1,15 @@
-//! `liaison-server serve`: opens the database, optionally seeds demo data, and serves the app
-//! and the API until Ctrl-C or SIGTERM. Everything else lives in the library (see `lib.rs`).
+//! `liaison-server serve`: opens the database, creates the first administrator on first start
+//! (its password printed once to stdout), optionally seeds demo data and demo accounts, and
+//! serves the app and the API until Ctrl-C or SIGTERM.
+//! `liaison-server create-admin --username U`: adds an administrator with a generated password,
+//! printed once. Everything else lives in the library (see `lib.rs`).
 
 use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
-use liaison_server::{AppState, Db, Settings, app, shutdown_signal, telemetry};
+use liaison_domain::Role;
+use liaison_server::db::accounts::{DEMO_ACCOUNTS, NewUser};
+use liaison_server::{AppState, Db, Passwords, Settings, app, shutdown_signal, telemetry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -20,8 +25,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the tablet app and the API.
+    /// Serve the tablet app and the API. On first start (no user at all) an administrator
+    /// `admin` is created and its password printed once.
     Serve(ServeArgs),
+    /// Create an administrator with a generated password, printed once.
+    CreateAdmin(CreateAdminArgs),
+}
+
+#[derive(Args)]
+struct CreateAdminArgs {
+    /// The new administrator's username.
+    #[arg(long)]
+    username: String,
+
+    /// Directory for the SQLite database (created if missing).
+    #[arg(long, env = "LIAISON_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -38,7 +57,10 @@ struct ServeArgs {
     #[arg(long, env = "LIAISON_DIST", default_value = "dist")]
     dist: PathBuf,
 
-    /// Seed demo regions, stations and deputies if the directory is empty.
+    /// Seed demo regions, stations and deputies if the directory is empty, and demo accounts
+    /// with public passwords (demo only!): demo-office / demo-office-2026 (office staff, 示范区),
+    /// demo-station / demo-station-2026 (station staff, 幸福里), demo-deputy / demo-deputy-2026
+    /// (deputy 张建国, 幸福里).
     #[arg(long)]
     demo: bool,
 
@@ -58,19 +80,75 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::CreateAdmin(args) => create_admin(args).await,
+    }
+}
+
+async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    let db = Db::open(&args.data_dir).await?;
+    let password = liaison_server::auth::new_password()?;
+    let passwords = Passwords::default();
+    let password_hash = tokio::task::spawn_blocking({
+        let password = password.clone();
+        move || passwords.hash(&password)
+    })
+    .await??;
+    let user = NewUser {
+        username: args.username.clone(),
+        display_name: args.username.trim().to_owned(),
+        role: Role::Admin,
+        deputy_id: None,
+        scopes: Vec::new(),
+        password_hash,
+    };
+    let created = db.create_user(&user).await?;
+    db.close().await;
+    match created {
+        Some(_) => {
+            println!(
+                "Created administrator '{}' with password: {password}  (shown only this once)",
+                user.username.trim().to_lowercase()
+            );
+            Ok(())
+        }
+        None => anyhow::bail!("the username '{}' is taken", args.username),
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = Db::open(&args.data_dir).await?;
+    let mut settings = Settings::new(&args.dist);
+
+    // Printed to stdout, not logged: it appears once, here, and in no log file.
+    if let Some(password) = db
+        .create_first_admin(&settings.passwords)
+        .await
+        .context("cannot create the first administrator")?
+    {
+        println!(
+            "First start: created administrator 'admin' with password: {password}  \
+             (shown only this once)"
+        );
+    }
+
     if args.demo {
         db.seed_demo().await.context("cannot seed demo data")?;
+        let created = db
+            .seed_demo_accounts(&settings.passwords)
+            .await
+            .context("cannot create the demo accounts")?;
+        if created > 0 {
+            let names: Vec<_> = DEMO_ACCOUNTS.iter().map(|a| a.username).collect();
+            tracing::info!(
+                "demo accounts created ({}): passwords in `liaison-server serve --help`",
+                names.join(", ")
+            );
+        }
     }
 
     if !args.dist.join("index.html").is_file() {
         tracing::warn!(dist = %args.dist.display(), "no index.html in the dist directory: build the app first");
     }
-    let mut settings = Settings::new(&args.dist);
     match args.csp {
         Some(csp) => settings.content_security_policy = csp,
         None => tracing::debug!(csp = ?settings.content_security_policy, "content security policy"),

@@ -1,5 +1,6 @@
 //! What the handlers share: the database and the settings the server was started with.
 
+use crate::auth::Passwords;
 use crate::db::Db;
 use crate::security;
 use crate::static_files::StaticFiles;
@@ -20,6 +21,14 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The `Content-Security-Policy` header sent with every response.
     pub content_security_policy: HeaderValue,
+    /// Password hashing cost. Production keeps the default; tests use
+    /// [`Passwords::insecure_for_tests`] to stay fast.
+    pub passwords: Passwords,
+    /// How long a session lasts after sign-in (a duty shift and then some).
+    pub session_ttl: Duration,
+    /// Failed sign-ins in a row that lock a username, and for how long.
+    pub max_failed_sign_ins: u32,
+    pub lockout: Duration,
 }
 
 impl Settings {
@@ -27,6 +36,9 @@ impl Settings {
     /// limit on their own route when they come.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
+    pub const DEFAULT_MAX_FAILED_SIGN_INS: u32 = 5;
+    pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(15 * 60);
 
     /// Default limits, and a CSP that allows the inline loader script of the `index.html`
     /// currently in `dist_dir` (see [`security::content_security_policy_for_dist`]). Read once:
@@ -39,6 +51,10 @@ impl Settings {
             body_limit: Self::DEFAULT_BODY_LIMIT,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             content_security_policy,
+            passwords: Passwords::default(),
+            session_ttl: Self::DEFAULT_SESSION_TTL,
+            max_failed_sign_ins: Self::DEFAULT_MAX_FAILED_SIGN_INS,
+            lockout: Self::DEFAULT_LOCKOUT,
         }
     }
 }

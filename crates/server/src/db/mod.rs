@@ -7,9 +7,12 @@
 //!
 //! - `mod.rs` (this file): opening and migrating, health ping, demo seeding, the directory.
 //! - `seed.rs`: the default categories and the demo directory.
+//! - `accounts.rs`: users, scopes, devices, sessions, the sign-in lock, the first administrator
+//!   and the demo accounts (tables from `migrations/sqlite/0003_accounts.sql`).
 //! - `sync.rs`: the sync store, [`Db::push`] and [`Db::pull`] (tables from
 //!   `migrations/sqlite/0002_sync.sql`); its module docs explain the locking and the change order.
 
+pub mod accounts;
 mod seed;
 mod sync;
 

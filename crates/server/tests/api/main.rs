@@ -3,15 +3,17 @@
 //! `tower::ServiceExt::oneshot`, so no socket is bound.
 //!
 //! One test binary for the whole server (each binary links the crate again): the HTTP surface
-//! is in this file, the sync store (push and pull on [`Db`], no routes yet) in [`sync`].
+//! is in this file, accounts (sign-in, sessions, devices, scopes) in [`accounts`], the sync store
+//! (push and pull on [`Db`], no routes yet) in [`sync`].
 
+mod accounts;
 mod sync;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use liaison_domain::{Directory, default_categories};
-use liaison_server::{AppState, Db, Settings, app};
+use liaison_server::{AppState, Db, Passwords, Settings, app};
 use serde_json::Value;
 use std::path::Path;
 use tempfile::TempDir;
@@ -91,7 +93,10 @@ async fn spawn_app() -> TestApp {
     let dist_dir = tempfile::tempdir().unwrap();
     write_fake_dist(dist_dir.path());
     let db = Db::open(data_dir.path()).await.expect("database opens");
-    let state = AppState::new(db.clone(), Settings::new(dist_dir.path()));
+    let mut settings = Settings::new(dist_dir.path());
+    // Cheap hashing keeps the account tests fast; production keeps the default cost.
+    settings.passwords = Passwords::insecure_for_tests();
+    let state = AppState::new(db.clone(), settings);
     TestApp {
         router: app(state),
         db,

@@ -1,0 +1,489 @@
+//! Accounts in the database (tables from `migrations/sqlite/0003_accounts.sql`): users and their
+//! scopes, enrolled devices, sessions, the failed-sign-in counter and lock, the first
+//! administrator and the demo accounts. Passwords arrive here already hashed; tokens as their
+//! hashes (see `auth.rs`).
+
+use super::Db;
+use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
+use liaison_domain::{DeputyId, Directory, Region, RegionId, Role, Scope, Station, StationId};
+use sqlx::{Row, SqliteConnection};
+
+/// A user to create. `password_hash` is a PHC string from [`Passwords::hash`].
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub deputy_id: Option<DeputyId>,
+    pub scopes: Vec<Scope>,
+    pub password_hash: String,
+}
+
+/// What a sign-in checks about a user.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    pub user_id: String,
+    pub password_hash: String,
+    pub locked_until: Option<i64>,
+    pub disabled: bool,
+}
+
+/// A device as the revocation check needs it.
+#[derive(Clone, Debug)]
+pub struct DeviceRow {
+    pub station_id: StationId,
+    pub revoked_at: Option<i64>,
+}
+
+/// Usernames are compared trimmed and lower-cased.
+pub fn normalize_username(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+impl Db {
+    /// How many users exist (0 on first start).
+    pub async fn user_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Creates a user with its scopes in one transaction. `Ok(None)` if the username is taken.
+    pub async fn create_user(&self, user: &NewUser) -> Result<Option<String>, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let id = insert_user(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// On first start (no user at all) creates `admin` with a generated password and returns the
+    /// password, which the caller shows once. `Ok(None)` when users exist.
+    pub async fn create_first_admin(
+        &self,
+        passwords: &Passwords,
+    ) -> anyhow::Result<Option<String>> {
+        if self.user_count().await? > 0 {
+            return Ok(None);
+        }
+        let password = new_password()?;
+        let user = NewUser {
+            username: "admin".into(),
+            display_name: "Administrator".into(),
+            role: Role::Admin,
+            deputy_id: None,
+            scopes: Vec::new(),
+            password_hash: hash_blocking(passwords, &password).await?,
+        };
+        // IMMEDIATE: two servers started on one file cannot both see no user.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let created = insert_user(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(created.map(|_| password))
+    }
+
+    /// The sign-in facts of `username` (normalised), if it exists.
+    pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, password_hash, locked_until, disabled FROM users WHERE username = ?",
+        )
+        .bind(normalize_username(username))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(Credentials {
+                user_id: row.try_get("id")?,
+                password_hash: row.try_get("password_hash")?,
+                locked_until: row.try_get("locked_until")?,
+                disabled: row.try_get::<i64, _>("disabled")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Counts a failed sign-in; the `max_failures`-th in a row locks the user until
+    /// `now + lock_ms` and starts the count again. One statement, so concurrent failures all count.
+    pub async fn record_failed_sign_in(
+        &self,
+        user_id: &str,
+        now: i64,
+        max_failures: i64,
+        lock_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET \
+                 locked_until = CASE WHEN failed_attempts + 1 >= ?1 THEN ?2 ELSE locked_until END, \
+                 failed_attempts = CASE WHEN failed_attempts + 1 >= ?1 THEN 0 \
+                                        ELSE failed_attempts + 1 END \
+             WHERE id = ?3",
+        )
+        .bind(max_failures)
+        .bind(now.saturating_add(lock_ms))
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The enrolled, unrevoked device whose token hashes to `token_hash`.
+    pub async fn active_device_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<DeviceRef>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, station_id FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(DeviceRef {
+                id: row.try_get("id")?,
+                station_id: StationId(row.try_get("station_id")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Opens a session after a successful sign-in and clears the failure count, together.
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        device_id: Option<&str>,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        let id = new_id()?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, device_id, token_hash, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(device_id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The signed-in user of a session token, if the session is live: not revoked, not expired at
+    /// `now`, its device (if any) not revoked, its user not disabled.
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Auth>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(
+            "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
+                    u.display_name, u.role, u.deputy_id, d.id AS device_id, \
+                    d.station_id AS device_station_id \
+             FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             LEFT JOIN devices d ON d.id = s.device_id \
+             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? \
+               AND u.disabled = 0 \
+               AND (s.device_id IS NULL OR d.revoked_at IS NULL)",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let role_name: String = row.try_get("role")?;
+        let Some(role) = Role::parse(&role_name) else {
+            tracing::error!(role = %role_name, "unknown role in the users table");
+            return Ok(None);
+        };
+        let user_id: String = row.try_get("user_id")?;
+        let device = match row.try_get::<Option<String>, _>("device_id")? {
+            Some(id) => Some(DeviceRef {
+                id,
+                station_id: StationId(row.try_get("device_station_id")?),
+            }),
+            None => None,
+        };
+        let scopes = scopes(&mut conn, &user_id).await?;
+        Ok(Some(Auth {
+            session_id: row.try_get("session_id")?,
+            session_expires_at: row.try_get("expires_at")?,
+            user_id,
+            username: row.try_get("username")?,
+            display_name: row.try_get("display_name")?,
+            role,
+            deputy_id: row.try_get::<Option<String>, _>("deputy_id")?.map(DeputyId),
+            scopes,
+            device,
+        }))
+    }
+
+    /// Ends a session (sign-out). Revoking twice keeps the first time.
+    pub async fn revoke_session(&self, session_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Regions and stations only: what the scope rules walk.
+    pub async fn station_hierarchy(&self) -> Result<Directory, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let regions = sqlx::query("SELECT id, name, parent_id FROM regions ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(Region {
+                    id: RegionId(row.try_get("id")?),
+                    name: row.try_get("name")?,
+                    parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(RegionId),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let stations = sqlx::query("SELECT id, region_id, name, address FROM stations ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|row| {
+                Ok(Station {
+                    id: StationId(row.try_get("id")?),
+                    region_id: RegionId(row.try_get("region_id")?),
+                    name: row.try_get("name")?,
+                    address: row.try_get("address")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tx.commit().await?;
+        Ok(Directory {
+            regions,
+            stations,
+            ..Directory::default()
+        })
+    }
+
+    /// Enrols a device to a station; returns its id.
+    pub async fn create_device(
+        &self,
+        station_id: &StationId,
+        name: &str,
+        enrolled_by: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> anyhow::Result<String> {
+        let id = new_id()?;
+        sqlx::query(
+            "INSERT INTO devices (id, station_id, name, enrolled_by, created_at, token_hash) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&station_id.0)
+        .bind(name)
+        .bind(enrolled_by)
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT station_id, revoked_at FROM devices WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(DeviceRow {
+                station_id: StationId(row.try_get("station_id")?),
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes a device and every session signed in on it, in one transaction. (The session
+    /// check also looks at the device, so this is belt and braces.)
+    pub async fn revoke_device(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// With `--demo`: the demo accounts of [`DEMO_ACCOUNTS`], each created only if its username
+    /// is free and the demo station it belongs to exists (i.e. the demo directory was seeded).
+    /// Returns how many were created.
+    pub async fn seed_demo_accounts(&self, passwords: &Passwords) -> anyhow::Result<usize> {
+        let hierarchy = self.station_hierarchy().await?;
+        if hierarchy.station(&"station-xingfuli".into()).is_none() {
+            tracing::info!("no demo directory: demo accounts not created");
+            return Ok(0);
+        }
+        let mut created = 0;
+        for account in DEMO_ACCOUNTS {
+            if self.credentials(account.username).await?.is_some() {
+                continue;
+            }
+            let user = NewUser {
+                username: account.username.into(),
+                display_name: account.display_name.into(),
+                role: account.role,
+                deputy_id: account.deputy_id.map(Into::into),
+                scopes: account.scopes.iter().map(|s| s.to_scope()).collect(),
+                password_hash: hash_blocking(passwords, account.password).await?,
+            };
+            if self.create_user(&user).await?.is_some() {
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+}
+
+/// A demo account (only with `--demo`; the passwords are public, in `--help`).
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub password: &'static str,
+    pub display_name: &'static str,
+    pub role: Role,
+    pub deputy_id: Option<&'static str>,
+    pub scopes: &'static [DemoScope],
+}
+
+pub enum DemoScope {
+    Region(&'static str),
+    Station(&'static str),
+}
+
+impl DemoScope {
+    fn to_scope(&self) -> Scope {
+        match self {
+            DemoScope::Region(id) => Scope::Region((*id).into()),
+            DemoScope::Station(id) => Scope::Station((*id).into()),
+        }
+    }
+}
+
+pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        username: "demo-office",
+        password: "demo-office-2026",
+        display_name: "示范区人大代表工作室",
+        role: Role::OfficeStaff,
+        deputy_id: None,
+        scopes: &[DemoScope::Region("region-demo-district")],
+    },
+    DemoAccount {
+        username: "demo-station",
+        password: "demo-station-2026",
+        display_name: "幸福里联络站站长",
+        role: Role::StationStaff,
+        deputy_id: None,
+        scopes: &[DemoScope::Station("station-xingfuli")],
+    },
+    DemoAccount {
+        username: "demo-deputy",
+        password: "demo-deputy-2026",
+        display_name: "张建国",
+        role: Role::Deputy,
+        deputy_id: Some("deputy-demo-zhang"),
+        scopes: &[DemoScope::Station("station-xingfuli")],
+    },
+];
+
+/// Argon2 is deliberately slow: run it off the async workers.
+pub(crate) async fn hash_blocking(passwords: &Passwords, password: &str) -> anyhow::Result<String> {
+    let passwords = passwords.clone();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || passwords.hash(&password)).await?
+}
+
+async fn insert_user(
+    conn: &mut SqliteConnection,
+    user: &NewUser,
+) -> Result<Option<String>, sqlx::Error> {
+    let id = new_id().map_err(|err| sqlx::Error::Protocol(err.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, username, display_name, role, deputy_id, password_hash, \
+                            created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(normalize_username(&user.username))
+    .bind(&user.display_name)
+    .bind(user.role.as_str())
+    .bind(user.deputy_id.as_ref().map(|d| d.0.as_str()))
+    .bind(&user.password_hash)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(None);
+    }
+    for scope in &user.scopes {
+        let (region, station) = match scope {
+            Scope::Region(r) => (Some(r.0.as_str()), None),
+            Scope::Station(s) => (None, Some(s.0.as_str())),
+        };
+        sqlx::query("INSERT INTO user_scopes (user_id, region_id, station_id) VALUES (?, ?, ?)")
+            .bind(&id)
+            .bind(region)
+            .bind(station)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(id))
+}
+
+async fn scopes(conn: &mut SqliteConnection, user_id: &str) -> Result<Vec<Scope>, sqlx::Error> {
+    sqlx::query("SELECT region_id, station_id FROM user_scopes WHERE user_id = ? ORDER BY id")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let region: Option<String> = match row.try_get("region_id") {
+                Ok(v) => v,
+                Err(err) => return Some(Err(err)),
+            };
+            let station: Option<String> = match row.try_get("station_id") {
+                Ok(v) => v,
+                Err(err) => return Some(Err(err)),
+            };
+            match (region, station) {
+                (Some(r), None) => Some(Ok(Scope::Region(RegionId(r)))),
+                (None, Some(s)) => Some(Ok(Scope::Station(StationId(s)))),
+                _ => None,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,515 @@
+//! Accounts over HTTP: sign-in and out, the generic failure answer and the lock, bearer tokens,
+//! device enrolment by scope and device revocation, `/me`, the first administrator and the demo
+//! accounts. Passwords are hashed with [`Passwords::insecure_for_tests`] (see `spawn_app`).
+
+use super::{TestApp, assert_json_error, body_json, header, spawn_app};
+use axum::body::Body;
+use axum::http::{Method, Request, Response, StatusCode};
+use liaison_domain::{Role, Scope};
+use liaison_server::Passwords;
+use liaison_server::db::accounts::NewUser;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// A JSON request, with a bearer token if given.
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response<Body> {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.request(request.body(body).unwrap()).await
+    }
+
+    async fn add_user(&self, username: &str, role: Role, deputy: Option<&str>, scopes: &[Scope]) {
+        let user = NewUser {
+            username: username.into(),
+            display_name: format!("{username} name"),
+            role,
+            deputy_id: deputy.map(Into::into),
+            scopes: scopes.to_vec(),
+            password_hash: Passwords::insecure_for_tests().hash(PASSWORD).unwrap(),
+        };
+        assert!(self.db.create_user(&user).await.unwrap().is_some());
+    }
+
+    async fn sign_in_with(
+        &self,
+        username: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> Response<Body> {
+        let mut body = json!({"username": username, "password": password});
+        if let Some(device_token) = device_token {
+            body["device_token"] = json!(device_token);
+        }
+        self.call(Method::POST, "/api/v1/session", None, Some(body))
+            .await
+    }
+
+    /// Signs in with [`PASSWORD`] and returns the bearer token.
+    async fn token(&self, username: &str, device_token: Option<&str>) -> String {
+        let response = self.sign_in_with(username, PASSWORD, device_token).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "sign-in of {username}"
+        );
+        body_json(response).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn me(&self, token: &str) -> Response<Body> {
+        self.call(Method::GET, "/api/v1/me", Some(token), None)
+            .await
+    }
+
+    async fn enroll(&self, token: &str, station: &str) -> Response<Body> {
+        self.call(
+            Method::POST,
+            "/api/v1/devices",
+            Some(token),
+            Some(json!({"station_id": station, "name": "前台平板"})),
+        )
+        .await
+    }
+}
+
+/// The demo directory plus: station staff of 幸福里, station staff of 和平, a deputy at 幸福里,
+/// office staff of the demo district.
+async fn app_with_accounts() -> TestApp {
+    let app = spawn_app().await;
+    app.db.seed_demo().await.unwrap();
+    app.add_user(
+        "staff-xingfuli",
+        Role::StationStaff,
+        None,
+        &[Scope::Station("station-xingfuli".into())],
+    )
+    .await;
+    app.add_user(
+        "staff-heping",
+        Role::StationStaff,
+        None,
+        &[Scope::Station("station-heping".into())],
+    )
+    .await;
+    app.add_user(
+        "deputy-zhang",
+        Role::Deputy,
+        Some("deputy-demo-zhang"),
+        &[Scope::Station("station-xingfuli".into())],
+    )
+    .await;
+    app.add_user(
+        "office",
+        Role::OfficeStaff,
+        None,
+        &[Scope::Region("region-demo-district".into())],
+    )
+    .await;
+    app
+}
+
+#[tokio::test]
+async fn first_start_creates_one_admin_who_can_sign_in() {
+    let app = spawn_app().await;
+    let passwords = Passwords::insecure_for_tests();
+    let password = app
+        .db
+        .create_first_admin(&passwords)
+        .await
+        .unwrap()
+        .expect("no user yet: an admin is created");
+    assert!(password.len() >= 20, "a long generated password");
+    assert_eq!(
+        app.db.create_first_admin(&passwords).await.unwrap(),
+        None,
+        "only on first start"
+    );
+    assert_eq!(app.db.user_count().await.unwrap(), 1);
+
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+    assert!(!stored.contains(&password));
+
+    let response = app.sign_in_with("admin", &password, None).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = body_json(response).await;
+    assert_eq!(body["user"]["role"], "admin");
+    assert_eq!(body["user"]["username"], "admin");
+}
+
+#[tokio::test]
+async fn sign_in_answers_a_token_and_me_describes_the_user() {
+    let app = app_with_accounts().await;
+    // Usernames are matched trimmed and case-insensitively.
+    let response = app.sign_in_with(" Deputy-Zhang ", PASSWORD, None).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(header(&response, header::SET_COOKIE), "", "no cookie");
+    let body = body_json(response).await;
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(token.len(), 43);
+    assert_eq!(body["user"]["role"], "deputy");
+    assert_eq!(body["user"]["deputy_id"], "deputy-demo-zhang");
+
+    let tokens_in_db: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_hash = ?")
+            .bind(token)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(tokens_in_db, 0, "only the hash is stored");
+
+    let response = app.me(token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let me = body_json(response).await;
+    assert_eq!(me["username"], "deputy-zhang");
+    assert_eq!(me["display_name"], "deputy-zhang name");
+    assert_eq!(me["role"], "deputy");
+    assert_eq!(me["deputy_id"], "deputy-demo-zhang");
+    assert_eq!(me["scopes"], json!([{"station": "station-xingfuli"}]));
+    assert_eq!(me["device"], Value::Null);
+    assert!(me["session_expires_at"].as_i64().unwrap() > 0);
+    assert!(me.get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn failed_sign_ins_get_one_generic_answer() {
+    let app = app_with_accounts().await;
+    let wrong_password = app.sign_in_with("office", "wrong", None).await;
+    let unknown_user = app.sign_in_with("nobody", PASSWORD, None).await;
+    let empty = app.sign_in_with("", "", None).await;
+    let mut bodies = Vec::new();
+    for response in [wrong_password, unknown_user, empty] {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body = body_json(response).await;
+        assert_eq!(body["error"]["code"], "invalid_credentials");
+        bodies.push(body);
+    }
+    assert_eq!(bodies[0], bodies[1], "no user enumeration");
+    assert_eq!(bodies[0], bodies[2]);
+
+    // Malformed JSON is the standard error shape too.
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({"username": "office"})),
+        )
+        .await;
+    assert_json_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unprocessable_entity",
+        "no password",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_username_for_fifteen_minutes() {
+    let app = app_with_accounts().await;
+    for _ in 0..4 {
+        let response = app.sign_in_with("office", "wrong", None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Four failures: not locked yet, and a success clears the count.
+    app.token("office", None).await;
+    for _ in 0..5 {
+        let response = app.sign_in_with("office", "wrong", None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = app.sign_in_with("office", PASSWORD, None).await;
+    assert_json_error(
+        locked,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the right password while locked",
+    )
+    .await;
+
+    let locked_until: i64 =
+        sqlx::query_scalar("SELECT locked_until FROM users WHERE username = 'office'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    let now = liaison_server::auth::now_ms();
+    let fifteen_minutes = 15 * 60 * 1000;
+    assert!(
+        (now + fifteen_minutes - 60_000..=now + fifteen_minutes).contains(&locked_until),
+        "locked for 15 minutes: {locked_until} vs now {now}"
+    );
+    // Other users are not affected.
+    app.token("staff-heping", None).await;
+
+    // Fifteen minutes later (moved back in the database rather than waited for).
+    sqlx::query("UPDATE users SET locked_until = ? WHERE username = 'office'")
+        .bind(now - 1)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    app.token("office", None).await;
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_required() {
+    let app = app_with_accounts().await;
+    let response = app.call(Method::GET, "/api/v1/me", None, None).await;
+    assert_eq!(header(&response, header::WWW_AUTHENTICATE), "Bearer");
+    assert_json_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "none",
+    )
+    .await;
+
+    for value in [
+        "Bearer ",
+        "Bearer not-a-token",
+        "Basic b2ZmaWNlOng=",
+        "garbage",
+    ] {
+        let request = Request::get("/api/v1/me")
+            .header(header::AUTHORIZATION, value)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.request(request).await;
+        assert_json_error(response, StatusCode::UNAUTHORIZED, "unauthenticated", value).await;
+    }
+
+    // Expired.
+    let token = app.token("office", None).await;
+    sqlx::query("UPDATE sessions SET expires_at = 0")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(app.me(&token).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A disabled user's live session.
+    let token = app.token("staff-heping", None).await;
+    assert_eq!(app.me(&token).await.status(), StatusCode::OK);
+    sqlx::query("UPDATE users SET disabled = 1 WHERE username = 'staff-heping'")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(app.me(&token).await.status(), StatusCode::UNAUTHORIZED);
+    let response = app.sign_in_with("staff-heping", PASSWORD, None).await;
+    assert_json_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "disabled",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sign_out_revokes_that_session_only() {
+    let app = app_with_accounts().await;
+    let first = app.token("office", None).await;
+    let second = app.token("office", None).await;
+
+    let response = app
+        .call(Method::DELETE, "/api/v1/session", Some(&first), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app.me(&first).await;
+    assert_json_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "signed out",
+    )
+    .await;
+    let again = app
+        .call(Method::DELETE, "/api/v1/session", Some(&first), None)
+        .await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+
+    assert_eq!(app.me(&second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn device_enrolment_needs_station_staff_in_scope() {
+    let app = app_with_accounts().await;
+    let staff = app.token("staff-xingfuli", None).await;
+    let deputy = app.token("deputy-zhang", None).await;
+    let office = app.token("office", None).await;
+
+    let response = app.enroll(&deputy, "station-xingfuli").await;
+    assert_json_error(response, StatusCode::FORBIDDEN, "forbidden", "a deputy").await;
+    let response = app.enroll(&staff, "station-heping").await;
+    assert_json_error(
+        response,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "another station",
+    )
+    .await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            None,
+            Some(json!({"station_id": "station-xingfuli", "name": "x"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = app.enroll(&office, "station-nowhere").await;
+    assert_json_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_station",
+        "unknown station",
+    )
+    .await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/devices",
+            Some(&staff),
+            Some(json!({"station_id": "station-xingfuli", "name": "  "})),
+        )
+        .await;
+    assert_json_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_device_name",
+        "blank name",
+    )
+    .await;
+
+    let response = app.enroll(&staff, "station-xingfuli").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let device = body_json(response).await;
+    assert_eq!(device["station_id"], "station-xingfuli");
+    assert_eq!(device["name"], "前台平板");
+    assert_eq!(device["device_token"].as_str().unwrap().len(), 43);
+
+    // Office staff of the district: both stations are below it.
+    for station in ["station-xingfuli", "station-heping"] {
+        let response = app.enroll(&office, station).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{station}");
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_device_cuts_off_its_sessions() {
+    let app = app_with_accounts().await;
+    let staff = app.token("staff-xingfuli", None).await;
+    let device = body_json(app.enroll(&staff, "station-xingfuli").await).await;
+    let device_id = device["id"].as_str().unwrap();
+    let device_token = device["device_token"].as_str().unwrap();
+
+    // A deputy signs in on the shared tablet.
+    let deputy = app.token("deputy-zhang", Some(device_token)).await;
+    let me = body_json(app.me(&deputy).await).await;
+    assert_eq!(
+        me["device"],
+        json!({"id": device_id, "station_id": "station-xingfuli"})
+    );
+    let elsewhere = app.token("deputy-zhang", None).await;
+
+    // Neither a deputy nor another station's staff may revoke it; an unknown id is a 404.
+    let uri = format!("/api/v1/devices/{device_id}");
+    let response = app.call(Method::DELETE, &uri, Some(&deputy), None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let heping = app.token("staff-heping", None).await;
+    let response = app.call(Method::DELETE, &uri, Some(&heping), None).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call(Method::DELETE, "/api/v1/devices/nope", Some(&staff), None)
+        .await;
+    assert_json_error(
+        response,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "unknown device",
+    )
+    .await;
+
+    let response = app.call(Method::DELETE, &uri, Some(&staff), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let again = app.call(Method::DELETE, &uri, Some(&staff), None).await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT, "idempotent");
+
+    // The tablet's session is cut off at its next contact, and it cannot sign in again.
+    let response = app.me(&deputy).await;
+    assert_json_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "revoked",
+    )
+    .await;
+    let response = app
+        .sign_in_with("deputy-zhang", PASSWORD, Some(device_token))
+        .await;
+    assert_json_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "device_not_enrolled",
+        "revoked device token",
+    )
+    .await;
+    // Sessions not on that device go on.
+    assert_eq!(app.me(&elsewhere).await.status(), StatusCode::OK);
+    assert_eq!(app.me(&staff).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn demo_accounts_come_only_with_the_demo_directory() {
+    let app = spawn_app().await;
+    let passwords = Passwords::insecure_for_tests();
+    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 0);
+    app.db.seed_demo().await.unwrap();
+    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 3);
+    assert_eq!(
+        app.db.seed_demo_accounts(&passwords).await.unwrap(),
+        0,
+        "not twice"
+    );
+
+    let response = app
+        .sign_in_with("demo-deputy", "demo-deputy-2026", None)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = body_json(response).await;
+    assert_eq!(body["user"]["deputy_id"], "deputy-demo-zhang");
+    let token = app.token_for("demo-station", "demo-station-2026").await;
+    let response = app.enroll(&token, "station-xingfuli").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+impl TestApp {
+    async fn token_for(&self, username: &str, password: &str) -> String {
+        let response = self.sign_in_with(username, password, None).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{username}");
+        body_json(response).await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
