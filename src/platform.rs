@@ -10,7 +10,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// 10 bytes from the browser's cryptographic random source (`crypto.getRandomValues`).
-fn random_bytes() -> [u8; 10] {
+pub fn random_bytes() -> [u8; 10] {
     let mut bytes = [0u8; 10];
     let crypto = web_sys::window()
         .and_then(|w| w.crypto().ok())

@@ -70,15 +70,7 @@ impl Source {
 
     /// The device clock and the browser's cryptographic random source.
     pub fn browser() -> Source {
-        Source::new(crate::platform::now_ms, || {
-            let mut bytes = [0u8; 10];
-            web_sys::window()
-                .and_then(|w| w.crypto().ok())
-                .expect("crypto is available")
-                .get_random_values_with_u8_array(&mut bytes)
-                .expect("getRandomValues works");
-            bytes
-        })
+        Source::new(crate::platform::now_ms, crate::platform::random_bytes)
     }
 
     pub fn now_ms(&self) -> u64 {
