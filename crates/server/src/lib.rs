@@ -8,12 +8,16 @@
 //! - [`state`]: [`AppState`] (database + [`Settings`]) shared by the handlers.
 //! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries;
 //!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::pull`]: exactly-once mutations, merged
-//!   opinions, commit-ordered change cursor). No route calls it yet: the sync endpoints will
-//!   derive their stations from [`Auth`]'s scopes; `db/accounts.rs` holds users, devices and
-//!   sessions.
+//!   opinions, commit-ordered change cursor); it authorises nothing itself: [`Db::push`] takes a
+//!   may-write callback and [`Db::pull`] a station list, both from [`sync`]. `db/accounts.rs`
+//!   holds users, devices (with their bound sync client) and sessions.
 //! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
 //! - [`accounts`]: the account routes under `/api/v1` (sign-in and out, `/me`, device enrolment
 //!   and revocation), with the sign-in lock and one generic failure answer.
+//! - [`sync`]: `POST /api/v1/sync/push` and `/pull` behind [`Auth`]: version check (426), device
+//!   ↔ sync-client binding (409 `client_mismatch`), per-mutation authorisation by station
+//!   (`forbidden` rejections), pull limited to the readable stations, whole-push refusals mapped
+//!   to 409 / 413 / 422 with their detail.
 //! - [`auth`]: Argon2id passwords, random tokens stored as SHA-256, and the [`Auth`] extractor
 //!   (bearer token → live session, device and user, with role and scopes).
 //! - [`static_files`]: the app bundle from `--dist`, SPA fallback, cache and content-type headers.
@@ -32,6 +36,7 @@ pub mod error;
 pub mod security;
 pub mod state;
 pub mod static_files;
+pub mod sync;
 pub mod telemetry;
 
 pub use auth::{Auth, Passwords};

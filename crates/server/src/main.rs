@@ -68,6 +68,11 @@ struct ServeArgs {
     /// `<dist>/index.html` (by hash).
     #[arg(long, env = "LIAISON_CSP", value_parser = parse_header_value)]
     csp: Option<HeaderValue>,
+
+    /// The oldest app version allowed to sync; older tablets are told to update (HTTP 426) and
+    /// keep their unsent changes.
+    #[arg(long, env = "LIAISON_MIN_APP_VERSION", default_value = Settings::DEFAULT_MIN_APP_VERSION)]
+    min_app_version: String,
 }
 
 fn parse_header_value(value: &str) -> Result<HeaderValue, String> {
@@ -118,6 +123,7 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = Db::open(&args.data_dir).await?;
     let mut settings = Settings::new(&args.dist);
+    settings.min_app_version = args.min_app_version.clone();
 
     // Printed to stdout, not logged: it appears once, here, and in no log file.
     if let Some(password) = db

@@ -29,6 +29,9 @@ pub struct Settings {
     /// Failed sign-ins in a row that lock a username, and for how long.
     pub max_failed_sign_ins: u32,
     pub lockout: Duration,
+    /// The oldest app version allowed to push (`1.4.2`); older apps are answered 426
+    /// `app_too_old` and keep their outbox until updated.
+    pub min_app_version: String,
 }
 
 impl Settings {
@@ -39,6 +42,8 @@ impl Settings {
     pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
     pub const DEFAULT_MAX_FAILED_SIGN_INS: u32 = 5;
     pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(15 * 60);
+    /// The first app version that speaks sync protocol 1.
+    pub const DEFAULT_MIN_APP_VERSION: &'static str = "0.1.0";
 
     /// Default limits, and a CSP that allows the inline loader script of the `index.html`
     /// currently in `dist_dir` (see [`security::content_security_policy_for_dist`]). Read once:
@@ -55,6 +60,7 @@ impl Settings {
             session_ttl: Self::DEFAULT_SESSION_TTL,
             max_failed_sign_ins: Self::DEFAULT_MAX_FAILED_SIGN_INS,
             lockout: Self::DEFAULT_LOCKOUT,
+            min_app_version: Self::DEFAULT_MIN_APP_VERSION.to_owned(),
         }
     }
 }

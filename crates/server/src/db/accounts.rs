@@ -1,5 +1,6 @@
-//! Accounts in the database (tables from `migrations/sqlite/0003_accounts.sql`): users and their
-//! scopes, enrolled devices, sessions, the failed-sign-in counter and lock, the first
+//! Accounts in the database (tables from `migrations/sqlite/0003_accounts.sql`, the devices' sync
+//! client from `0004_device_clients.sql`): users and their scopes, enrolled devices (and the sync
+//! client each is bound to), sessions, the failed-sign-in counter and lock, the first
 //! administrator and the demo accounts. Passwords arrive here already hashed; tokens as their
 //! hashes (see `auth.rs`).
 
@@ -303,6 +304,50 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(id)
+    }
+
+    /// Binds the sync client `client_id` to the device `device_id` if it has none yet, and
+    /// answers whether the device is (now) bound to exactly that client. One conditional
+    /// `UPDATE`, so two first pushes with different clients cannot both win. `false` too when the
+    /// client is already bound to another device (the unique index refuses it).
+    pub async fn bind_device_client(
+        &self,
+        device_id: &str,
+        client_id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let elsewhere: Option<String> =
+            sqlx::query_scalar("SELECT id FROM devices WHERE client_id = ? AND id <> ?")
+                .bind(client_id)
+                .bind(device_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if elsewhere.is_some() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE devices SET client_id = ? WHERE id = ? AND client_id IS NULL")
+            .bind(client_id)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        let bound: Option<Option<String>> =
+            sqlx::query_scalar("SELECT client_id FROM devices WHERE id = ?")
+                .bind(device_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(bound.flatten().as_deref() == Some(client_id))
+    }
+
+    /// Whether `client_id` is bound to some device (a session without a device may not push
+    /// with a tablet's client id).
+    pub async fn client_bound_to_a_device(&self, client_id: &str) -> Result<bool, sqlx::Error> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM devices WHERE client_id = ?")
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
     }
 
     pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>, sqlx::Error> {

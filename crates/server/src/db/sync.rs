@@ -21,10 +21,11 @@
 //! never skip a change committed late (which `updated_at` or a bare sequence would).
 
 use super::{Db, categories};
+use liaison_domain::sync::validate::Rejection;
 use liaison_domain::sync::{
-    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Disposition, Hlc, MAX_PULL_LIMIT, Mutation,
-    OpinionReplica, PullResponse, PushError, PushResponse, Rejected, Seq, clamp, plan_push,
-    validate_mutation,
+    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Disposition, Hlc, MAX_PULL_LIMIT, Mutation, MutationKind,
+    OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Rejected, Seq, clamp,
+    plan_push, validate_mutation,
 };
 use liaison_domain::{Category, ClientId, StationId, ValidationErrors};
 use sqlx::sqlite::SqliteConnection;
@@ -53,13 +54,18 @@ impl Db {
     /// counter if the state changed, and records it in `mutations` as applied or rejected. A
     /// rejected mutation consumes its seq like an applied one.
     ///
-    /// Authorisation is the caller's: this method does not know who pushes or which stations
-    /// they may write to.
+    /// `may_write` decides, per new mutation, whether the pusher may write to its station: the
+    /// `station_id` of a `CreateOpinion`, the stored opinion's station for an edit or a delete. A
+    /// mutation for a station it refuses is rejected with [`RejectCode::Forbidden`] like any
+    /// other rejection (recorded, seq consumed, returned) and never applied. An edit or delete of
+    /// an opinion the server has no creation of has no station; validation rejects it as
+    /// `not_found`. The caller derives `may_write` from the signed-in user (see `crate::sync`).
     pub async fn push(
         &self,
         client_id: ClientId,
         mutations: &[Mutation],
         server_now_ms: u64,
+        may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
     ) -> Result<PushResponse, PushFailure> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let client = client_id.to_string();
@@ -114,7 +120,7 @@ impl Db {
                         DEFAULT_MAX_AHEAD_MS,
                     )
                     .stamp();
-                    let outcome = take(&mut tx, mutation, stamp, &categories).await?;
+                    let outcome = take(&mut tx, mutation, stamp, &categories, may_write).await?;
                     record(
                         &mut tx,
                         &client,
@@ -202,13 +208,14 @@ impl Db {
     }
 }
 
-/// Checks and applies one new mutation under the stamp the server gave it. `None` when applied
-/// (changed or not), the rejection otherwise.
+/// Authorises, checks and applies one new mutation under the stamp the server gave it. `None`
+/// when applied (changed or not), the rejection otherwise.
 async fn take(
     conn: &mut SqliteConnection,
     mutation: &Mutation,
     stamp: Hlc,
     categories: &[Category],
+    may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
 ) -> Result<Option<Rejected>, sqlx::Error> {
     let opinion_id = mutation.kind.opinion_id().to_string();
     let current: Option<OpinionReplica> = sqlx::query("SELECT state FROM opinions WHERE id = ?")
@@ -217,6 +224,25 @@ async fn take(
         .await?
         .map(|row| parse_json(&row.try_get::<String, _>("state")?))
         .transpose()?;
+
+    // Authorisation comes first, so that a forbidden mutation tells nothing about the other
+    // station's opinion (whether it exists, was deleted, or what it holds).
+    let station = match &mutation.kind {
+        MutationKind::CreateOpinion { opinion } => Some(&opinion.station_id),
+        MutationKind::SetOpinionFields { .. } | MutationKind::DeleteOpinion { .. } => current
+            .as_ref()
+            .and_then(OpinionReplica::created)
+            .map(|o| &o.station_id),
+    };
+    if station.is_some_and(|station| !may_write(station)) {
+        return Ok(Some(
+            Rejection {
+                code: RejectCode::Forbidden,
+                errors: ValidationErrors::default(),
+            }
+            .into_rejected(mutation.seq),
+        ));
+    }
 
     if let Err(rejection) = validate_mutation(current.as_ref(), &mutation.kind, categories) {
         return Ok(Some(rejection.into_rejected(mutation.seq)));

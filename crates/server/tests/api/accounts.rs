@@ -14,7 +14,7 @@ const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
     /// A JSON request, with a bearer token if given.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         uri: &str,
@@ -35,7 +35,13 @@ impl TestApp {
         self.request(request.body(body).unwrap()).await
     }
 
-    async fn add_user(&self, username: &str, role: Role, deputy: Option<&str>, scopes: &[Scope]) {
+    pub(super) async fn add_user(
+        &self,
+        username: &str,
+        role: Role,
+        deputy: Option<&str>,
+        scopes: &[Scope],
+    ) {
         let user = NewUser {
             username: username.into(),
             display_name: format!("{username} name"),
@@ -47,7 +53,7 @@ impl TestApp {
         assert!(self.db.create_user(&user).await.unwrap().is_some());
     }
 
-    async fn sign_in_with(
+    pub(super) async fn sign_in_with(
         &self,
         username: &str,
         password: &str,
@@ -62,7 +68,7 @@ impl TestApp {
     }
 
     /// Signs in with [`PASSWORD`] and returns the bearer token.
-    async fn token(&self, username: &str, device_token: Option<&str>) -> String {
+    pub(super) async fn token(&self, username: &str, device_token: Option<&str>) -> String {
         let response = self.sign_in_with(username, PASSWORD, device_token).await;
         assert_eq!(
             response.status(),
@@ -80,7 +86,7 @@ impl TestApp {
             .await
     }
 
-    async fn enroll(&self, token: &str, station: &str) -> Response<Body> {
+    pub(super) async fn enroll(&self, token: &str, station: &str) -> Response<Body> {
         self.call(
             Method::POST,
             "/api/v1/devices",
@@ -93,7 +99,7 @@ impl TestApp {
 
 /// The demo directory plus: station staff of 幸福里, station staff of 和平, a deputy at 幸福里,
 /// office staff of the demo district.
-async fn app_with_accounts() -> TestApp {
+pub(super) async fn app_with_accounts() -> TestApp {
     let app = spawn_app().await;
     app.db.seed_demo().await.unwrap();
     app.add_user(
@@ -504,7 +510,7 @@ async fn demo_accounts_come_only_with_the_demo_directory() {
 }
 
 impl TestApp {
-    async fn token_for(&self, username: &str, password: &str) -> String {
+    pub(super) async fn token_for(&self, username: &str, password: &str) -> String {
         let response = self.sign_in_with(username, password, None).await;
         assert_eq!(response.status(), StatusCode::CREATED, "{username}");
         body_json(response).await["token"]

@@ -4,10 +4,12 @@
 //!
 //! One test binary for the whole server (each binary links the crate again): the HTTP surface
 //! is in this file, accounts (sign-in, sessions, devices, scopes) in [`accounts`], the sync store
-//! (push and pull on [`Db`], no routes yet) in [`sync`].
+//! (push and pull on [`Db`]) in [`sync`], and the sync routes (`/api/v1/sync/push` and `/pull`:
+//! authentication, authorisation by station, status mapping) in [`sync_routes`].
 
 mod accounts;
 mod sync;
+mod sync_routes;
 
 use axum::Router;
 use axum::body::Body;

@@ -1,4 +1,5 @@
-//! The sync store on a real SQLite file: [`Db::push`] and [`Db::pull`] (no routes yet).
+//! The sync store on a real SQLite file: [`Db::push`] and [`Db::pull`] (the HTTP routes over
+//! them are tested in `sync_routes.rs`).
 
 use liaison_domain::sync::{
     Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, Mutation, MutationKind, OpinionFieldValue,
@@ -15,8 +16,11 @@ use std::collections::BTreeSet;
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
+/// Authorisation that lets every station through (the routes' own is tested in `sync_routes`).
+const ANY: &(dyn Fn(&StationId) -> bool + Send + Sync) = &|_| true;
+
 /// The server's clock in these tests.
-const NOW: u64 = 1_767_225_600_000;
+pub(super) const NOW: u64 = 1_767_225_600_000;
 
 async fn open_db() -> (Db, TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,11 +28,11 @@ async fn open_db() -> (Db, TempDir) {
     (db, dir)
 }
 
-fn client(n: u8) -> ClientId {
+pub(super) fn client(n: u8) -> ClientId {
     ClientId::new_v7(NOW - 86_400_000, [n; 10])
 }
 
-fn opinion_id(n: u8) -> OpinionId {
+pub(super) fn opinion_id(n: u8) -> OpinionId {
     OpinionId::new_v7(NOW - 3_600_000, [n; 10])
 }
 
@@ -37,7 +41,7 @@ fn station() -> StationId {
 }
 
 /// A stamp of `client`'s clock, `ms` after [`NOW`] minus a minute (so well within the clamp).
-fn stamp(client: ClientId, ms: u64) -> Hlc {
+pub(super) fn stamp(client: ClientId, ms: u64) -> Hlc {
     Hlc {
         wall_ms: NOW - 60_000 + ms,
         counter: 0,
@@ -45,7 +49,7 @@ fn stamp(client: ClientId, ms: u64) -> Hlc {
     }
 }
 
-fn valid_opinion(id: OpinionId, station: &str) -> Opinion {
+pub(super) fn valid_opinion(id: OpinionId, station: &str) -> Opinion {
     OpinionDraft {
         category: "parking".into(),
         summary: "小区停车难".into(),
@@ -68,7 +72,7 @@ fn valid_opinion(id: OpinionId, station: &str) -> Opinion {
     .expect("a valid opinion")
 }
 
-fn create(client: ClientId, seq: u64, ms: u64, opinion: Opinion) -> Mutation {
+pub(super) fn create(client: ClientId, seq: u64, ms: u64, opinion: Opinion) -> Mutation {
     Mutation::new(
         client,
         Seq(seq),
@@ -79,7 +83,7 @@ fn create(client: ClientId, seq: u64, ms: u64, opinion: Opinion) -> Mutation {
     )
 }
 
-fn set(
+pub(super) fn set(
     client: ClientId,
     seq: u64,
     ms: u64,
@@ -94,7 +98,7 @@ fn set(
     )
 }
 
-async fn count(db: &Db, table: &str) -> i64 {
+pub(super) async fn count(db: &Db, table: &str) -> i64 {
     sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
         .fetch_one(db.pool())
         .await
@@ -121,7 +125,12 @@ async fn a_push_applies_and_a_pull_returns_it() {
     let (db, _dir) = open_db().await;
     let opinion = valid_opinion(opinion_id(1), "st-1");
     let response = db
-        .push(client(1), &[create(client(1), 1, 0, opinion.clone())], NOW)
+        .push(
+            client(1),
+            &[create(client(1), 1, 0, opinion.clone())],
+            NOW,
+            ANY,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -161,10 +170,10 @@ async fn resending_a_batch_stores_nothing_twice_and_gets_the_same_acknowledgemen
         create(c, 1, 0, valid_opinion(id, "st-1")),
         set(c, 2, 1, id, vec![OpinionFieldValue::Place("幸福里".into())]),
     ];
-    let first = db.push(c, &batch, NOW).await.unwrap();
+    let first = db.push(c, &batch, NOW, ANY).await.unwrap();
     let cursor_after_first = pull_all(&db).await.next_cursor;
 
-    let again = db.push(c, &batch, NOW + 1_000).await.unwrap();
+    let again = db.push(c, &batch, NOW + 1_000, ANY).await.unwrap();
     assert_eq!(again, first);
     assert_eq!(again.acknowledged_through, Seq(2));
     assert_eq!(count(&db, "mutations").await, 2);
@@ -181,7 +190,7 @@ async fn resending_a_batch_stores_nothing_twice_and_gets_the_same_acknowledgemen
         id,
         vec![OpinionFieldValue::Details("晚上".into())],
     ));
-    let third = db.push(c, &overlapping, NOW).await.unwrap();
+    let third = db.push(c, &overlapping, NOW, ANY).await.unwrap();
     assert_eq!(third.acknowledged_through, Seq(3));
     assert_eq!(count(&db, "mutations").await, 3);
 }
@@ -197,6 +206,7 @@ async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
             c,
             &[create(c, 2, 0, valid_opinion(opinion_id(1), "st-1"))],
             NOW,
+            ANY,
         )
         .await
         .unwrap_err();
@@ -210,6 +220,7 @@ async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
         c,
         &[create(c, 1, 0, valid_opinion(opinion_id(1), "st-1"))],
         NOW,
+        ANY,
     )
     .await
     .unwrap();
@@ -222,6 +233,7 @@ async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
                 create(c, 4, 2, valid_opinion(opinion_id(3), "st-1")),
             ],
             NOW,
+            ANY,
         )
         .await
         .unwrap_err();
@@ -239,6 +251,7 @@ async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
             c,
             &[create(c, 2, 1, valid_opinion(opinion_id(2), "st-1"))],
             NOW,
+            ANY,
         )
         .await
         .unwrap();
@@ -256,7 +269,7 @@ async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq(
         create(c, 2, 1, valid_opinion(opinion_id(2), "st-1")),
     ];
 
-    let response = db.push(c, &batch, NOW).await.unwrap();
+    let response = db.push(c, &batch, NOW, ANY).await.unwrap();
     assert_eq!(response.acknowledged_through, Seq(2));
     assert_eq!(response.rejected.len(), 1);
     let rejected = &response.rejected[0];
@@ -287,6 +300,7 @@ async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq(
             c,
             &[create(c, 3, 2, valid_opinion(opinion_id(3), "st-1"))],
             NOW,
+            ANY,
         )
         .await
         .unwrap();
@@ -295,7 +309,7 @@ async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq(
 
     // Resending the rejected seq returns the same rejection, read back from `mutations`.
     assert_eq!(
-        db.push(c, &batch, NOW).await.unwrap().rejected,
+        db.push(c, &batch, NOW, ANY).await.unwrap().rejected,
         response.rejected
     );
 }
@@ -322,7 +336,7 @@ async fn the_same_push_fired_ten_times_at_once_is_taken_once() {
     for _ in 0..10 {
         let db = db.clone();
         let batch = batch.clone();
-        pushes.spawn(async move { db.push(c, &batch, NOW).await });
+        pushes.spawn(async move { db.push(c, &batch, NOW, ANY).await });
     }
     let mut responses = Vec::new();
     while let Some(result) = pushes.join_next().await {
@@ -394,7 +408,7 @@ async fn interleaved_pushes_of_two_clients_converge_to_the_domain_merge() {
         let (db, _dir) = open_db().await;
         for (client, batch) in order {
             let batch: Vec<Mutation> = batch.iter().map(|m| (*m).clone()).collect();
-            let response = db.push(*client, &batch, NOW).await.unwrap();
+            let response = db.push(*client, &batch, NOW, ANY).await.unwrap();
             assert!(response.rejected.is_empty(), "{response:?}");
         }
         let pulled = pull_all(&db).await;
@@ -416,6 +430,7 @@ async fn pull_pages_follow_commit_order_and_a_cursor_never_skips_a_change() {
                 valid_opinion(opinion_id(n), "st-1"),
             )],
             NOW,
+            ANY,
         )
         .await
         .unwrap();
@@ -442,6 +457,7 @@ async fn pull_pages_follow_commit_order_and_a_cursor_never_skips_a_change() {
             create(c, 5, 11, valid_opinion(opinion_id(4), "st-1")),
         ],
         NOW,
+        ANY,
     )
     .await
     .unwrap();
@@ -485,7 +501,7 @@ async fn a_far_future_stamp_is_clamped() {
     };
     let mut future = create(c, 1, 0, valid_opinion(id, "st-1"));
     future.hlc = year_ahead;
-    db.push(c, &[future], NOW).await.unwrap();
+    db.push(c, &[future], NOW, ANY).await.unwrap();
 
     let pulled = pull_all(&db).await;
     let stored = states(&pulled)[0].last_stamp().unwrap();
@@ -503,9 +519,61 @@ async fn a_far_future_stamp_is_clamped() {
     // The tablet's next edit, stamped by its (still wrong or now fixed) clock earlier than the
     // clamped stamp, still sorts after it: the client's stored stamps keep increasing.
     let edit = set(c, 2, 5, id, vec![OpinionFieldValue::Summary("改正".into())]);
-    db.push(c, &[edit], NOW).await.unwrap();
+    db.push(c, &[edit], NOW, ANY).await.unwrap();
     let pulled = pull_all(&db).await;
     let state = states(&pulled)[0];
     assert_eq!(state.opinion().unwrap().summary, "改正");
     assert!(state.last_stamp().unwrap() > stored);
+}
+
+#[tokio::test]
+async fn a_mutation_the_callback_refuses_is_rejected_forbidden_by_its_stations() {
+    let (db, _dir) = open_db().await;
+    let owner = client(1);
+    db.push(
+        owner,
+        &[create(owner, 1, 0, valid_opinion(opinion_id(1), "st-1"))],
+        NOW,
+        ANY,
+    )
+    .await
+    .unwrap();
+
+    // Another client may write to st-2 only: its creation for st-1 and its edit and delete of the
+    // stored st-1 opinion are refused; its st-2 creation goes through.
+    let only_st2: &(dyn Fn(&StationId) -> bool + Send + Sync) = &|s| s.0 == "st-2";
+    let c = client(2);
+    let batch = vec![
+        create(c, 1, 0, valid_opinion(opinion_id(2), "st-1")),
+        set(
+            c,
+            2,
+            1,
+            opinion_id(1),
+            vec![OpinionFieldValue::Summary("改掉".into())],
+        ),
+        Mutation::new(
+            c,
+            Seq(3),
+            stamp(c, 2),
+            MutationKind::DeleteOpinion { id: opinion_id(1) },
+        ),
+        create(c, 4, 3, valid_opinion(opinion_id(3), "st-2")),
+    ];
+    let response = db.push(c, &batch, NOW, only_st2).await.unwrap();
+    assert_eq!(response.acknowledged_through, Seq(4));
+    let rejected: Vec<_> = response.rejected.iter().map(|r| (r.seq, r.code)).collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (Seq(1), RejectCode::Forbidden),
+            (Seq(2), RejectCode::Forbidden),
+            (Seq(3), RejectCode::Forbidden),
+        ]
+    );
+    assert_eq!(count(&db, "mutations").await, 5, "every one recorded");
+    assert_eq!(count(&db, "opinions").await, 2);
+    let pulled = pull_all(&db).await;
+    let stored = states(&pulled)[0].opinion().unwrap();
+    assert_eq!(stored.summary, "小区停车难", "the edit was not applied");
 }

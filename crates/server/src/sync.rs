@@ -1,0 +1,223 @@
+//! The sync routes, nested under `/api/v1`, both behind the [`Auth`] extractor (401 without a
+//! live bearer token):
+//!
+//! - `POST /sync/push` ([`PushRequest`] → [`PushResponse`]): the protocol and app version are
+//!   checked first ([`check_compat`]: 426 `protocol_unsupported` / `app_too_old` with the
+//!   supported protocol or the minimum version; the tablet keeps its outbox and asks for an
+//!   update). A session on an enrolled device binds the push's client id to that device (the
+//!   first push records it, another client id later is 409 `client_mismatch`); a session without
+//!   a device may push with its own client id, but not with one bound to a device. Then
+//!   [`Db::push`](crate::Db::push) takes the batch with an authorisation callback: a mutation for
+//!   a station the user may not write ([`can_write_station`]; on a device, only the device's
+//!   station) is rejected `forbidden` inside the 200 answer, recorded and its seq consumed, never
+//!   applied.
+//! - `POST /sync/pull` ([`PullRequest`] → [`PullResponse`]): the stations passed to
+//!   [`Db::pull`](crate::Db::pull) are exactly those the user may read ([`can_read_station`]; on
+//!   a device, only the device's station). A handling unit reads no station, so it gets nothing.
+//!
+//! Whole-push refusals answer `{"error": {"code", "message", ...detail}}` with the detail of the
+//! [`PushError`]: `gap` 409 (`expected`), `batch_too_large` 413 (`max`), `malformed` and
+//! `kind_version_unsupported` 422, `app_too_old` / `protocol_unsupported` 426. Nothing of a
+//! refused push is stored. Database errors are 500 through [`AppError`] (logged, generic).
+//!
+//! **Body size.** Both routes share the server-wide limit ([`Settings::body_limit`], 1 MiB). A
+//! typical opinion is about 640 bytes of JSON as a `CreateOpinion` mutation, so a full push of
+//! [`MAX_PUSH_MUTATIONS`] (200) is about 125 KiB, an eighth of the limit (test
+//! `a_full_push_of_typical_opinions_fits_the_body_limit`); no route-specific limit is needed.
+//! Opinions filled to every length limit (~23 KiB each) could exceed it at about 45 per push;
+//! the tablet then gets 413 and halves its batch, as the protocol prescribes.
+//!
+//! [`Settings::body_limit`]: crate::Settings::body_limit
+//! [`MAX_PUSH_MUTATIONS`]: liaison_domain::sync::MAX_PUSH_MUTATIONS
+
+use crate::auth::{Auth, now_ms};
+use crate::db::PushFailure;
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use liaison_domain::account::{can_read_station, can_write_station};
+use liaison_domain::sync::{
+    PROTOCOL_VERSION, PullRequest, PullResponse, PushError, PushRequest, PushResponse, check_compat,
+};
+use liaison_domain::{Directory, StationId};
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sync/push", post(push))
+        .route("/sync/pull", post(pull))
+}
+
+/// Why a sync request was refused as a whole.
+#[derive(Debug)]
+pub enum SyncError {
+    /// The protocol refuses the push (or the pull's protocol); carries its detail.
+    Refused(PushError),
+    /// The device is bound to another sync client, or the client to another device.
+    ClientMismatch,
+    /// Everything else: unauthenticated, database errors.
+    App(AppError),
+}
+
+impl From<AppError> for SyncError {
+    fn from(error: AppError) -> Self {
+        SyncError::App(error)
+    }
+}
+
+impl From<sqlx::Error> for SyncError {
+    fn from(error: sqlx::Error) -> Self {
+        SyncError::App(AppError::Database(error))
+    }
+}
+
+impl From<PushFailure> for SyncError {
+    fn from(failure: PushFailure) -> Self {
+        match failure {
+            PushFailure::Refused(error) => SyncError::Refused(error),
+            PushFailure::Database(error) => error.into(),
+        }
+    }
+}
+
+/// The HTTP status of a whole-push refusal.
+pub fn push_error_status(error: &PushError) -> StatusCode {
+    match error {
+        PushError::Gap { .. } => StatusCode::CONFLICT,
+        PushError::AppTooOld { .. } | PushError::ProtocolUnsupported { .. } => {
+            StatusCode::UPGRADE_REQUIRED
+        }
+        PushError::BatchTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        PushError::KindVersionUnsupported { .. } | PushError::Malformed { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
+
+impl IntoResponse for SyncError {
+    fn into_response(self) -> Response {
+        let (status, error) = match self {
+            SyncError::App(error) => return error.into_response(),
+            SyncError::ClientMismatch => (
+                StatusCode::CONFLICT,
+                json!({
+                    "code": "client_mismatch",
+                    "message": "This device syncs with another client id",
+                }),
+            ),
+            SyncError::Refused(error) => {
+                let status = push_error_status(&error);
+                // `PushError` serialises as `{"error": "<code>", ...detail}`.
+                let mut detail = match serde_json::to_value(&error) {
+                    Ok(Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                let code = detail.remove("error").unwrap_or(Value::Null);
+                detail.insert("code".into(), code);
+                detail.insert("message".into(), Value::String(error.to_string()));
+                (status, Value::Object(detail))
+            }
+        };
+        (status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// The stations this session may write: the user's role and scopes, and on an enrolled device
+/// only the device's station (a shared tablet records for its own station).
+fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
+    auth.device
+        .as_ref()
+        .is_none_or(|d| &d.station_id == station)
+        && can_write_station(auth.role, &auth.scopes, station, hierarchy)
+}
+
+/// The stations this session may read, by the same rule as [`may_write`].
+fn readable_stations(auth: &Auth, hierarchy: &Directory) -> Vec<StationId> {
+    hierarchy
+        .stations
+        .iter()
+        .map(|s| &s.id)
+        .filter(|station| {
+            auth.device
+                .as_ref()
+                .is_none_or(|d| &d.station_id == *station)
+                && can_read_station(auth.role, &auth.scopes, station, hierarchy)
+        })
+        .cloned()
+        .collect()
+}
+
+fn no_store<T: IntoResponse>(body: T) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /api/v1/sync/push`.
+async fn push(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(request): Json<PushRequest>,
+) -> Result<Response, SyncError> {
+    check_compat(
+        request.protocol,
+        &request.app_version,
+        &state.settings.min_app_version,
+    )
+    .map_err(SyncError::Refused)?;
+
+    let client = request.client_id.to_string();
+    let bound = match &auth.device {
+        Some(device) => state.db.bind_device_client(&device.id, &client).await?,
+        None => !state.db.client_bound_to_a_device(&client).await?,
+    };
+    if !bound {
+        tracing::warn!(
+            user = %auth.username,
+            device = auth.device.as_ref().map(|d| d.id.as_str()),
+            client = %client,
+            "sync client does not match the device"
+        );
+        return Err(SyncError::ClientMismatch);
+    }
+
+    let hierarchy = state.db.station_hierarchy().await?;
+    let authorise = |station: &StationId| may_write(&auth, &hierarchy, station);
+    let server_now = u64::try_from(now_ms()).unwrap_or(0);
+    let response: PushResponse = state
+        .db
+        .push(
+            request.client_id,
+            &request.mutations,
+            server_now,
+            &authorise,
+        )
+        .await?;
+    Ok(no_store(Json(response)))
+}
+
+/// `POST /api/v1/sync/pull`.
+async fn pull(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(request): Json<PullRequest>,
+) -> Result<Response, SyncError> {
+    if request.protocol != PROTOCOL_VERSION {
+        return Err(SyncError::Refused(PushError::ProtocolUnsupported {
+            supported: PROTOCOL_VERSION,
+        }));
+    }
+    let hierarchy = state.db.station_hierarchy().await?;
+    let stations = readable_stations(&auth, &hierarchy);
+    let response: PullResponse = state
+        .db
+        .pull(request.cursor, request.effective_limit(), &stations)
+        .await?;
+    Ok(no_store(Json(response)))
+}
