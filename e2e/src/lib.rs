@@ -300,17 +300,46 @@ impl Browser {
             .unwrap_or_else(|e| panic!("selecting {value} in {css}: {e}"));
     }
 
+    /// The element's visible text. Retried while the element is being re-rendered (Leptos
+    /// replaces elements, so one found a moment ago can be gone: a stale reference).
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if Instant::now() > deadline => panic!("text of {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
+    /// Waits until the element's text contains `expected` (the UI renders a moment after the
+    /// event that changes it).
+    pub async fn wait_for_text(&self, css: &str, expected: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.text(css).await;
+            if text.contains(expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} should show {expected:?}, it shows {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The `value` of a form control, retried like [`Browser::text`].
     pub async fn value(&self, css: &str) -> String {
-        self.find(css)
-            .await
-            .prop("value")
-            .await
-            .unwrap()
-            .unwrap_or_default()
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.prop("value").await {
+                Ok(value) => return value.unwrap_or_default(),
+                Err(e) if Instant::now() > deadline => panic!("value of {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Saves a screenshot under `target/e2e-screenshots/` for people to look at.

@@ -125,11 +125,12 @@ async fn capture(browser: &Browser, c: &Capture) {
             "return document.querySelector('#save-notice').innerText.includes('已保存')",
         )
         .await;
-    assert_eq!(
-        browser.value("#field-summary").await,
-        "",
-        "the form is cleared after saving"
-    );
+    browser
+        .wait_until(
+            "the form to be cleared after saving",
+            "const s = document.querySelector('#field-summary'); return !!s && s.value === ''",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -183,7 +184,7 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
             "return document.querySelectorAll('#records-list li.record').length === 3",
         )
         .await;
-    assert!(browser.text("#records-total").await.contains('3'));
+    browser.wait_for_text("#records-total", "3").await;
 
     // Newest first: the last captured is on top. Open each and check every field.
     let heads = browser
@@ -300,27 +301,20 @@ async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
     browser.type_into("#field-citizen_phone", "12345").await;
     browser.click("#outcome-not_accepted").await;
     browser.click("#save-opinion").await;
-    assert_eq!(browser.text("#error-summary").await, "此项必填。");
-    assert!(
-        browser
-            .text("#error-citizen_phone")
-            .await
-            .contains("电话号码格式不正确")
-    );
-    assert_eq!(browser.text("#error-channel").await, "此项必填。");
-    assert!(browser.text("#error-consent").await.contains("同意"));
+    browser.wait_for_text("#error-summary", "此项必填。").await;
+    browser
+        .wait_for_text("#error-citizen_phone", "电话号码格式不正确")
+        .await;
+    browser.wait_for_text("#error-channel", "此项必填。").await;
+    browser.wait_for_text("#error-consent", "同意").await;
 
     browser.click("#lang-toggle").await;
-    assert_eq!(
-        browser.text("#error-summary").await,
-        "This field is required."
-    );
-    assert!(
-        browser
-            .text("#error-citizen_phone")
-            .await
-            .starts_with("Not a valid phone number")
-    );
+    browser
+        .wait_for_text("#error-summary", "This field is required.")
+        .await;
+    browser
+        .wait_for_text("#error-citizen_phone", "Not a valid phone number")
+        .await;
 
     // Errors follow the typing once a save was tried; nothing was stored.
     browser.type_into("#field-summary", "x").await;
@@ -333,6 +327,12 @@ async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
     browser.click("#nav-records").await;
     browser.find("#records-empty").await;
     browser.screenshot("validation-en").await;
+    // The language choice is remembered.
+    browser.reload().await;
+    browser.wait_for_text("#lang-toggle", "中文").await;
+    browser
+        .wait_for_text(".topbar .brand", "Deputy Liaison Station")
+        .await;
     browser.close().await;
 }
 
