@@ -6,7 +6,7 @@
 
 use super::Db;
 use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
-use liaison_domain::{DeputyId, Directory, Region, RegionId, Role, Scope, Station, StationId};
+use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId};
 use sqlx::{Row, SqliteConnection};
 
 /// A user to create. `password_hash` is a PHC string from [`Passwords::hash`].
@@ -252,26 +252,13 @@ impl Db {
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|row| {
-                Ok(Region {
-                    id: RegionId(row.try_get("id")?),
-                    name: row.try_get("name")?,
-                    parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(RegionId),
-                })
-            })
+            .map(|row| super::region_from_row(&row))
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let stations = sqlx::query("SELECT id, region_id, name, address FROM stations ORDER BY id")
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|row| {
-                Ok(Station {
-                    id: StationId(row.try_get("id")?),
-                    region_id: RegionId(row.try_get("region_id")?),
-                    name: row.try_get("name")?,
-                    address: row.try_get("address")?,
-                })
-            })
+            .map(|row| super::station_from_row(&row))
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Directory {

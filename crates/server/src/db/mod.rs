@@ -123,27 +123,14 @@ impl Db {
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok(Region {
-                id: RegionId(row.try_get("id")?),
-                name: row.try_get("name")?,
-                parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(RegionId),
-            })
-        })
+        .map(|row| region_from_row(&row))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
         let stations = sqlx::query("SELECT id, region_id, name, address FROM stations ORDER BY id")
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
-            .map(|row| {
-                Ok(Station {
-                    id: StationId(row.try_get("id")?),
-                    region_id: RegionId(row.try_get("region_id")?),
-                    name: row.try_get("name")?,
-                    address: row.try_get("address")?,
-                })
-            })
+            .map(|row| station_from_row(&row))
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
         let mut deputies = sqlx::query("SELECT id, name, level FROM deputies ORDER BY id")
@@ -201,4 +188,23 @@ async fn categories(conn: &mut SqliteConnection) -> Result<Vec<Category>, sqlx::
             })
         })
         .collect()
+}
+
+/// A `regions` row (`id, name, parent_id`).
+pub(crate) fn region_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Region, sqlx::Error> {
+    Ok(Region {
+        id: RegionId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(RegionId),
+    })
+}
+
+/// A `stations` row (`id, region_id, name, address`).
+pub(crate) fn station_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Station, sqlx::Error> {
+    Ok(Station {
+        id: StationId(row.try_get("id")?),
+        region_id: RegionId(row.try_get("region_id")?),
+        name: row.try_get("name")?,
+        address: row.try_get("address")?,
+    })
 }
