@@ -3,7 +3,7 @@
 use crate::components::duty::DutyPicker;
 use crate::components::header::Header;
 use crate::i18n::{I18n, tr, use_i18n};
-use crate::pages::{capture::CaptureScreen, records::RecordsScreen};
+use crate::pages::{capture::CaptureScreen, records::RecordsScreen, sync::SyncScreen};
 use crate::state::AppState;
 use crate::storage::Store;
 use leptos::prelude::*;
@@ -61,13 +61,23 @@ fn Shell(state: AppState) -> impl IntoView {
     crate::pwa::register(update_ready);
     // Online means "the server answers": checked at start, when the browser reports a
     // network, and every half minute; the directory is refreshed whenever it answers.
-    let refresh = move || leptos::task::spawn_local(async move { state.refresh_directory().await });
+    // Sync runs at start and whenever the server comes back; the engine's own timer does the
+    // rest (see `crate::sync`).
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            state.refresh_directory().await;
+            state.sync_now();
+        })
+    };
     let _ = window_event_listener(leptos::ev::online, move |_| refresh());
     let _ = window_event_listener(leptos::ev::offline, move |_| state.online.set(false));
     refresh();
     let poll = gloo_timers::callback::Interval::new(SERVER_CHECK_INTERVAL_MS, move || {
         leptos::task::spawn_local(async move {
-            state.check_server().await;
+            let was_online = state.online.get_untracked();
+            if state.check_server().await && !was_online {
+                state.sync_now();
+            }
         });
     });
     // The shell lives as long as the page.
@@ -80,6 +90,7 @@ fn Shell(state: AppState) -> impl IntoView {
                 <Routes fallback=|| view! { <CaptureScreen/> }>
                     <Route path=path!("/") view=CaptureScreen/>
                     <Route path=path!("/records") view=RecordsScreen/>
+                    <Route path=path!("/sync") view=SyncScreen/>
                 </Routes>
             </main>
         </Router>

@@ -1,9 +1,10 @@
 //! The station tablet app: offline capture of citizens' opinions (Leptos, client-side rendered).
 //!
 //! - [`app`]: the root component; opens storage, provides [`state::AppState`], routes.
-//! - [`pages`]: one module per route (`/` capture, `/records`).
+//! - [`pages`]: one module per route (`/` capture, `/records`, `/sync` account and sync status).
 //! - [`components`]: the header (online state, language, update prompt) and the duty picker.
 //! - [`storage`]: the only module that touches IndexedDB.
+//! - [`sync`]: the sync engine (sign-in, push and pull rounds, one uploader across tabs, status).
 //! - [`i18n`]: Chinese and English texts from `locales/`.
 //! - [`photo`]: camera photos downscaled in the browser.
 //! - [`pwa`]: the service worker and the "update available" prompt.
@@ -20,5 +21,6 @@ pub mod platform;
 pub mod pwa;
 pub mod state;
 pub mod storage;
+pub mod sync;
 
 pub use app::App;

@@ -74,3 +74,63 @@ pub fn event_checked(ev: &web_sys::Event) -> bool {
         .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
         .is_some_and(|i| i.checked())
 }
+
+/// How much this site stores and may store, in bytes (`navigator.storage.estimate()`), and
+/// whether the browser granted persistent storage. `None` where the browser does not say.
+pub async fn storage_estimate() -> Option<StorageEstimate> {
+    use wasm_bindgen_futures::JsFuture;
+    let storage = web_sys::window()?.navigator().storage();
+    let estimate = JsFuture::from(storage.estimate().ok()?).await.ok()?;
+    let number = |name: &str| {
+        js_sys::Reflect::get(&estimate, &name.into())
+            .ok()
+            .and_then(|v| v.as_f64())
+    };
+    let persisted = match storage.persisted() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        Err(_) => false,
+    };
+    Some(StorageEstimate {
+        usage: number("usage")?,
+        quota: number("quota")?,
+        persisted,
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StorageEstimate {
+    pub usage: f64,
+    pub quota: f64,
+    pub persisted: bool,
+}
+
+impl StorageEstimate {
+    /// Used share of the quota, 0.0 to 1.0.
+    pub fn used_share(&self) -> f64 {
+        if self.quota > 0.0 {
+            (self.usage / self.quota).clamp(0.0, 1.0)
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Offers `text` as a file download named `file_name` (the "save to a file" of the export).
+pub fn download_text(file_name: &str, text: &str) -> Option<()> {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
+    let document = web_sys::window()?.document()?;
+    let anchor: web_sys::HtmlAnchorElement = document.create_element("a").ok()?.dyn_into().ok()?;
+    anchor.set_href(&url);
+    anchor.set_download(file_name);
+    anchor.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Some(())
+}

@@ -2,6 +2,7 @@
 //! whether the device is online. Provided once through context by [`crate::app::App`].
 
 use crate::storage::{Store, settings::keys};
+use crate::sync::SyncEngine;
 use leptos::prelude::*;
 use liaison_domain::{Directory, DutyContext, default_categories};
 
@@ -19,6 +20,8 @@ pub struct AppState {
     /// Asks every screen to write what it holds in memory now (before the app lets go of
     /// storage for a newer version in another tab).
     pub flush: Trigger,
+    /// The sync engine and the status it shows.
+    pub sync: SyncEngine,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             directory.categories = default_categories();
         }
         let duty: Option<DutyContext> = store.get_setting(keys::DUTY_CONTEXT).await.ok().flatten();
+        let sync = SyncEngine::load(&store).await;
         AppState {
             store: StoredValue::new_local(store),
             directory: RwSignal::new(directory),
@@ -39,6 +43,7 @@ impl AppState {
             online: RwSignal::new(false),
             records_version: RwSignal::new(0),
             flush: Trigger::new(),
+            sync,
         }
     }
 
@@ -93,6 +98,18 @@ impl AppState {
         {
             self.directory.set(directory);
         }
+    }
+
+    /// Runs a sync round now (the "sync now" button, sign-in, the network coming back).
+    pub fn sync_now(&self) {
+        self.sync.reset_backoff();
+        self.sync.sync_now(self.store(), self.records_version);
+    }
+
+    /// A record was saved on this tablet: push it soon.
+    pub fn local_change(&self) {
+        self.records_version.update(|v| *v += 1);
+        self.sync.local_change(self.store(), self.records_version);
     }
 
     pub async fn set_duty(&self, duty: DutyContext) {

@@ -3,7 +3,10 @@
 
 use liaison_app::storage::{DraftKey, NewPhoto, RejectedMutation, Store, migrations};
 use liaison_domain::opinion::OpinionFilter;
-use liaison_domain::sync::{Cursor, Mutation, MutationKind, RejectCode, Seq};
+use liaison_domain::sync::{
+    Change, Cursor, Hlc, Mutation, MutationKind, OpinionReplica, PullResponse, PushResponse,
+    RejectCode, Rejected, Seq,
+};
 use liaison_domain::{
     DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, PhotoId, PhotoRef, StationId,
 };
@@ -396,21 +399,41 @@ async fn saving_an_opinion_records_one_create_opinion_with_the_next_seq_in_the_s
     store.close();
 }
 
-#[wasm_bindgen_test]
-async fn acknowledging_removes_pending_mutations_only_up_to_the_seq() {
-    let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-outbox-ack", &clock).await;
-    for n in 0..5 {
-        let o = opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
-        store.save_opinion(&o, None).await.unwrap();
+fn push_response(acknowledged_through: u64, rejected: &[(u64, RejectCode, &str)]) -> PushResponse {
+    PushResponse {
+        acknowledged_through: Seq(acknowledged_through),
+        rejected: rejected
+            .iter()
+            .map(|(seq, code, message)| Rejected {
+                seq: Seq(*seq),
+                code: *code,
+                message: (*message).into(),
+                errors: Default::default(),
+            })
+            .collect(),
     }
-    assert!(
-        store
-            .mark_rejected(Seq(2), RejectCode::Forbidden, "not your station")
-            .await
-            .unwrap()
-    );
-    assert_eq!(store.acknowledge_through(Seq(3)).await.unwrap(), 2);
+}
+
+#[wasm_bindgen_test]
+async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with_their_reason() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let name = "test-outbox-ack";
+    let store = fresh_with_clock(name, &clock).await;
+    let saved: Vec<Opinion> = (0..5)
+        .map(|n| opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot))
+        .collect();
+    for o in &saved {
+        store.save_opinion(o, None).await.unwrap();
+    }
+    let refused = store.pending_mutations(2).await.unwrap().remove(1);
+    let applied = store
+        .apply_push_response(&push_response(
+            3,
+            &[(2, RejectCode::Forbidden, "not your station")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(applied, 2, "seqs 1 and 3 were applied");
     assert_eq!(
         seqs(&store.pending_mutations(10).await.unwrap()),
         vec![4, 5]
@@ -418,61 +441,63 @@ async fn acknowledging_removes_pending_mutations_only_up_to_the_seq() {
     assert_eq!(
         store.outbox_counts().await.unwrap(),
         (2, 1),
-        "the rejected one is kept"
+        "the refused one is kept"
     );
-    // Acknowledging again, or below what is left, changes nothing.
-    assert_eq!(store.acknowledge_through(Seq(3)).await.unwrap(), 0);
-    assert_eq!(store.acknowledge_through(Seq::NONE).await.unwrap(), 0);
-    assert_eq!(store.acknowledge_through(Seq(5)).await.unwrap(), 2);
+    // The same answer again (a resend after a lost response), or an older one, changes nothing.
+    let again = push_response(3, &[(2, RejectCode::Forbidden, "not your station")]);
+    assert_eq!(store.apply_push_response(&again).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .apply_push_response(&push_response(0, &[]))
+            .await
+            .unwrap(),
+        0
+    );
+    // A refusal beyond the acknowledged seq is not believed (the server never sends one).
+    let odd = push_response(4, &[(5, RejectCode::Invalid, "x")]);
+    assert_eq!(store.apply_push_response(&odd).await.unwrap(), 1);
+    assert_eq!(seqs(&store.pending_mutations(10).await.unwrap()), vec![5]);
+    assert_eq!(
+        store
+            .apply_push_response(&push_response(5, &[]))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 1));
     // The next mutation still gets the next seq.
     let o = opinion(9, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     store.save_opinion(&o, None).await.unwrap();
     assert_eq!(seqs(&store.pending_mutations(10).await.unwrap()), vec![6]);
     store.close();
-}
 
-#[wasm_bindgen_test]
-async fn a_rejected_mutation_is_kept_with_its_reason_and_not_returned_as_pending() {
-    let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let name = "test-outbox-rejected";
-    let store = fresh_with_clock(name, &clock).await;
-    let first = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
-    let second = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
-    store.save_opinion(&first, None).await.unwrap();
-    store.save_opinion(&second, None).await.unwrap();
-    let rejected_mutation = store.pending_mutations(1).await.unwrap().remove(0);
-
-    assert!(
-        store
-            .mark_rejected(Seq(1), RejectCode::Invalid, "phone: invalid")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .mark_rejected(Seq(99), RejectCode::Invalid, "no such entry")
-            .await
-            .unwrap()
-    );
-    assert_eq!(seqs(&store.pending_mutations(10).await.unwrap()), vec![2]);
-    store.close();
-
-    // Kept across reopening, with its reason.
+    // Kept across reopening, with its reason; the record itself stays on the tablet.
     let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
         .await
         .unwrap();
     assert_eq!(
         store.rejected_mutations().await.unwrap(),
         vec![RejectedMutation {
-            mutation: rejected_mutation,
-            code: RejectCode::Invalid,
-            message: "phone: invalid".into(),
+            mutation: refused,
+            code: RejectCode::Forbidden,
+            message: "not your station".into(),
         }]
     );
-    assert_eq!(store.outbox_counts().await.unwrap(), (1, 1));
-    // The opinion itself stays on the tablet.
-    assert_eq!(store.get_opinion(first.id).await.unwrap(), Some(first));
+    assert_eq!(
+        store.get_opinion(saved[1].id).await.unwrap(),
+        Some(saved[1].clone())
+    );
+    let export: serde_json::Value =
+        serde_json::from_str(&store.export_unsynced().await.unwrap()).unwrap();
+    assert_eq!(export["format"], "liaison-unsynced-export");
+    let entries = export["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "the refused entry and the pending one");
+    assert_eq!(entries[0]["state"], "rejected");
+    assert_eq!(
+        entries[0]["mutation"]["kind"]["opinion"]["summary"],
+        saved[1].summary
+    );
+    assert_eq!(entries[1]["state"], "pending");
     store.close();
 }
 
@@ -555,7 +580,7 @@ async fn upgrading_from_schema_v2_queues_every_stored_opinion_as_a_create_in_id_
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
         .await
         .unwrap();
-    assert_eq!(current.version(), 3);
+    assert_eq!(current.version(), migrations::CURRENT_VERSION);
     let client = current.client_id().await.unwrap();
     let pending = current.pending_mutations(1000).await.unwrap();
     assert_eq!(seqs(&pending), (1..=450).collect::<Vec<_>>());
@@ -654,4 +679,208 @@ async fn the_clock_never_goes_backwards_even_when_the_device_time_does() {
     let last = store.pending_mutations(10).await.unwrap().remove(5);
     assert_eq!((last.hlc.wall_ms, last.hlc.counter), (1_700_000_006_000, 1));
     store.close();
+}
+
+fn other_client() -> liaison_domain::ClientId {
+    liaison_domain::ClientId::new_v7(1_700_000_000_000, [0xEE; 10])
+}
+
+/// The server's state after `mutations` (from other tablets).
+fn server_state(id: OpinionId, mutations: &[Mutation]) -> OpinionReplica {
+    let mut state = OpinionReplica::new(id);
+    for m in mutations {
+        state.apply(m);
+    }
+    state
+}
+
+fn page(changes: Vec<OpinionReplica>, next_cursor: u64) -> PullResponse {
+    PullResponse {
+        changes: changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, state)| Change::Opinion {
+                cursor: Cursor(next_cursor.saturating_sub(i as u64)),
+                state,
+            })
+            .collect(),
+        next_cursor: Cursor(next_cursor),
+        more: false,
+        reset_required: false,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_pulled_page_updates_records_cursor_and_clock_together_and_keeps_unsynced_work_on_top() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-pull-apply", &clock).await;
+    let own = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&own, None).await.unwrap();
+
+    // Another tablet's record, stamped far in the future (its clock runs ahead; the server
+    // let it through within its limit).
+    let theirs = opinion(2, "st-a", "parking", OutcomeKind::ToBeReferred);
+    let future = 1_700_009_000_000;
+    let create = Mutation::new(
+        other_client(),
+        Seq(1),
+        Hlc {
+            wall_ms: future,
+            counter: 0,
+            node: other_client(),
+        },
+        MutationKind::CreateOpinion {
+            opinion: Box::new(theirs.clone()),
+        },
+    );
+    let theirs_state = server_state(theirs.id, std::slice::from_ref(&create));
+    // The server's state of our own record does not have our pending creation yet (the pull
+    // raced the push): the record must still be shown, from the outbox.
+    let own_state_without_create = OpinionReplica::new(own.id);
+    let changed = store
+        .apply_pulled_page(&page(
+            vec![theirs_state.clone(), own_state_without_create],
+            7,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    assert_eq!(
+        store.get_opinion(theirs.id).await.unwrap(),
+        Some(theirs.clone())
+    );
+    assert_eq!(store.get_opinion(own.id).await.unwrap(), Some(own.clone()));
+    assert_eq!(
+        store.server_state(theirs.id).await.unwrap(),
+        Some(theirs_state)
+    );
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor(7));
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        (1, 0),
+        "the outbox is untouched"
+    );
+
+    // The clock observed the pulled stamp: the next local change sorts after it even though
+    // the device clock is far behind.
+    let next = opinion(3, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    store.save_opinion(&next, None).await.unwrap();
+    let pending = store.pending_mutations(10).await.unwrap();
+    assert!(
+        pending[1].hlc > create.hlc,
+        "{} !> {}",
+        pending[1].hlc,
+        create.hlc
+    );
+
+    // A later page deletes their record: it goes from the list.
+    let delete = Mutation::new(
+        other_client(),
+        Seq(2),
+        Hlc {
+            wall_ms: future + 1,
+            counter: 0,
+            node: other_client(),
+        },
+        MutationKind::DeleteOpinion { id: theirs.id },
+    );
+    let deleted = server_state(theirs.id, &[create, delete]);
+    store
+        .apply_pulled_page(&page(vec![deleted], 9))
+        .await
+        .unwrap();
+    assert_eq!(store.get_opinion(theirs.id).await.unwrap(), None);
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor(9));
+    let all = store
+        .list_opinions(
+            &StationId::from("st-a"),
+            &OpinionFilter::default(),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2, "ours stay: {:?}", all.items);
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_reset_forgets_pulled_records_but_keeps_unsynced_and_refused_work() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-pull-reset", &clock).await;
+    let refused = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    let acknowledged = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    let pending = opinion(3, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    for o in [&refused, &acknowledged, &pending] {
+        store.save_opinion(o, None).await.unwrap();
+    }
+    store
+        .apply_push_response(&push_response(2, &[(1, RejectCode::Invalid, "bad")]))
+        .await
+        .unwrap();
+    let theirs = opinion(4, "st-a", "parking", OutcomeKind::ToBeReferred);
+    let create = Mutation::new(
+        other_client(),
+        Seq(1),
+        Hlc {
+            wall_ms: 1_700_000_000_000,
+            counter: 0,
+            node: other_client(),
+        },
+        MutationKind::CreateOpinion {
+            opinion: Box::new(theirs.clone()),
+        },
+    );
+    store
+        .apply_pulled_page(&page(vec![server_state(theirs.id, &[create])], 5))
+        .await
+        .unwrap();
+
+    store.reset_for_full_pull().await.unwrap();
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor::START);
+    assert_eq!(store.server_state(theirs.id).await.unwrap(), None);
+    assert_eq!(store.get_opinion(theirs.id).await.unwrap(), None);
+    // Synced (acknowledged) work is on the server and comes back with the full pull.
+    assert_eq!(store.get_opinion(acknowledged.id).await.unwrap(), None);
+    assert_eq!(store.get_opinion(refused.id).await.unwrap(), Some(refused));
+    assert_eq!(store.get_opinion(pending.id).await.unwrap(), Some(pending));
+    assert_eq!(store.outbox_counts().await.unwrap(), (1, 1));
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() {
+    let name = "test-upgrade-v3";
+    Store::delete_database(name).await.unwrap();
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let v3 = Store::open_with(name, 3, test_source(&clock, 1))
+        .await
+        .unwrap();
+    let captured = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    v3.save_opinion(&captured, None).await.unwrap();
+    let client = v3.client_id().await.unwrap();
+    let outbox = v3.pending_mutations(10).await.unwrap();
+    v3.close();
+
+    let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
+        .await
+        .unwrap();
+    assert_eq!(current.version(), migrations::CURRENT_VERSION);
+    assert_eq!(current.client_id().await.unwrap(), client);
+    assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
+    assert_eq!(current.server_state(captured.id).await.unwrap(), None);
+    let state = server_state(captured.id, &outbox);
+    current
+        .apply_pulled_page(&page(vec![state.clone()], 3))
+        .await
+        .unwrap();
+    assert_eq!(
+        current.server_state(captured.id).await.unwrap(),
+        Some(state)
+    );
+    assert_eq!(
+        current.get_opinion(captured.id).await.unwrap(),
+        Some(captured)
+    );
+    current.close();
 }

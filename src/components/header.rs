@@ -1,6 +1,7 @@
-//! The top bar: app name, navigation, online state, language switch, and the "update
-//! available" prompt.
+//! The top bar: app name, navigation, sync status, online state, language switch, and the
+//! "update available" prompt.
 
+use crate::components::sync_status::SyncBadge;
 use crate::i18n::{Lang, tr, use_i18n};
 use crate::state::use_app;
 use leptos::prelude::*;
@@ -17,7 +18,9 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
             <nav>
                 <A href="/" exact=true attr:id="nav-capture">{tr("nav.capture")}</A>
                 <A href="/records" attr:id="nav-records">{tr("nav.records")}</A>
+                <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>
+            <SyncBadge engine=app.sync i18n=i18n/>
             <span
                 id="online-status"
                 class=move || if online.get() { "status online" } else { "status offline" }

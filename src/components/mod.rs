@@ -1,3 +1,4 @@
 //! Pieces shared by the screens.
 pub mod duty;
 pub mod header;
+pub mod sync_status;

@@ -200,7 +200,7 @@ pub fn CaptureScreen() -> impl IntoView {
                     form.submitted.set(false);
                     form.generation.update(|g| *g += 1);
                     notice.set(Notice::Saved);
-                    app.records_version.update(|v| *v += 1);
+                    app.local_change();
                 }
                 // Nothing was written. The form still shows everything; write it to the draft
                 // now (the autosave was cancelled for the save) so a reload keeps it too.

@@ -9,6 +9,8 @@
 //! - [`outbox`]: the sync outbox (numbered mutations, pending or rejected) and `sync_meta` (this
 //!   device's client id, next seq, persisted HLC, pull cursor). Each local change records its
 //!   mutation in the same transaction as the change itself.
+//! - [`server_states`]: the server's state of each record as last pulled; applying a pulled page
+//!   (states, the records shown, the pull cursor and the clock in one transaction); the reset.
 //!
 //! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
 //! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
@@ -18,6 +20,7 @@ pub mod migrations;
 pub mod opinions;
 pub mod outbox;
 pub mod photos;
+pub mod server_states;
 pub mod settings;
 
 use indexed_db_futures::database::Database;
@@ -45,6 +48,7 @@ pub(crate) mod stores {
     pub const PHOTOS: &str = "photos";
     pub const OUTBOX: &str = "outbox";
     pub const SYNC_META: &str = "sync_meta";
+    pub const SERVER_STATES: &str = "server_states";
 }
 
 /// Where storage takes the time and the randomness for what it makes itself: this device's

@@ -16,8 +16,11 @@ use indexed_db_futures::KeyRange;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use liaison_domain::ClientId;
-use liaison_domain::sync::{Clock, Cursor, Hlc, Mutation, MutationKind, RejectCode, Seq};
+use liaison_domain::sync::{
+    Clock, Cursor, Hlc, Mutation, MutationKind, PushResponse, RejectCode, Seq,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use wasm_bindgen::JsValue;
 
 /// The `[state, seq]` index of the outbox.
@@ -134,7 +137,7 @@ fn state_range(state: &str, through: f64) -> KeyRange<Vec<JsValue>> {
     )
 }
 
-async fn read_meta(tx: &Transaction<'_>) -> Result<SyncMeta> {
+pub(super) async fn read_meta(tx: &Transaction<'_>) -> Result<SyncMeta> {
     let meta: Option<SyncMeta> = tx
         .object_store(stores::SYNC_META)?
         .get(META_KEY)
@@ -143,13 +146,37 @@ async fn read_meta(tx: &Transaction<'_>) -> Result<SyncMeta> {
     meta.ok_or_else(|| StorageError::Corrupt("sync_meta is missing".into()))
 }
 
-async fn write_meta(tx: &Transaction<'_>, meta: &SyncMeta) -> Result<()> {
+pub(super) async fn write_meta(tx: &Transaction<'_>, meta: &SyncMeta) -> Result<()> {
     tx.object_store(stores::SYNC_META)?
         .put(meta)
         .with_key(META_KEY.to_owned())
         .serde()?
         .await?;
     Ok(())
+}
+
+/// Every pending mutation, oldest first, inside the caller's transaction (which must cover
+/// `outbox`): what a pulled state gets on top.
+pub(super) async fn pending_in(tx: &Transaction<'_>) -> Result<Vec<Mutation>> {
+    let values = tx
+        .object_store(stores::OUTBOX)?
+        .index(BY_STATE)?
+        .get_all::<JsValue>()
+        .with_query::<Vec<JsValue>, _>(state_range(PENDING, MAX_SEQ))
+        .primitive()?
+        .await?;
+    Ok(records(values)?.into_iter().map(|r| r.mutation).collect())
+}
+
+/// Every mutation in the outbox, pending or rejected, oldest first, inside the caller's
+/// transaction.
+pub(super) async fn all_in(tx: &Transaction<'_>) -> Result<Vec<Mutation>> {
+    let values = tx
+        .object_store(stores::OUTBOX)?
+        .get_all::<JsValue>()
+        .primitive()?
+        .await?;
+    Ok(records(values)?.into_iter().map(|r| r.mutation).collect())
 }
 
 /// Records a local change as the next mutation, inside the caller's read-write transaction
@@ -191,48 +218,76 @@ impl Store {
         Ok(records(values)?.into_iter().map(|r| r.mutation).collect())
     }
 
-    /// The server dealt with every mutation up to `seq`: deletes the pending entries with a seq
-    /// up to it, in one transaction. Rejected entries stay (mark them with
-    /// [`Store::mark_rejected`] first). Returns how many entries were deleted.
-    pub async fn acknowledge_through(&self, seq: Seq) -> Result<u32> {
+    /// Takes in the server's answer to a push, in one transaction: the refused mutations are kept,
+    /// marked rejected with the server's reason, and every other pending entry up to
+    /// `acknowledged_through` is deleted. (Doing both in one transaction matters: a crash between
+    /// them must not delete a refused mutation before it is marked.) Returns how many entries were
+    /// acknowledged as applied.
+    pub async fn apply_push_response(&self, response: &PushResponse) -> Result<u32> {
         let tx = self.write_tx(&[stores::OUTBOX])?;
         let store = tx.object_store(stores::OUTBOX)?;
+        let mut rejected = HashSet::new();
+        for refusal in &response.rejected {
+            if refusal.seq > response.acknowledged_through {
+                continue;
+            }
+            let found: Option<OutboxRecord> = store.get(seq_key(refusal.seq)).serde()?.await?;
+            if let Some(mut record) = found {
+                record.state = REJECTED.to_owned();
+                record.rejection = Some(Rejection {
+                    code: refusal.code,
+                    message: refusal.message.clone(),
+                });
+                store.put(record).serde()?.await?;
+                rejected.insert(refusal.seq.0);
+            }
+        }
         let keys: Vec<JsValue> = store
             .index(BY_STATE)?
             .get_all_keys()
-            .with_query::<Vec<JsValue>, _>(state_range(PENDING, seq.0 as f64))
+            .with_query::<Vec<JsValue>, _>(state_range(
+                PENDING,
+                response.acknowledged_through.0 as f64,
+            ))
             .primitive()?
             .await?
             .collect::<std::result::Result<_, _>>()?;
-        let deletes = keys
-            .iter()
-            .map(|key| store.delete(key).primitive())
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        for delete in deletes {
-            delete.await?;
+        let mut applied = 0;
+        for key in &keys {
+            if key
+                .as_f64()
+                .is_some_and(|seq| rejected.contains(&(seq as u64)))
+            {
+                continue;
+            }
+            store.delete(key).primitive()?.await?;
+            applied += 1;
         }
         tx.commit().await?;
-        Ok(keys.len() as u32)
+        Ok(applied)
     }
 
-    /// The server refused mutation `seq`: keeps it, marked rejected with the server's code and
-    /// message, so it is shown and no longer pushed. Returns `false` when the outbox has no
-    /// such entry (already acknowledged).
-    pub async fn mark_rejected(&self, seq: Seq, code: RejectCode, message: &str) -> Result<bool> {
-        let tx = self.write_tx(&[stores::OUTBOX])?;
-        let store = tx.object_store(stores::OUTBOX)?;
-        let found: Option<OutboxRecord> = store.get(seq_key(seq)).serde()?.await?;
-        let Some(mut record) = found else {
-            return Ok(false);
-        };
-        record.state = REJECTED.to_owned();
-        record.rejection = Some(Rejection {
-            code,
-            message: message.to_owned(),
+    /// Everything this tablet has not got onto the server yet (pending and rejected mutations,
+    /// which carry the records themselves), as pretty JSON: the file a deputy saves when the
+    /// tablet cannot sync and must be handed in. Photos are not included (they are large and
+    /// stay on the tablet).
+    pub async fn export_unsynced(&self) -> Result<String> {
+        let tx = self.read_tx(&[stores::OUTBOX, stores::SYNC_META])?;
+        let meta = read_meta(&tx).await?;
+        let values = tx
+            .object_store(stores::OUTBOX)?
+            .get_all::<JsValue>()
+            .primitive()?
+            .await?;
+        let entries = records(values)?;
+        let export = serde_json::json!({
+            "format": "liaison-unsynced-export",
+            "version": 1,
+            "client_id": meta.client_id,
+            "exported_at_ms": self.source.now_ms(),
+            "entries": entries,
         });
-        store.put(record).serde()?.await?;
-        tx.commit().await?;
-        Ok(true)
+        serde_json::to_string_pretty(&export).map_err(|e| StorageError::Corrupt(e.to_string()))
     }
 
     /// Every rejected mutation with its reason, oldest first.

@@ -1,4 +1,5 @@
-//! Small values kept across visits: the directory copy, the duty context.
+//! Small values kept across visits: the directory copy, the duty context, the session and
+//! enrolment, the time of the last sync.
 
 use super::{Result, Store, stores};
 use indexed_db_futures::prelude::*;
@@ -11,6 +12,12 @@ pub mod keys {
     pub const DIRECTORY: &str = "directory";
     /// The station and deputy on duty on this tablet.
     pub const DUTY_CONTEXT: &str = "duty_context";
+    /// The signed-in session (token and user), so sync goes on after a restart.
+    pub const SESSION: &str = "session";
+    /// This tablet's enrolment to a station (device token).
+    pub const ENROLLMENT: &str = "enrollment";
+    /// When the last sync round succeeded (ms since the epoch).
+    pub const LAST_SYNC: &str = "last_sync";
 }
 
 impl Store {

@@ -11,8 +11,11 @@
 //! - [`hlc`]: hybrid logical clock stamps, and the server's clamp of clocks that run ahead.
 //! - [`protocol`]: versioned push and pull messages, and the push bookkeeping rule.
 //! - [`validate`]: the capture form's rules applied to mutations.
+//! - [`client`]: the tablet's reading of push and pull answers, retry delays, and the view of a
+//!   record (server state plus pending mutations).
 //! - [`merge`]: per-field last-writer-wins replicas with final tombstones.
 
+pub mod client;
 pub mod hlc;
 pub mod merge;
 pub mod protocol;

@@ -1,0 +1,373 @@
+//! `/sync`: the tablet's account and sync page. Who is signed in (sign in, sign out), which
+//! station the tablet is enrolled to (enrolment by station staff), where sync stands (waiting,
+//! refused with the reason, last success, "sync now"), how full local storage is, and the
+//! export of unsynced work to a file as a last resort.
+
+use crate::components::sync_status::{status_kind, status_line};
+use crate::i18n::{I18n, text, text_with, tr, use_i18n};
+use crate::platform::{StorageEstimate, format_time};
+use crate::state::{AppState, use_app};
+use crate::storage::RejectedMutation;
+use crate::sync::api::{self, AccountError};
+use leptos::prelude::*;
+use liaison_domain::{DutyContext, StationId};
+
+/// Above this share of the quota the page warns that storage is running out.
+const STORAGE_WARN_SHARE: f64 = 0.8;
+
+#[component]
+pub fn SyncScreen() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let engine = app.sync;
+    view! {
+        <section class="sync-page">
+            <h1>{tr("sync.title")}</h1>
+            <div class="sync-summary" id="sync-summary" data-kind=move || status_kind(engine)>
+                <p id="sync-line">{move || status_line(engine, i18n)}</p>
+                <p class="hint">{move || {
+                    let lang = i18n.lang.get();
+                    match engine.last_success_ms.get() {
+                        Some(ms) => text_with(lang, "sync.last_success", &[("time", format_time(ms))]),
+                        None => text(lang, "sync.never"),
+                    }
+                }}</p>
+                <Show when=move || engine.storage_error.get().is_some()>
+                    <p class="error" role="alert">{move || {
+                        engine.storage_error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()
+                    }}</p>
+                </Show>
+                <button
+                    id="sync-now"
+                    class="primary"
+                    disabled=move || engine.session.get().is_none()
+                    on:click=move |_| app.sync_now()
+                >
+                    {tr("sync.now")}
+                </button>
+            </div>
+            <AccountPanel/>
+            <RejectedList/>
+            <DevicePanel/>
+            <StoragePanel/>
+        </section>
+    }
+}
+
+#[component]
+fn AccountPanel() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let engine = app.sync;
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<AccountError>);
+    let busy = RwSignal::new(false);
+    let sign_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (user, pass) = (username.get_untracked(), password.get_untracked());
+        leptos::task::spawn_local(async move {
+            let device_token = engine.enrollment.get_untracked().map(|e| e.device_token);
+            match api::sign_in(user.trim(), &pass, device_token.as_deref()).await {
+                Ok(session) => {
+                    password.set(String::new());
+                    put_deputy_on_duty(app, &session.user).await;
+                    if let Err(e) = engine
+                        .signed_in(app.store(), session, app.records_version)
+                        .await
+                    {
+                        app.sync.storage_error.set(Some(e));
+                    }
+                }
+                Err(AccountError::DeviceNotEnrolled) => {
+                    // The enrolment was revoked: forget it, so the tablet can be enrolled again.
+                    let _ = engine.set_enrollment(app.store(), None).await;
+                    error.set(Some(AccountError::DeviceNotEnrolled));
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = engine.sign_out(app.store()).await {
+                engine.storage_error.set(Some(e));
+            }
+        });
+    };
+    view! {
+        <section class="panel" aria-labelledby="account-title">
+            <h2 id="account-title">{tr("account.title")}</h2>
+            {move || match engine.session.get() {
+                Some(session) => view! {
+                    <p id="signed-in-as">{move || text_with(
+                        i18n.lang.get(),
+                        "account.signed_in_as",
+                        &[("name", session.user.display_name.clone())],
+                    )}</p>
+                    <p class="hint">{tr("account.sign_out_hint")}</p>
+                    <button id="sign-out" on:click=sign_out>{tr("account.sign_out")}</button>
+                }.into_any(),
+                None => view! {
+                    <form id="sign-in-form" on:submit=sign_in>
+                        <label>
+                            <span>{tr("account.username")}</span>
+                            <input id="sign-in-username" autocomplete="username"
+                                prop:value=move || username.get()
+                                on:input=move |ev| username.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>{tr("account.password")}</span>
+                            <input id="sign-in-password" type="password" autocomplete="current-password"
+                                prop:value=move || password.get()
+                                on:input=move |ev| password.set(event_target_value(&ev))/>
+                        </label>
+                        <Show when=move || error.get().is_some()>
+                            <p class="error" role="alert" id="sign-in-error">{move || {
+                                error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()
+                            }}</p>
+                        </Show>
+                        <button id="sign-in" class="primary" type="submit" disabled=move || busy.get()>
+                            {tr("account.sign_in")}
+                        </button>
+                    </form>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// A deputy who signs in is on duty at the tablet's station (or their own, on a tablet that is
+/// not enrolled), unless someone already chose a duty context for them.
+async fn put_deputy_on_duty(app: AppState, user: &api::SignedInUser) {
+    let Some(deputy_id) = user.deputy_id.clone() else {
+        return;
+    };
+    let directory = app.directory.get_untracked();
+    let station_id: Option<StationId> = match &user.device {
+        Some(device) => Some(device.station_id.clone()),
+        None => directory
+            .deputies
+            .iter()
+            .find(|d| d.id == deputy_id)
+            .and_then(|d| d.station_ids.first().cloned()),
+    };
+    let Some(station_id) = station_id else {
+        return;
+    };
+    if app
+        .duty
+        .get_untracked()
+        .is_some_and(|d| d.deputy_id == deputy_id && d.station_id == station_id)
+    {
+        return;
+    }
+    app.set_duty(DutyContext {
+        station_id,
+        deputy_id,
+    })
+    .await;
+}
+
+#[component]
+fn RejectedList() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let rejected = LocalResource::new(move || {
+        app.sync.rejected.track();
+        async move { app.store().rejected_mutations().await.unwrap_or_default() }
+    });
+    view! {
+        <Show when=move || { app.sync.rejected.get() > 0 }>
+            <section class="panel problem" aria-labelledby="rejected-title">
+                <h2 id="rejected-title">{tr("sync.rejected_title")}</h2>
+                <p class="hint">{tr("sync.rejected_hint")}</p>
+                <ul id="rejected-list">
+                    {move || rejected.get().unwrap_or_default().into_iter().map(|r| rejected_item(r, i18n)).collect_view()}
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+fn rejected_item(rejected: RejectedMutation, i18n: I18n) -> impl IntoView {
+    let summary = match &rejected.mutation.kind {
+        liaison_domain::sync::MutationKind::CreateOpinion { opinion } => opinion.summary.clone(),
+        other => other.opinion_id().to_string(),
+    };
+    let code = rejected.code.code();
+    view! {
+        <li data-code=code>
+            <strong>{summary}</strong>
+            " — "
+            <span>{move || i18n.t(&format!("reject.{code}"))}</span>
+        </li>
+    }
+}
+
+#[component]
+fn DevicePanel() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let engine = app.sync;
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let station = RwSignal::new(
+        app.duty
+            .get_untracked()
+            .map(|d| d.station_id.0)
+            .unwrap_or_default(),
+    );
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<AccountError>);
+    let busy = RwSignal::new(false);
+    let enroll = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() || station.get_untracked().is_empty() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (user, pass) = (username.get_untracked(), password.get_untracked());
+        let (station_id, device_name) = (StationId(station.get_untracked()), name.get_untracked());
+        leptos::task::spawn_local(async move {
+            // Station staff sign in only for the enrolment; their session ends right after.
+            let result = match api::sign_in(user.trim(), &pass, None).await {
+                Ok(staff) => {
+                    let enrolled = api::enroll(&staff.token, &station_id, device_name.trim()).await;
+                    api::sign_out(&staff.token).await;
+                    enrolled
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(enrollment) => {
+                    password.set(String::new());
+                    if let Err(e) = engine.set_enrollment(app.store(), Some(enrollment)).await {
+                        engine.storage_error.set(Some(e));
+                    }
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    let station_name = move |id: &StationId| {
+        app.directory
+            .get()
+            .stations
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| id.0.clone())
+    };
+    view! {
+        <section class="panel" aria-labelledby="device-title">
+            <h2 id="device-title">{tr("device.title")}</h2>
+            {move || match engine.enrollment.get() {
+                Some(enrollment) => view! {
+                    <p id="device-enrolled">{move || text_with(
+                        i18n.lang.get(),
+                        "device.enrolled",
+                        &[("name", enrollment.name.clone()), ("station", station_name(&enrollment.station_id))],
+                    )}</p>
+                }.into_any(),
+                None => view! {
+                    <p class="hint">{tr("device.not_enrolled")}</p>
+                    <form id="enroll-form" on:submit=enroll>
+                        <label>
+                            <span>{tr("device.station")}</span>
+                            <select id="enroll-station" on:change=move |ev| station.set(event_target_value(&ev))
+                                prop:value=move || station.get()>
+                                <option value="">{tr("duty.choose_station")}</option>
+                                {move || app.directory.get().stations.into_iter().map(|s| {
+                                    view! { <option value=s.id.0.clone()>{s.name}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <label>
+                            <span>{tr("device.name")}</span>
+                            <input id="enroll-name" prop:value=move || name.get()
+                                on:input=move |ev| name.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>{tr("device.staff_username")}</span>
+                            <input id="enroll-username" autocomplete="off" prop:value=move || username.get()
+                                on:input=move |ev| username.set(event_target_value(&ev))/>
+                        </label>
+                        <label>
+                            <span>{tr("account.password")}</span>
+                            <input id="enroll-password" type="password" autocomplete="off"
+                                prop:value=move || password.get()
+                                on:input=move |ev| password.set(event_target_value(&ev))/>
+                        </label>
+                        <Show when=move || error.get().is_some()>
+                            <p class="error" role="alert">{move || {
+                                error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()
+                            }}</p>
+                        </Show>
+                        <button id="enroll" type="submit" disabled=move || busy.get()>{tr("device.enroll")}</button>
+                    </form>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn StoragePanel() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let estimate = LocalResource::new(crate::platform::storage_estimate);
+    let exported = RwSignal::new(None::<bool>);
+    let export = move |_| {
+        leptos::task::spawn_local(async move {
+            let ok = match app.store().export_unsynced().await {
+                Ok(json) => {
+                    let name = format!(
+                        "liaison-unsynced-{}.json",
+                        format_time(crate::platform::now_ms()).replace([' ', ':'], "-")
+                    );
+                    crate::platform::download_text(&name, &json).is_some()
+                }
+                Err(_) => false,
+            };
+            exported.set(Some(ok));
+        });
+    };
+    let usage_line = move |e: StorageEstimate| {
+        let mb = |bytes: f64| format!("{:.1}", bytes / 1_048_576.0);
+        text_with(
+            i18n.lang.get(),
+            "storage.usage",
+            &[
+                ("used", mb(e.usage)),
+                ("quota", mb(e.quota)),
+                ("percent", format!("{:.0}", e.used_share() * 100.0)),
+            ],
+        )
+    };
+    view! {
+        <section class="panel" aria-labelledby="storage-title">
+            <h2 id="storage-title">{tr("storage.title")}</h2>
+            {move || estimate.get().flatten().map(|e| view! {
+                <p id="storage-usage">{move || usage_line(e)}</p>
+                <p class="hint">{move || i18n.t(if e.persisted { "storage.persisted" } else { "storage.not_persisted" })}</p>
+                <Show when=move || { e.used_share() >= STORAGE_WARN_SHARE }>
+                    <p class="error" role="alert" id="storage-warning">{tr("storage.almost_full")}</p>
+                </Show>
+            })}
+            <p class="hint">{tr("export.hint")}</p>
+            <button id="export-unsynced" on:click=export>{tr("export.button")}</button>
+            {move || exported.get().map(|ok| view! {
+                <p role="status">{move || i18n.t(if ok { "export.done" } else { "export.failed" })}</p>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,109 @@
+//! The server's state of each record as last pulled (`server_states`, one
+//! [`OpinionReplica`] per opinion id), and what a pull does to the tablet's data.
+//!
+//! The record a deputy sees (the `opinions` store) is always
+//! [`local_view`]`(server state, pending mutations)`: the server's merged state with this
+//! tablet's unacknowledged mutations on top. A pulled page is applied in **one** transaction:
+//! the states, the records rebuilt from them, the pull cursor and the clock (which observes every
+//! pulled stamp, so the next local edit sorts after what the tablet has seen). A crash can
+//! therefore never leave the cursor ahead of the data it stands for, nor the data ahead of the
+//! cursor (which would only mean pulling a page twice; applying it is idempotent anyway).
+
+use super::outbox::{self, SyncMeta};
+use super::photos::{self, PhotoOwner};
+use super::{Result, Store, stores};
+use indexed_db_futures::prelude::*;
+use liaison_domain::OpinionId;
+use liaison_domain::sync::client::local_view;
+use liaison_domain::sync::{Change, Clock, Cursor, OpinionReplica, PullResponse};
+use std::collections::HashSet;
+
+impl Store {
+    /// Applies one pulled page (see the module docs). Returns how many records changed.
+    pub async fn apply_pulled_page(&self, page: &PullResponse) -> Result<u32> {
+        let tx = self.write_tx(&[
+            stores::SERVER_STATES,
+            stores::OPINIONS,
+            stores::PHOTOS,
+            stores::OUTBOX,
+            stores::SYNC_META,
+        ])?;
+        let pending = outbox::pending_in(&tx).await?;
+        let mut meta: SyncMeta = outbox::read_meta(&tx).await?;
+        let mut clock = Clock::resume(meta.clock);
+        let now_ms = self.source.now_ms();
+        let states = tx.object_store(stores::SERVER_STATES)?;
+        let opinions = tx.object_store(stores::OPINIONS)?;
+        let photo_store = tx.object_store(stores::PHOTOS)?;
+        let mut changed = 0;
+        for change in &page.changes {
+            let Change::Opinion { state, .. } = change;
+            states.put(state).serde()?.await?;
+            match local_view(state.id(), Some(state), &pending) {
+                Some(opinion) => opinions.put(&opinion).serde()?.await?,
+                None => {
+                    opinions.delete(state.id().to_string()).primitive()?.await?;
+                    photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(state.id())).await?;
+                }
+            }
+            if let Some(stamp) = state.last_stamp() {
+                clock.observe(&stamp, now_ms);
+            }
+            changed += 1;
+        }
+        meta.clock = clock.last();
+        meta.pull_cursor = page.next_cursor;
+        outbox::write_meta(&tx, &meta).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// The server's state of one record as last pulled.
+    pub async fn server_state(&self, id: OpinionId) -> Result<Option<OpinionReplica>> {
+        let tx = self.read_tx(&[stores::SERVER_STATES])?;
+        let state = tx
+            .object_store(stores::SERVER_STATES)?
+            .get(id.to_string())
+            .serde()?
+            .await?;
+        Ok(state)
+    }
+
+    /// The server asked for a reset (it purged tombstones this tablet has not seen): forgets the
+    /// pulled states and every record that is not this tablet's own unsynced or rejected work,
+    /// and pulls again from the start. Call it only after pushing the outbox; nothing in the
+    /// outbox is touched, and records it mentions stay.
+    pub async fn reset_for_full_pull(&self) -> Result<()> {
+        let tx = self.write_tx(&[
+            stores::SERVER_STATES,
+            stores::OPINIONS,
+            stores::PHOTOS,
+            stores::OUTBOX,
+            stores::SYNC_META,
+        ])?;
+        let keep: HashSet<String> = outbox::all_in(&tx)
+            .await?
+            .iter()
+            .map(|m| m.kind.opinion_id().to_string())
+            .collect();
+        tx.object_store(stores::SERVER_STATES)?.clear()?.await?;
+        let opinions = tx.object_store(stores::OPINIONS)?;
+        let photo_store = tx.object_store(stores::PHOTOS)?;
+        let ids: Vec<String> = opinions
+            .get_all_keys()
+            .primitive()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        for id in ids.into_iter().filter(|id| !keep.contains(id)) {
+            opinions.delete(id.as_str()).primitive()?.await?;
+            if let Some(opinion_id) = OpinionId::parse(&id) {
+                photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(opinion_id)).await?;
+            }
+        }
+        let mut meta = outbox::read_meta(&tx).await?;
+        meta.pull_cursor = Cursor::START;
+        outbox::write_meta(&tx, &meta).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

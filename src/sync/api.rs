@@ -1,0 +1,204 @@
+//! The server's HTTP API as the tablet calls it: sign-in and sign-out, device enrolment, push
+//! and pull. Every call has a timeout (a request stuck on a dying Wi-Fi must not stall sync for
+//! good), and sync calls hand the raw status and body to the domain's
+//! [`read_push_answer`] / [`read_pull_answer`], which decide what they mean.
+
+use gloo_net::http::{Request, RequestBuilder};
+use liaison_domain::sync::client::{PullAnswer, PushAnswer, read_pull_answer, read_push_answer};
+use liaison_domain::sync::{Cursor, MAX_PULL_LIMIT, PROTOCOL_VERSION, PullRequest, PushRequest};
+use liaison_domain::{DeputyId, Role, StationId};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The app's version, sent with every push; the server refuses versions below its minimum.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long one request may take before it counts as unanswered.
+const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
+/// A signed-in session, kept on the tablet so sync goes on after a reload or offline restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub token: String,
+    pub user: SignedInUser,
+}
+
+/// Who is signed in, as the server described them at sign-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub deputy_id: Option<DeputyId>,
+    pub device: Option<DeviceRef>,
+    pub session_expires_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRef {
+    pub id: String,
+    pub station_id: StationId,
+}
+
+/// This tablet's enrolment: the token it signs in with, bound to one station.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    pub id: String,
+    pub station_id: StationId,
+    pub name: String,
+    pub device_token: String,
+}
+
+/// Why a sign-in or enrolment did not work, in words the UI translates (`account.error.<code>`).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum AccountError {
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    #[error("this tablet's enrolment was revoked")]
+    DeviceNotEnrolled,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("the server refused: {0}")]
+    Refused(String),
+    #[error("the server cannot be reached")]
+    Unreachable,
+}
+
+impl AccountError {
+    pub fn message_key(&self) -> &'static str {
+        match self {
+            AccountError::InvalidCredentials => "account.error.invalid_credentials",
+            AccountError::DeviceNotEnrolled => "account.error.device_not_enrolled",
+            AccountError::Forbidden => "account.error.forbidden",
+            AccountError::Refused(_) => "account.error.refused",
+            AccountError::Unreachable => "account.error.unreachable",
+        }
+    }
+}
+
+/// Sends a request with the timeout; `None` when no answer arrived.
+async fn send(builder: RequestBuilder, body: Option<String>) -> Option<(u16, String)> {
+    let controller = web_sys::AbortController::new().ok()?;
+    let builder = builder.abort_signal(Some(&controller.signal()));
+    let request = match body {
+        Some(body) => builder
+            .header("Content-Type", "application/json")
+            .body(body)
+            .ok()?,
+        None => builder.build().ok()?,
+    };
+    let timeout = gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || {
+        controller.abort();
+    });
+    let response = request.send().await.ok();
+    let answer = match response {
+        Some(response) => {
+            let status = response.status();
+            let text = response.text().await.ok()?;
+            Some((status, text))
+        }
+        None => None,
+    };
+    drop(timeout);
+    answer
+}
+
+fn bearer(builder: RequestBuilder, token: &str) -> RequestBuilder {
+    builder.header("Authorization", &format!("Bearer {token}"))
+}
+
+/// The `code` of the server's `{"error": {"code": ...}}` answer.
+fn error_code(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some(value.get("error")?.get("code")?.as_str()?.to_owned())
+}
+
+/// Signs in; with `device_token` the session is bound to this enrolled tablet.
+pub async fn sign_in(
+    username: &str,
+    password: &str,
+    device_token: Option<&str>,
+) -> Result<Session, AccountError> {
+    let body = serde_json::json!({
+        "username": username,
+        "password": password,
+        "device_token": device_token,
+    });
+    let (status, text) = send(Request::post("/api/v1/session"), Some(body.to_string()))
+        .await
+        .ok_or(AccountError::Unreachable)?;
+    match status {
+        201 | 200 => serde_json::from_str(&text).map_err(|_| AccountError::Unreachable),
+        _ => Err(match error_code(&text).as_deref() {
+            Some("invalid_credentials") => AccountError::InvalidCredentials,
+            Some("device_not_enrolled") => AccountError::DeviceNotEnrolled,
+            Some(code) => AccountError::Refused(code.to_owned()),
+            None => AccountError::Unreachable,
+        }),
+    }
+}
+
+/// Ends the session on the server. Best effort: the tablet forgets the token either way.
+pub async fn sign_out(token: &str) {
+    let _ = send(bearer(Request::delete("/api/v1/session"), token), None).await;
+}
+
+/// Enrols this tablet to `station` with a station staff member's session.
+pub async fn enroll(
+    token: &str,
+    station: &StationId,
+    name: &str,
+) -> Result<Enrollment, AccountError> {
+    let body = serde_json::json!({ "station_id": station, "name": name });
+    let (status, text) = send(
+        bearer(Request::post("/api/v1/devices"), token),
+        Some(body.to_string()),
+    )
+    .await
+    .ok_or(AccountError::Unreachable)?;
+    match status {
+        201 | 200 => serde_json::from_str(&text).map_err(|_| AccountError::Unreachable),
+        401 | 403 => Err(AccountError::Forbidden),
+        _ => Err(match error_code(&text) {
+            Some(code) => AccountError::Refused(code),
+            None => AccountError::Unreachable,
+        }),
+    }
+}
+
+/// Pushes a batch of the outbox.
+pub async fn push(token: &str, request: &PushRequest) -> PushAnswer {
+    let Ok(body) = serde_json::to_string(request) else {
+        return read_push_answer(None, "");
+    };
+    match send(
+        bearer(Request::post("/api/v1/sync/push"), token),
+        Some(body),
+    )
+    .await
+    {
+        Some((status, text)) => read_push_answer(Some(status), &text),
+        None => read_push_answer(None, ""),
+    }
+}
+
+/// Pulls the next page of changes after `cursor`.
+pub async fn pull(token: &str, cursor: Cursor) -> PullAnswer {
+    let request = PullRequest {
+        protocol: PROTOCOL_VERSION,
+        cursor,
+        limit: MAX_PULL_LIMIT,
+    };
+    let Ok(body) = serde_json::to_string(&request) else {
+        return read_pull_answer(None, "");
+    };
+    match send(
+        bearer(Request::post("/api/v1/sync/pull"), token),
+        Some(body),
+    )
+    .await
+    {
+        Some((status, text)) => read_pull_answer(Some(status), &text),
+        None => read_pull_answer(None, ""),
+    }
+}

@@ -1,0 +1,254 @@
+//! The tablet's sync engine: gets the outbox onto the server and the station's records onto
+//! the tablet whenever a connection allows, and tells the deputy where things stand.
+//!
+//! - [`api`]: the HTTP calls (sign-in, enrolment, push, pull) with timeouts.
+//! - [`round`]: one round, push then pull, stopping at the first failure with its reason.
+//! - [`lock`]: one uploader per device across tabs (Web Locks).
+//! - [`SyncEngine`] (this file): when rounds run and what the status area shows.
+//!
+//! **When a round runs:** at start, when the browser reports a network, after each local save,
+//! from the "sync now" button, on a poke from the server (server-sent events), and on a timer:
+//! every [`POLL_MS`] while things go well, after [`retry_delay_ms`] (growing, jittered) while the
+//! network or server is in trouble. A round needs a signed-in session; without one the records
+//! wait in the outbox, safe, and the status says so. A problem that needs a person (sign in
+//! again, update the app) stops the timer until that person acts.
+
+pub mod api;
+pub mod lock;
+pub mod round;
+
+use crate::storage::settings::keys;
+use crate::storage::{StorageError, Store};
+use api::{Enrollment, Session};
+use gloo_timers::callback::Timeout;
+use leptos::prelude::*;
+use liaison_domain::sync::client::{Problem, RetryReason, retry_delay_ms};
+use round::{RoundError, RoundReport};
+
+/// Time between rounds while everything works (the slow poll behind the server's pokes).
+pub const POLL_MS: u64 = 60_000;
+/// A local save is pushed this soon after (a burst of saves goes in one round).
+const AFTER_SAVE_MS: u64 = 500;
+/// When another tab holds the sync lock, look again after this long.
+const OTHER_TAB_MS: u64 = 5_000;
+
+/// What the engine is doing right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Idle,
+    Syncing,
+    /// Another tab of the app is syncing for this device.
+    OtherTab,
+}
+
+/// The sync engine's state, shown by the status area. `Copy`: signals and stored values only.
+#[derive(Clone, Copy)]
+pub struct SyncEngine {
+    pub session: RwSignal<Option<Session>>,
+    pub enrollment: RwSignal<Option<Enrollment>>,
+    pub phase: RwSignal<Phase>,
+    /// Outbox entries waiting to be pushed.
+    pub pending: RwSignal<u32>,
+    /// Outbox entries the server refused (shown until dealt with).
+    pub rejected: RwSignal<u32>,
+    /// When the last round succeeded (ms since the epoch).
+    pub last_success_ms: RwSignal<Option<u64>>,
+    /// The last round failed for this passing reason; it is retried by itself.
+    pub retrying: RwSignal<Option<RetryReason>>,
+    /// Sync stopped until someone acts.
+    pub problem: RwSignal<Option<Problem>>,
+    /// Local storage failed during the last round.
+    pub storage_error: RwSignal<Option<StorageError>>,
+    failures: StoredValue<u32>,
+    running: StoredValue<bool>,
+    again: StoredValue<bool>,
+    timer: StoredValue<Option<Timeout>, LocalStorage>,
+}
+
+impl SyncEngine {
+    /// The engine with what the store remembers (session, enrolment, last success).
+    pub async fn load(store: &Store) -> SyncEngine {
+        let session: Option<Session> = store.get_setting(keys::SESSION).await.ok().flatten();
+        let enrollment: Option<Enrollment> =
+            store.get_setting(keys::ENROLLMENT).await.ok().flatten();
+        let last_success_ms: Option<u64> = store.get_setting(keys::LAST_SYNC).await.ok().flatten();
+        let (pending, rejected) = store.outbox_counts().await.unwrap_or((0, 0));
+        SyncEngine {
+            session: RwSignal::new(session),
+            enrollment: RwSignal::new(enrollment),
+            phase: RwSignal::new(Phase::Idle),
+            pending: RwSignal::new(pending),
+            rejected: RwSignal::new(rejected),
+            last_success_ms: RwSignal::new(last_success_ms),
+            retrying: RwSignal::new(None),
+            problem: RwSignal::new(None),
+            storage_error: RwSignal::new(None),
+            failures: StoredValue::new(0),
+            running: StoredValue::new(false),
+            again: StoredValue::new(false),
+            timer: StoredValue::new_local(None),
+        }
+    }
+
+    /// Runs a round now (or right after the one running). `records_changed` is bumped when a
+    /// round changed local records, so lists reload.
+    pub fn sync_now(self, store: Store, records_changed: RwSignal<u32>) {
+        if self.running.get_value() {
+            self.again.set_value(true);
+            return;
+        }
+        self.running.set_value(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                self.again.set_value(false);
+                self.run(&store, records_changed).await;
+                if !self.again.get_value() {
+                    break;
+                }
+            }
+            self.running.set_value(false);
+        });
+    }
+
+    /// A deputy saved something: push it soon.
+    pub fn local_change(self, store: Store, records_changed: RwSignal<u32>) {
+        self.refresh_counts(store.clone());
+        self.schedule(AFTER_SAVE_MS, store, records_changed);
+    }
+
+    /// The network came back, or a person acted (signed in, pressed "sync now"): forget the
+    /// backoff and try at once.
+    pub fn reset_backoff(self) {
+        self.failures.set_value(0);
+        self.retrying.set(None);
+    }
+
+    /// Updates the waiting and refused counts from the outbox.
+    pub fn refresh_counts(self, store: Store) {
+        leptos::task::spawn_local(async move {
+            if let Ok((pending, rejected)) = store.outbox_counts().await {
+                self.pending.set(pending);
+                self.rejected.set(rejected);
+            }
+        });
+    }
+
+    fn schedule(self, delay_ms: u64, store: Store, records_changed: RwSignal<u32>) {
+        let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
+        let timeout = Timeout::new(delay, move || self.sync_now(store, records_changed));
+        // Replacing the handle drops (cancels) the timer set before.
+        self.timer.set_value(Some(timeout));
+    }
+
+    async fn run(self, store: &Store, records_changed: RwSignal<u32>) {
+        let Some(session) = self.session.get_untracked() else {
+            // Nobody signed in: records wait in the outbox. Signing in starts a round.
+            self.phase.set(Phase::Idle);
+            return;
+        };
+        self.phase.set(Phase::Syncing);
+        let round_store = store.clone();
+        let outcome = lock::run_exclusive(lock::SYNC_LOCK, async move {
+            round::run_round(&round_store, &session).await
+        })
+        .await;
+        let next_ms = match outcome {
+            None => {
+                self.phase.set(Phase::OtherTab);
+                Some(OTHER_TAB_MS)
+            }
+            Some(Ok(report)) => {
+                self.succeeded(store, report, records_changed).await;
+                Some(POLL_MS)
+            }
+            Some(Err(RoundError::Retry(reason))) => {
+                self.retrying.set(Some(reason));
+                Some(self.next_retry_ms())
+            }
+            Some(Err(RoundError::Stop(problem))) => {
+                let stop = matches!(
+                    problem,
+                    Problem::SignInNeeded | Problem::UpdateNeeded { .. }
+                );
+                self.problem.set(Some(problem));
+                // Anything else (support needed) is looked at again now and then, in case it
+                // was fixed on the server.
+                (!stop).then(|| self.next_retry_ms())
+            }
+            Some(Err(RoundError::Storage(error))) => {
+                self.storage_error.set(Some(error));
+                Some(self.next_retry_ms())
+            }
+        };
+        if !matches!(self.phase.get_untracked(), Phase::OtherTab) {
+            self.phase.set(Phase::Idle);
+        }
+        self.refresh_counts(store.clone());
+        if let Some(ms) = next_ms {
+            self.schedule(ms, store.clone(), records_changed);
+        }
+    }
+
+    async fn succeeded(self, store: &Store, report: RoundReport, records_changed: RwSignal<u32>) {
+        let now = crate::platform::now_ms();
+        let _ = store.set_setting(keys::LAST_SYNC, &now).await;
+        self.last_success_ms.set(Some(now));
+        self.failures.set_value(0);
+        self.retrying.set(None);
+        self.problem.set(None);
+        self.storage_error.set(None);
+        if report.pulled > 0 || report.rejected > 0 {
+            records_changed.update(|v| *v += 1);
+        }
+    }
+
+    fn next_retry_ms(self) -> u64 {
+        let failures = self.failures.get_value().saturating_add(1);
+        self.failures.set_value(failures);
+        let random = crate::platform::random_bytes();
+        retry_delay_ms(
+            failures,
+            u32::from_le_bytes([random[0], random[1], random[2], random[3]]),
+        )
+    }
+
+    /// Keeps a new session and syncs with it.
+    pub async fn signed_in(
+        self,
+        store: Store,
+        session: Session,
+        records_changed: RwSignal<u32>,
+    ) -> Result<(), StorageError> {
+        store
+            .set_setting(keys::SESSION, &Some(session.clone()))
+            .await?;
+        self.session.set(Some(session));
+        self.problem.set(None);
+        self.reset_backoff();
+        self.sync_now(store, records_changed);
+        Ok(())
+    }
+
+    /// Forgets the session (after telling the server, best effort). The outbox stays; it is
+    /// pushed at the next sign-in.
+    pub async fn sign_out(self, store: Store) -> Result<(), StorageError> {
+        if let Some(session) = self.session.get_untracked() {
+            api::sign_out(&session.token).await;
+        }
+        store.set_setting(keys::SESSION, &None::<Session>).await?;
+        self.session.set(None);
+        self.timer.set_value(None);
+        Ok(())
+    }
+
+    /// Keeps this tablet's enrolment (or forgets it when revoked).
+    pub async fn set_enrollment(
+        self,
+        store: Store,
+        enrollment: Option<Enrollment>,
+    ) -> Result<(), StorageError> {
+        store.set_setting(keys::ENROLLMENT, &enrollment).await?;
+        self.enrollment.set(enrollment);
+        Ok(())
+    }
+}
