@@ -5,6 +5,8 @@
 //! The tests need what `cargo xtask test` provides: `LIAISON_SERVER_BIN` (the release server),
 //! `LIAISON_DIST` (the release app), `CHROMEDRIVER` and `CHROMIUM`.
 
+pub mod proxy;
+
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -51,6 +53,8 @@ pub struct Server {
     port: u16,
     data: tempfile::TempDir,
     dist: PathBuf,
+    /// Extra command-line arguments, kept across restarts.
+    pub extra_args: Vec<String>,
 }
 
 impl Server {
@@ -68,9 +72,28 @@ impl Server {
             port,
             data,
             dist: dist.to_owned(),
+            extra_args: Vec::new(),
         };
         server.restart();
         server
+    }
+
+    /// The server with extra command-line arguments (`--min-app-version 99.0.0`).
+    pub fn start_with_args(args: &[&str]) -> Server {
+        let data = tempfile::tempdir().unwrap();
+        let mut server = Server {
+            child: None,
+            port: free_port(),
+            data,
+            dist: env_path("LIAISON_DIST"),
+            extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        server.restart();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Starts the server again on the same port and data folder.
@@ -87,6 +110,7 @@ impl Server {
             .arg(self.data.path())
             .arg("--dist")
             .arg(&self.dist)
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -348,6 +372,82 @@ impl Browser {
         std::fs::create_dir_all(&dir).unwrap();
         if let Ok(png) = self.client.screenshot().await {
             std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        }
+    }
+}
+
+/// Calls the server's JSON API from the test (not through the browser): `(status, body)`.
+pub async fn api(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    use http_body_util::{BodyExt, Full};
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let response = client
+        .request(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+/// Signs in through the API; the bearer token.
+pub async fn api_sign_in(server: &Server, username: &str, password: &str) -> String {
+    let (status, body) = api(
+        "POST",
+        &server.url("/api/v1/session"),
+        None,
+        Some(&json!({"username": username, "password": password})),
+    )
+    .await;
+    assert_eq!(status, 201, "sign-in of {username}: {body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Every opinion the server holds for the demo station, pulled page by page as `token` (a user
+/// who may read it): `(id, summary)`, in change order.
+pub async fn server_opinions(server: &Server, token: &str) -> Vec<(String, String)> {
+    let mut cursor = 0u64;
+    let mut all = Vec::new();
+    loop {
+        let (status, page) = api(
+            "POST",
+            &server.url("/api/v1/sync/pull"),
+            Some(token),
+            Some(&json!({"protocol": 1, "cursor": cursor, "limit": 500})),
+        )
+        .await;
+        assert_eq!(status, 200, "pull: {page}");
+        for change in page["changes"].as_array().unwrap() {
+            let state = &change["state"];
+            if state.get("deleted").is_some() {
+                continue;
+            }
+            all.push((
+                state["id"].as_str().unwrap().to_owned(),
+                state["created"]["value"]["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+        cursor = page["next_cursor"].as_u64().unwrap();
+        if !page["more"].as_bool().unwrap() {
+            return all;
         }
     }
 }
