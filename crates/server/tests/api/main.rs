@@ -13,6 +13,7 @@
 //! authentication, authorisation by station, status mapping) in [`sync_routes`].
 
 mod accounts;
+mod instances;
 mod sync;
 mod sync_routes;
 
@@ -156,7 +157,7 @@ struct TestApp {
     db: Db,
     /// Declared after `db`, so dropped after it: the database outlives the pool.
     storage: TestStorage,
-    _dist_dir: TempDir,
+    dist_dir: TempDir,
 }
 
 impl TestApp {
@@ -224,7 +225,17 @@ async fn spawn_app() -> TestApp {
         router: app(state),
         db,
         storage,
-        _dist_dir: dist_dir,
+        dist_dir,
+    }
+}
+
+impl TestApp {
+    /// A second server instance on the same database: its own pool and router, as another
+    /// process would have.
+    async fn second_instance(&self) -> (Router, Db) {
+        let db = self.storage.open().await;
+        let state = AppState::new(db.clone(), test_settings(self.dist_dir.path()));
+        (app(state), db)
     }
 }
 

@@ -12,7 +12,7 @@ use liaison_domain::{
 };
 use liaison_server::Db;
 use liaison_server::db::PushFailure;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::task::JoinSet;
 
 use super::TestStorage;
@@ -590,4 +590,98 @@ async fn a_mutation_the_callback_refuses_is_rejected_forbidden_by_its_stations()
     let pulled = pull_all(&db).await;
     let stored = states(&pulled)[0].opinion().unwrap();
     assert_eq!(stored.summary, "小区停车难", "the edit was not applied");
+}
+
+/// The change order under load: concurrent pushers (each its own client, creating opinions and
+/// editing a shared one) while a puller pages through from its cursor with small pages. If a
+/// change could commit with a number below a cursor already handed out (a `SEQUENCE`, or
+/// numbering outside the lock), the puller would step past it and never see it: an opinion
+/// missing from its copy, or an old state of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paging_puller_misses_no_change_of_concurrent_pushers() {
+    const PUSHERS: u8 = 6;
+    const PUSHES: u64 = 12;
+    let (db, _storage) = open_db().await;
+    let shared = opinion_id(0);
+    let founder = client(0);
+    db.push(
+        founder,
+        &[create(founder, 1, 0, valid_opinion(shared, "st-1"))],
+        NOW,
+        ANY,
+    )
+    .await
+    .unwrap();
+
+    let pushers_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let puller = tokio::spawn({
+        let db = db.clone();
+        let pushers_done = pushers_done.clone();
+        async move {
+            let mut cursor = Cursor::START;
+            let mut copy: BTreeMap<OpinionId, OpinionReplica> = BTreeMap::new();
+            let mut pages = 0;
+            loop {
+                // Read before the pull: a pull that starts after the last push committed and
+                // reports nothing more has seen everything.
+                let done = pushers_done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = db.pull(cursor, 3, &[station()]).await.unwrap();
+                pages += 1;
+                for change in page.changes {
+                    assert!(change.cursor() > cursor, "cursors only grow");
+                    cursor = change.cursor();
+                    let Change::Opinion { state, .. } = change;
+                    copy.insert(state.id(), state);
+                }
+                assert_eq!(page.next_cursor, cursor);
+                if done && !page.more {
+                    return (copy, pages);
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+
+    let mut pushers = JoinSet::new();
+    for n in 1..=PUSHERS {
+        let db = db.clone();
+        pushers.spawn(async move {
+            let c = client(n);
+            for seq in 1..=PUSHES {
+                // Ids unique per pusher and push; every third push edits the shared opinion.
+                let id = OpinionId::new_v7(NOW - 3_600_000 + seq, [n; 10]);
+                let mutation = if seq % 3 == 0 {
+                    set(
+                        c,
+                        seq,
+                        seq,
+                        shared,
+                        vec![OpinionFieldValue::Details(format!("{n}-{seq}"))],
+                    )
+                } else {
+                    create(c, seq, seq, valid_opinion(id, "st-1"))
+                };
+                let response = db.push(c, &[mutation], NOW, ANY).await.unwrap();
+                assert!(response.rejected.is_empty(), "{response:?}");
+            }
+        });
+    }
+    while let Some(result) = pushers.join_next().await {
+        result.unwrap();
+    }
+    pushers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (copy, pages) = puller.await.unwrap();
+
+    let everything: BTreeMap<OpinionId, OpinionReplica> = states(&pull_all(&db).await)
+        .into_iter()
+        .map(|state| (state.id(), state.clone()))
+        .collect();
+    let creations_per_pusher = PUSHES - PUSHES / 3;
+    assert_eq!(
+        everything.len() as u64,
+        1 + u64::from(PUSHERS) * creations_per_pusher
+    );
+    assert_eq!(copy.len(), everything.len(), "no opinion missed");
+    assert_eq!(copy, everything, "every opinion in its latest state");
+    assert!(pages > 1, "the puller paged ({pages} pages)");
 }
