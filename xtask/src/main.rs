@@ -26,21 +26,30 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 const SERVER_ADDR: &str = "127.0.0.1:8080";
+/// The server's integration tests run on PostgreSQL when this names a database to connect to
+/// (`crates/server/tests/api/main.rs`). Set it to use a PostgreSQL of your own: `cargo xtask`
+/// then installs and starts nothing.
+const TEST_DATABASE_URL: &str = "LIAISON_TEST_DATABASE_URL";
+/// The role the server tests use on the local PostgreSQL. It may create databases (one per test)
+/// and nothing more; the password is no secret (local test role, loopback only).
+const PG_TEST_ROLE: &str = "liaison";
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
   setup [--browser]   install what is missing: the wasm32 target, trunk, wasm-bindgen-cli (the
-                      Cargo.lock version), wasm-opt (npm binaryen) into target/tools; with
-                      --browser also Debian's chromium and chromium-driver
+                      Cargo.lock version), wasm-opt (npm binaryen) into target/tools, Debian's
+                      postgresql (started, with the test role `liaison`); with --browser also
+                      Debian's chromium and chromium-driver
   check-versions      wasm-bindgen: Cargo.lock == Cargo.toml pin == Trunk.toml == CLIs on PATH
   build [--release]   setup, check-versions, trunk build into dist/, cargo build -p liaison-server
   precache [DIR]      fill dist's sw.js placeholders (trunk post_build hook; DIR defaults to
                       $TRUNK_STAGING_DIR)
   run                 build --release, then serve the app on http://127.0.0.1:8080/ (demo data)
   test                everything CI checks: setup --browser, check-versions, fmt, clippy (native and
-                      wasm), native tests, browser tests, build --release, end-to-end tests
+                      wasm), native tests (server on SQLite), server tests on PostgreSQL, browser
+                      tests, build --release, end-to-end tests
   bench               build --release, then measure: bundle size (gzip -9), storage (release
                       wasm in headless chromium), offline start-up (release app and server);
                       prints the figures for BENCHMARKS.md (which it does not rewrite)
@@ -77,7 +86,11 @@ fn dispatch(ctx: &Ctx, args: &[String]) -> Result<()> {
     };
     let flags = |allowed: &[&'static str]| parse_flags(command, rest, allowed);
     match command {
-        "setup" => setup(ctx, flags(&["--browser"])?.contains(&"--browser")),
+        "setup" => {
+            let browser = flags(&["--browser"])?.contains(&"--browser");
+            setup(ctx, browser)?;
+            postgres_test_url(ctx).map(drop)
+        }
         "check-versions" => {
             flags(&[])?;
             check_versions(ctx).map(drop)
@@ -504,6 +517,184 @@ fn setup_browser(ctx: &Ctx) -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// PostgreSQL for the server tests
+
+/// A cluster as `pg_lsclusters --no-header` lists it: `15 main 5432 online postgres ...`.
+#[derive(Debug, PartialEq)]
+struct PgCluster {
+    version: String,
+    name: String,
+    port: u16,
+    online: bool,
+}
+
+fn parse_pg_clusters(listing: &str) -> Vec<PgCluster> {
+    listing
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields[..] {
+                [version, name, port, status, ..] => Some(PgCluster {
+                    version: version.to_owned(),
+                    name: name.to_owned(),
+                    port: port.parse().ok()?,
+                    // `online`, or `online,recovery` on a standby.
+                    online: status.split(',').any(|s| s == "online"),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn pg_clusters(ctx: &Ctx) -> Vec<PgCluster> {
+    ctx.capture("pg_lsclusters", &["--no-header"])
+        .map(|listing| parse_pg_clusters(&listing))
+        .unwrap_or_default()
+}
+
+/// Whether this process runs as root (then `apt-get` and `runuser` work as they are).
+fn is_root(ctx: &Ctx) -> bool {
+    ctx.capture("id", &["-u"]).as_deref() == Some("0")
+}
+
+/// `psql` as the `postgres` superuser (peer authentication over the local socket).
+fn psql_as_postgres(ctx: &Ctx, port: u16) -> Command {
+    let port = port.to_string();
+    let mut cmd = if is_root(ctx) {
+        let mut cmd = ctx.cmd("runuser");
+        cmd.args(["-u", "postgres", "--", "psql"]);
+        cmd
+    } else {
+        let mut cmd = ctx.cmd("sudo");
+        cmd.args(["-u", "postgres", "psql"]);
+        cmd
+    };
+    cmd.args(["--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-p", &port]);
+    cmd
+}
+
+/// Makes sure a local PostgreSQL runs with the test role, and returns the URL the server tests
+/// connect to. Installs Debian's `postgresql` if missing, starts its cluster if it is down
+/// (a fresh CI machine has it installed by this very function and not started), creates or
+/// updates the role. Every step is idempotent; a failure is an error that names what to do, so
+/// that CI fails loudly rather than skip PostgreSQL.
+fn postgres_test_url(ctx: &Ctx) -> Result<String> {
+    if let Some(url) = env::var_os(TEST_DATABASE_URL).filter(|url| !url.is_empty()) {
+        println!("setup: postgresql: using {TEST_DATABASE_URL} from the environment");
+        return url
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{TEST_DATABASE_URL} is not UTF-8"));
+    }
+    let apt_hint = "as root: `apt-get update && apt-get install -y postgresql`";
+    if ctx.which("pg_lsclusters").is_none() || ctx.which("pg_ctlcluster").is_none() {
+        println!("setup: postgresql: missing, installing with apt-get");
+        for args in [&["update"][..], &["install", "-y", "postgresql"][..]] {
+            let mut apt = ctx.cmd("apt-get");
+            apt.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            run(&mut apt)
+                .with_context(|| format!("could not install PostgreSQL: run {apt_hint}"))?;
+        }
+        println!("setup: postgresql: installed");
+    }
+
+    let mut clusters = pg_clusters(ctx);
+    if clusters.is_empty() {
+        // The package creates `<version>/main`; someone may have dropped it since.
+        let version = fs::read_dir("/usr/lib/postgresql")
+            .with_context(|| {
+                format!("/usr/lib/postgresql is missing: reinstall PostgreSQL, {apt_hint}")
+            })?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.parse::<u32>().ok())
+            .max()
+            .with_context(|| format!("no PostgreSQL version installed: {apt_hint}"))?;
+        println!("setup: postgresql: no cluster, creating {version}/main");
+        run(ctx
+            .cmd("pg_createcluster")
+            .args([&version.to_string(), "main"]))
+        .context("could not create a PostgreSQL cluster")?;
+        clusters = pg_clusters(ctx);
+    }
+    let cluster = clusters
+        .first()
+        .context("pg_lsclusters lists no cluster after pg_createcluster")?;
+    let label = format!(
+        "{}/{} on port {}",
+        cluster.version, cluster.name, cluster.port
+    );
+    if cluster.online {
+        println!("setup: postgresql {label}: running");
+    } else {
+        println!("setup: postgresql {label}: down, starting it");
+        let mut start = ctx.cmd("pg_ctlcluster");
+        start.args([&cluster.version, &cluster.name, "start"]);
+        // Exit status 2 is "already running" (started meanwhile), which is what we want; the
+        // listing below is the judge either way.
+        let line = describe(&start);
+        println!("$ {line}");
+        flush();
+        let status = start
+            .status()
+            .with_context(|| format!("could not start `{line}`"))?;
+        let running = pg_clusters(ctx)
+            .iter()
+            .any(|c| c.version == cluster.version && c.name == cluster.name && c.online);
+        if !running {
+            bail!(
+                "PostgreSQL {label} did not start (`{line}`: {status}); see \
+                 /var/log/postgresql/postgresql-{}-{}.log",
+                cluster.version,
+                cluster.name
+            );
+        }
+        println!("setup: postgresql {label}: started");
+    }
+
+    // The role and its password are set on every run, so a role left by hand with another
+    // password is brought back to what the URL says.
+    let role_sql = format!(
+        "DO $$ BEGIN \
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PG_TEST_ROLE}') THEN \
+             CREATE ROLE {PG_TEST_ROLE} LOGIN CREATEDB PASSWORD '{PG_TEST_ROLE}'; \
+           ELSE \
+             ALTER ROLE {PG_TEST_ROLE} LOGIN CREATEDB PASSWORD '{PG_TEST_ROLE}'; \
+           END IF; \
+         END $$"
+    );
+    let mut psql = psql_as_postgres(ctx, cluster.port);
+    psql.args(["-q", "-c", &role_sql]);
+    run(&mut psql).with_context(|| {
+        format!("could not create the PostgreSQL test role `{PG_TEST_ROLE}` (as the postgres user)")
+    })?;
+
+    let url = format!(
+        "postgres://{PG_TEST_ROLE}:{PG_TEST_ROLE}@127.0.0.1:{}/postgres",
+        cluster.port
+    );
+    // Over TCP with the password, as the tests will connect.
+    let mut check = ctx.cmd("psql");
+    check.args([
+        "--no-psqlrc",
+        "-q",
+        "-o",
+        "/dev/null",
+        "-c",
+        "SELECT 1",
+        &url,
+    ]);
+    run(&mut check).with_context(|| {
+        format!(
+            "the test role cannot sign in over TCP ({url}): check `host` lines for 127.0.0.1 in \
+             /etc/postgresql/{}/{}/pg_hba.conf (Debian's default, scram-sha-256, works)",
+            cluster.version, cluster.name
+        )
+    })?;
+    println!("setup: postgresql {label}: test role `{PG_TEST_ROLE}` ok");
+    Ok(url)
+}
+
+// ---------------------------------------------------------------------------------------------
 // check-versions
 
 fn check_versions(ctx: &Ctx) -> Result<String> {
@@ -619,6 +810,9 @@ fn cargo_step<'a>(
         title,
         run: Box::new(move || {
             let mut cmd = ctx.cmd("cargo");
+            // Only the PostgreSQL step points the server tests at PostgreSQL: a URL in the
+            // caller's environment must not turn the SQLite run into a second PostgreSQL run.
+            cmd.env_remove(TEST_DATABASE_URL);
             cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
             run(&mut cmd)
         }),
@@ -652,7 +846,10 @@ fn test(ctx: &Ctx) -> Result<()> {
     let steps = vec![
         Step {
             title: "setup --browser",
-            run: Box::new(|| setup(ctx, true)),
+            run: Box::new(|| {
+                setup(ctx, true)?;
+                postgres_test_url(ctx).map(drop)
+            }),
         },
         Step {
             title: "check-versions",
@@ -703,6 +900,18 @@ fn test(ctx: &Ctx) -> Result<()> {
             ],
             vec![],
         ),
+        Step {
+            title: "server tests (PostgreSQL)",
+            run: Box::new(|| {
+                // Checked again here (cheap, idempotent): the cluster must be up for this step.
+                let url = postgres_test_url(ctx)?;
+                let mut cmd = ctx.cmd("cargo");
+                cmd.args(["test", "-p", "liaison-server"])
+                    .env(TEST_DATABASE_URL, &url);
+                println!("({TEST_DATABASE_URL}={url})");
+                run(&mut cmd)
+            }),
+        },
         cargo_step(
             ctx,
             "browser tests (wasm-bindgen-test in headless chromium)",
@@ -755,6 +964,27 @@ mod tests {
             Some("156")
         );
         assert_eq!(browser_major("nothing"), None);
+    }
+
+    #[test]
+    fn reads_pg_lsclusters() {
+        let listing = "15 main 5432 online postgres /var/lib/postgresql/15/main log\n\
+                       16 test 5433 down   postgres /var/lib/postgresql/16/test log\n\
+                       15 standby 5434 online,recovery postgres /x log\n";
+        let clusters = parse_pg_clusters(listing);
+        assert_eq!(
+            clusters[0],
+            PgCluster {
+                version: "15".into(),
+                name: "main".into(),
+                port: 5432,
+                online: true
+            }
+        );
+        assert!(!clusters[1].online);
+        assert_eq!(clusters[1].port, 5433);
+        assert!(clusters[2].online);
+        assert!(parse_pg_clusters("").is_empty());
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! The liaison-station server: it serves the tablet app (the trunk-built bundle in `dist/`) and the
-//! JSON API the app syncs with, over one SQLite database.
+//! JSON API the app syncs with, over one SQLite file (the default) or a PostgreSQL database that
+//! several server instances may share (nothing authoritative is kept in process memory).
 //!
 //! Module map:
 //!
 //! - [`app`] (this file): the [`Router`] with its middleware stack; tests drive it with
 //!   `tower::ServiceExt::oneshot`, `main.rs` binds it to a socket.
 //! - [`state`]: [`AppState`] (database + [`Settings`]) shared by the handlers.
-//! - [`db`]: [`Db`], the connection pool, embedded migrations, category and demo seeding, queries;
+//! - [`db`]: [`Db`], the connection pool (SQLite or PostgreSQL, see [`db::Storage`]), embedded
+//!   migrations per backend, category and demo seeding, queries; `db/backend.rs` is the thin layer
+//!   that runs one query text on either backend;
 //!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::pull`]: exactly-once mutations, merged
 //!   opinions, commit-ordered change cursor); it authorises nothing itself: [`Db::push`] takes a
 //!   may-write callback and [`Db::pull`] a station list, both from [`sync`]. `db/accounts.rs`

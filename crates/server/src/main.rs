@@ -1,4 +1,5 @@
-//! `liaison-server serve`: opens the database, creates the first administrator on first start
+//! `liaison-server serve`: opens the database (SQLite in `--data-dir`, or PostgreSQL with
+//! `--database-url` / `DATABASE_URL`), creates the first administrator on first start
 //! (its password printed once to stdout), optionally seeds demo data and demo accounts, and
 //! serves the app and the API until Ctrl-C or SIGTERM.
 //! `liaison-server create-admin --username U`: adds an administrator with a generated password,
@@ -8,6 +9,7 @@ use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use liaison_domain::Role;
+use liaison_server::db::Storage;
 use liaison_server::db::accounts::{DEMO_ACCOUNTS, NewUser};
 use liaison_server::{AppState, Db, Passwords, Settings, app, shutdown_signal, telemetry};
 use std::net::SocketAddr;
@@ -32,15 +34,37 @@ enum Command {
     CreateAdmin(CreateAdminArgs),
 }
 
+/// Where the data lives. SQLite by default; PostgreSQL when a URL is given.
+#[derive(Args)]
+struct StorageArgs {
+    /// Directory for the SQLite database (created if missing). Not used with --database-url.
+    #[arg(long, env = "LIAISON_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+
+    /// Use this PostgreSQL database instead of SQLite:
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (the database must exist; the server creates
+    /// its tables). Several server instances may share one database.
+    // The value is never shown in `--help` (it holds a password).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+}
+
+impl StorageArgs {
+    async fn open(&self) -> anyhow::Result<Db> {
+        let storage = Storage::new(self.database_url.as_deref(), &self.data_dir)?;
+        tracing::info!("database: {storage}");
+        Db::open_storage(&storage).await
+    }
+}
+
 #[derive(Args)]
 struct CreateAdminArgs {
     /// The new administrator's username.
     #[arg(long)]
     username: String,
 
-    /// Directory for the SQLite database (created if missing).
-    #[arg(long, env = "LIAISON_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Args)]
@@ -49,9 +73,8 @@ struct ServeArgs {
     #[arg(long, env = "LIAISON_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
 
-    /// Directory for the SQLite database (created if missing).
-    #[arg(long, env = "LIAISON_DATA_DIR", default_value = "data")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    storage: StorageArgs,
 
     /// The built app to serve (trunk's output).
     #[arg(long, env = "LIAISON_DIST", default_value = "dist")]
@@ -90,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
-    let db = Db::open(&args.data_dir).await?;
+    let db = args.storage.open().await?;
     let password = liaison_server::auth::new_password()?;
     let passwords = Passwords::default();
     let password_hash = tokio::task::spawn_blocking({
@@ -121,7 +144,7 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let db = Db::open(&args.data_dir).await?;
+    let db = args.storage.open().await?;
     let mut settings = Settings::new(&args.dist);
     settings.min_app_version = args.min_app_version.clone();
 
@@ -171,7 +194,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("server error")?;
 
-    // Checkpoints the WAL into the database file so the data directory is tidy after a stop.
+    // SQLite: checkpoints the WAL into the database file so the data directory is tidy after a
+    // stop. PostgreSQL: ends the sessions cleanly.
     db.close().await;
     tracing::info!("stopped");
     Ok(())

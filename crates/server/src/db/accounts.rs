@@ -5,9 +5,9 @@
 //! hashes (see `auth.rs`).
 
 use super::Db;
+use super::backend::{Begin, Conn};
 use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
 use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId};
-use sqlx::{Row, SqliteConnection};
 
 /// A user to create. `password_hash` is a PHC string from [`Passwords::hash`].
 #[derive(Clone, Debug)]
@@ -44,15 +44,19 @@ pub fn normalize_username(username: &str) -> String {
 impl Db {
     /// How many users exist (0 on first start).
     pub async fn user_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await
+        self.acquire()
+            .await?
+            .query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one()
+            .await?
+            .try_get("n")
     }
 
     /// Creates a user with its scopes in one transaction. `Ok(None)` if the username is taken.
     pub async fn create_user(&self, user: &NewUser) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let id = insert_user(&mut tx, user).await?;
+        // The upsert on the unique username decides a race; no lock needed.
+        let mut tx = self.pool.begin(Begin::Plain).await?;
+        let id = insert_user(&mut tx.conn(), user).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -75,33 +79,39 @@ impl Db {
             scopes: Vec::new(),
             password_hash: hash_blocking(passwords, &password).await?,
         };
-        // IMMEDIATE: two servers started on one file cannot both see no user.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&mut *tx)
-            .await?;
+        // Locked before the count: two servers started on one database cannot both see no user.
+        let mut tx = self.pool.begin(Begin::LockTables(&["users"])).await?;
+        let count: i64 = tx
+            .query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one()
+            .await?
+            .try_get("n")?;
         if count > 0 {
             return Ok(None);
         }
-        let created = insert_user(&mut tx, &user).await?;
+        let created = insert_user(&mut tx.conn(), &user).await?;
         tx.commit().await?;
         Ok(created.map(|_| password))
     }
 
     /// The sign-in facts of `username` (normalised), if it exists.
     pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT id, password_hash, locked_until, disabled FROM users WHERE username = ?",
-        )
-        .bind(normalize_username(username))
-        .fetch_optional(&self.pool)
-        .await?;
+        let username = normalize_username(username);
+        let row = self
+            .acquire()
+            .await?
+            .query(
+                "SELECT id, password_hash, locked_until, disabled FROM users WHERE username = $1",
+            )
+            .bind(username.as_str())
+            .fetch_optional()
+            .await?;
         row.map(|row| {
             Ok(Credentials {
                 user_id: row.try_get("id")?,
                 password_hash: row.try_get("password_hash")?,
                 locked_until: row.try_get("locked_until")?,
-                disabled: row.try_get::<i64, _>("disabled")? != 0,
+                disabled: row.try_get("disabled")?,
             })
         })
         .transpose()
@@ -116,18 +126,21 @@ impl Db {
         max_failures: i64,
         lock_ms: i64,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE users SET \
-                 locked_until = CASE WHEN failed_attempts + 1 >= ?1 THEN ?2 ELSE locked_until END, \
-                 failed_attempts = CASE WHEN failed_attempts + 1 >= ?1 THEN 0 \
-                                        ELSE failed_attempts + 1 END \
-             WHERE id = ?3",
-        )
-        .bind(max_failures)
-        .bind(now.saturating_add(lock_ms))
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
+        self.acquire()
+            .await?
+            .query(
+                "UPDATE users SET \
+                     locked_until = CASE WHEN failed_attempts + 1 >= $1 THEN $2 \
+                                         ELSE locked_until END, \
+                     failed_attempts = CASE WHEN failed_attempts + 1 >= $1 THEN 0 \
+                                            ELSE failed_attempts + 1 END \
+                 WHERE id = $3",
+            )
+            .bind(max_failures)
+            .bind(now.saturating_add(lock_ms))
+            .bind(user_id)
+            .execute()
+            .await?;
         Ok(())
     }
 
@@ -136,12 +149,15 @@ impl Db {
         &self,
         token_hash: &str,
     ) -> Result<Option<DeviceRef>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT id, station_id FROM devices WHERE token_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .acquire()
+            .await?
+            .query(
+                "SELECT id, station_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL",
+            )
+            .bind(token_hash)
+            .fetch_optional()
+            .await?;
         row.map(|row| {
             Ok(DeviceRef {
                 id: row.try_get("id")?,
@@ -161,22 +177,22 @@ impl Db {
         expires_at: i64,
     ) -> anyhow::Result<()> {
         let id = new_id()?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut tx = self.pool.begin(Begin::Plain).await?;
+        tx.query(
             "INSERT INTO sessions (id, user_id, device_id, token_hash, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&id)
+        .bind(id.as_str())
         .bind(user_id)
         .bind(device_id)
         .bind(token_hash)
         .bind(now)
         .bind(expires_at)
-        .execute(&mut *tx)
+        .execute()
         .await?;
-        sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?")
+        tx.query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute()
             .await?;
         tx.commit().await?;
         Ok(())
@@ -189,22 +205,23 @@ impl Db {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<Auth>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(
-            "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
-                    u.display_name, u.role, u.deputy_id, d.id AS device_id, \
-                    d.station_id AS device_station_id \
-             FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             LEFT JOIN devices d ON d.id = s.device_id \
-             WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? \
-               AND u.disabled = 0 \
-               AND (s.device_id IS NULL OR d.revoked_at IS NULL)",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let mut conn = self.acquire().await?;
+        let row = conn
+            .query(
+                "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
+                        u.display_name, u.role, u.deputy_id, d.id AS device_id, \
+                        d.station_id AS device_station_id \
+                 FROM sessions s \
+                 JOIN users u ON u.id = s.user_id \
+                 LEFT JOIN devices d ON d.id = s.device_id \
+                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                   AND NOT u.disabled \
+                   AND (s.device_id IS NULL OR d.revoked_at IS NULL)",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional()
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -214,14 +231,14 @@ impl Db {
             return Ok(None);
         };
         let user_id: String = row.try_get("user_id")?;
-        let device = match row.try_get::<Option<String>, _>("device_id")? {
+        let device = match row.try_get::<Option<String>>("device_id")? {
             Some(id) => Some(DeviceRef {
                 id,
                 station_id: StationId(row.try_get("device_station_id")?),
             }),
             None => None,
         };
-        let scopes = scopes(&mut conn, &user_id).await?;
+        let scopes = scopes(&mut conn.conn(), &user_id).await?;
         Ok(Some(Auth {
             session_id: row.try_get("session_id")?,
             session_expires_at: row.try_get("expires_at")?,
@@ -229,7 +246,7 @@ impl Db {
             username: row.try_get("username")?,
             display_name: row.try_get("display_name")?,
             role,
-            deputy_id: row.try_get::<Option<String>, _>("deputy_id")?.map(DeputyId),
+            deputy_id: row.try_get::<Option<String>>("deputy_id")?.map(DeputyId),
             scopes,
             device,
         }))
@@ -237,28 +254,32 @@ impl Db {
 
     /// Ends a session (sign-out). Revoking twice keeps the first time.
     pub async fn revoke_session(&self, session_id: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        self.acquire()
+            .await?
+            .query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(session_id)
-            .execute(&self.pool)
+            .execute()
             .await?;
         Ok(())
     }
 
     /// Regions and stations only: what the scope rules walk.
     pub async fn station_hierarchy(&self) -> Result<Directory, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let regions = sqlx::query("SELECT id, name, parent_id FROM regions ORDER BY id")
-            .fetch_all(&mut *tx)
+        let mut tx = self.pool.begin(Begin::Snapshot).await?;
+        let regions = tx
+            .query("SELECT id, name, parent_id FROM regions ORDER BY id")
+            .fetch_all()
             .await?
-            .into_iter()
-            .map(|row| super::region_from_row(&row))
+            .iter()
+            .map(super::region_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let stations = sqlx::query("SELECT id, region_id, name, address FROM stations ORDER BY id")
-            .fetch_all(&mut *tx)
+        let stations = tx
+            .query("SELECT id, region_id, name, address FROM stations ORDER BY id")
+            .fetch_all()
             .await?
-            .into_iter()
-            .map(|row| super::station_from_row(&row))
+            .iter()
+            .map(super::station_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Directory {
@@ -278,69 +299,87 @@ impl Db {
         now: i64,
     ) -> anyhow::Result<String> {
         let id = new_id()?;
-        sqlx::query(
-            "INSERT INTO devices (id, station_id, name, enrolled_by, created_at, token_hash) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(&station_id.0)
-        .bind(name)
-        .bind(enrolled_by)
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await?;
+        self.acquire()
+            .await?
+            .query(
+                "INSERT INTO devices (id, station_id, name, enrolled_by, created_at, token_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id.as_str())
+            .bind(station_id.0.as_str())
+            .bind(name)
+            .bind(enrolled_by)
+            .bind(now)
+            .bind(token_hash)
+            .execute()
+            .await?;
         Ok(id)
     }
 
     /// Binds the sync client `client_id` to the device `device_id` if it has none yet, and
-    /// answers whether the device is (now) bound to exactly that client. One conditional
-    /// `UPDATE`, so two first pushes with different clients cannot both win. `false` too when the
-    /// client is already bound to another device (the unique index refuses it).
+    /// answers whether the device is (now) bound to exactly that client. The conditional
+    /// `UPDATE` (`client_id IS NULL`) decides between two first pushes with different clients
+    /// on one device: on PostgreSQL the second waits for the first's row lock and then finds the
+    /// column set. `false` too when the client is already bound to another device, whether seen
+    /// by the check or, in a race of two devices, refused by the unique index.
     pub async fn bind_device_client(
         &self,
         device_id: &str,
         client_id: &str,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let elsewhere: Option<String> =
-            sqlx::query_scalar("SELECT id FROM devices WHERE client_id = ? AND id <> ?")
-                .bind(client_id)
-                .bind(device_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mut tx = self.pool.begin(Begin::ReadThenWrite).await?;
+        let elsewhere = tx
+            .query("SELECT id FROM devices WHERE client_id = $1 AND id <> $2")
+            .bind(client_id)
+            .bind(device_id)
+            .fetch_optional()
+            .await?;
         if elsewhere.is_some() {
             return Ok(false);
         }
-        sqlx::query("UPDATE devices SET client_id = ? WHERE id = ? AND client_id IS NULL")
+        let updated = tx
+            .query("UPDATE devices SET client_id = $1 WHERE id = $2 AND client_id IS NULL")
             .bind(client_id)
             .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
-        let bound: Option<Option<String>> =
-            sqlx::query_scalar("SELECT client_id FROM devices WHERE id = ?")
-                .bind(device_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            .execute()
+            .await;
+        match updated {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+        let bound = tx
+            .query("SELECT client_id FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional()
+            .await?
+            .map(|row| row.try_get::<Option<String>>("client_id"))
+            .transpose()?
+            .flatten();
         tx.commit().await?;
-        Ok(bound.flatten().as_deref() == Some(client_id))
+        Ok(bound.as_deref() == Some(client_id))
     }
 
     /// Whether `client_id` is bound to some device (a session without a device may not push
     /// with a tablet's client id).
     pub async fn client_bound_to_a_device(&self, client_id: &str) -> Result<bool, sqlx::Error> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM devices WHERE client_id = ?")
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let found = self
+            .acquire()
+            .await?
+            .query("SELECT id FROM devices WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional()
+            .await?;
         Ok(found.is_some())
     }
 
     pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT station_id, revoked_at FROM devices WHERE id = ?")
+        let row = self
+            .acquire()
+            .await?
+            .query("SELECT station_id, revoked_at FROM devices WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional()
             .await?;
         row.map(|row| {
             Ok(DeviceRow {
@@ -354,19 +393,17 @@ impl Db {
     /// Revokes a device and every session signed in on it, in one transaction. (The session
     /// check also looks at the device, so this is belt and braces.)
     pub async fn revoke_device(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        let mut tx = self.pool.begin(Begin::Plain).await?;
+        tx.query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(&mut *tx)
+            .execute()
             .await?;
-        sqlx::query(
-            "UPDATE sessions SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        tx.query("UPDATE sessions SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute()
+            .await?;
         tx.commit().await
     }
 
@@ -458,26 +495,24 @@ pub(crate) async fn hash_blocking(passwords: &Passwords, password: &str) -> anyh
     tokio::task::spawn_blocking(move || passwords.hash(&password)).await?
 }
 
-async fn insert_user(
-    conn: &mut SqliteConnection,
-    user: &NewUser,
-) -> Result<Option<String>, sqlx::Error> {
+async fn insert_user(conn: &mut Conn<'_>, user: &NewUser) -> Result<Option<String>, sqlx::Error> {
     let id = new_id().map_err(|err| sqlx::Error::Protocol(err.to_string()))?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, username, display_name, role, deputy_id, password_hash, \
-                            created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(normalize_username(&user.username))
-    .bind(&user.display_name)
-    .bind(user.role.as_str())
-    .bind(user.deputy_id.as_ref().map(|d| d.0.as_str()))
-    .bind(&user.password_hash)
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let username = normalize_username(&user.username);
+    let inserted = conn
+        .query(
+            "INSERT INTO users (id, username, display_name, role, deputy_id, password_hash, \
+                                created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(username.as_str())
+        .bind(user.display_name.as_str())
+        .bind(user.role.as_str())
+        .bind(user.deputy_id.as_ref().map(|d| d.0.as_str()))
+        .bind(user.password_hash.as_str())
+        .bind(now_ms())
+        .execute()
+        .await?;
     if inserted == 0 {
         return Ok(None);
     }
@@ -486,22 +521,22 @@ async fn insert_user(
             Scope::Region(r) => (Some(r.0.as_str()), None),
             Scope::Station(s) => (None, Some(s.0.as_str())),
         };
-        sqlx::query("INSERT INTO user_scopes (user_id, region_id, station_id) VALUES (?, ?, ?)")
-            .bind(&id)
+        conn.query("INSERT INTO user_scopes (user_id, region_id, station_id) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
             .bind(region)
             .bind(station)
-            .execute(&mut *conn)
+            .execute()
             .await?;
     }
     Ok(Some(id))
 }
 
-async fn scopes(conn: &mut SqliteConnection, user_id: &str) -> Result<Vec<Scope>, sqlx::Error> {
-    sqlx::query("SELECT region_id, station_id FROM user_scopes WHERE user_id = ? ORDER BY id")
+async fn scopes(conn: &mut Conn<'_>, user_id: &str) -> Result<Vec<Scope>, sqlx::Error> {
+    conn.query("SELECT region_id, station_id FROM user_scopes WHERE user_id = $1 ORDER BY id")
         .bind(user_id)
-        .fetch_all(&mut *conn)
+        .fetch_all()
         .await?
-        .into_iter()
+        .iter()
         .filter_map(|row| {
             let region: Option<String> = match row.try_get("region_id") {
                 Ok(v) => v,
@@ -518,4 +553,10 @@ async fn scopes(conn: &mut SqliteConnection, user_id: &str) -> Result<Vec<Scope>
             }
         })
         .collect()
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|error| error.is_unique_violation())
 }

@@ -1,47 +1,144 @@
-//! Storage. Today one SQLite file in the data directory; the queries live behind [`Db`] and the
-//! migrations in `migrations/sqlite/`, so that a PostgreSQL backend can come later as a second
-//! migrations folder and a second pool type without touching the handlers.
+//! Storage: one SQLite file in `--data-dir` (the default), or a PostgreSQL database given by
+//! `--database-url` / `DATABASE_URL` ([`Storage`]). The queries live behind [`Db`], so handlers
+//! do not know which; each backend has its migrations (`migrations/sqlite/`,
+//! `migrations/postgres/`, the same tables and constraints in each dialect) and its own
+//! `sqlx::migrate!` migrator.
+//!
+//! **One code path, two dialects.** [`Db`] holds an enum of the two native sqlx pools, and
+//! `backend.rs` runs one query text on either (`$1` placeholders work on both), so the Rust side
+//! (row mapping, [`Db::push`]'s plan and authorisation callback, the seeding) is written once.
+//! The SQL forks only where the dialects differ: how a transaction starts and what it locks
+//! (`backend::Begin`: SQLite's `BEGIN IMMEDIATE` vs PostgreSQL's row and table locks), and the
+//! station list of [`Db::pull`] (`IN (...)` vs `= ANY($2)`). `backend.rs` says why this is not
+//! `sqlx::Any`. Column types are chosen so that one Rust type reads both (`BIGINT` where SQLite
+//! has `INTEGER`, `BOOLEAN` where it has 0/1, `TEXT COLLATE "C"` keys so ids sort bytewise on
+//! both).
+//!
+//! **Several server instances.** On PostgreSQL any number of stateless server processes may
+//! share the database: sessions, devices, sync state and the change counter live only there;
+//! check-then-write steps lock what they check (see `backend::Begin`), and migrations run under
+//! sqlx's advisory lock, so instances starting together migrate once.
 //!
 //! Queries are bound at run time (`sqlx::query`, no compile-time checking against a live
-//! database); the integration tests run every one of them.
+//! database); the integration tests run every one of them, on SQLite and, when
+//! `LIAISON_TEST_DATABASE_URL` is set, on PostgreSQL (`cargo xtask test` does both).
 //!
-//! - `mod.rs` (this file): opening and migrating, health ping, demo seeding, the directory.
+//! - `mod.rs` (this file): [`Storage`], opening and migrating, health ping, the directory.
+//! - `backend.rs`: the pool, transaction, connection, query and row enums over both backends.
 //! - `seed.rs`: the default categories and the demo directory.
 //! - `accounts.rs`: users, scopes, devices, sessions, the sign-in lock, the first administrator
-//!   and the demo accounts (tables from `migrations/sqlite/0003_accounts.sql`).
-//! - `sync.rs`: the sync store, [`Db::push`] and [`Db::pull`] (tables from
-//!   `migrations/sqlite/0002_sync.sql`); its module docs explain the locking and the change order.
+//!   and the demo accounts (tables from `0003_accounts.sql`).
+//! - `sync.rs`: the sync store, [`Db::push`] and [`Db::pull`] (tables from `0002_sync.sql`); its
+//!   module docs explain the locking and the change order on each backend.
 
 pub mod accounts;
+mod backend;
 mod seed;
 mod sync;
 
+pub use backend::{Backend, Bindable, Conn, Decodable, PooledConn, Query, Row};
 pub use sync::PushFailure;
 
 use anyhow::Context;
+use backend::{Begin, Pool};
 use liaison_domain::{Category, Deputy, DeputyId, Directory, Region, RegionId, Station, StationId};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{Row, migrate::Migrator};
-use std::path::Path;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The database. Cheap to clone (the pool is reference-counted).
+/// Connections per pool. SQLite has one writer anyway; on PostgreSQL each server instance holds
+/// at most this many of the server's connections (100 by default), so a dozen instances fit.
+const MAX_CONNECTIONS: u32 = 8;
+/// Bounded so that a stuck database makes requests fail (and health report it) rather than queue
+/// forever.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the data lives: the server's `--data-dir` (SQLite) or `--database-url` /
+/// `DATABASE_URL` (PostgreSQL).
+#[derive(Clone)]
+pub enum Storage {
+    /// The SQLite file [`Db::FILE_NAME`] in this directory (created if missing).
+    Sqlite { data_dir: PathBuf },
+    /// A PostgreSQL database. Deliberately not `Debug`: the options hold the password. (Boxed:
+    /// the options are ten times the size of a path.)
+    Postgres { options: Box<PgConnectOptions> },
+}
+
+impl Storage {
+    /// PostgreSQL when `database_url` is given (and not empty), SQLite in `data_dir` otherwise.
+    pub fn new(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        match database_url.map(str::trim).filter(|url| !url.is_empty()) {
+            Some(url) => Self::postgres(url),
+            None => Ok(Storage::Sqlite {
+                data_dir: data_dir.to_path_buf(),
+            }),
+        }
+    }
+
+    /// A `postgres://user:password@host:port/database` URL (or `postgresql://`).
+    pub fn postgres(url: &str) -> anyhow::Result<Self> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!(
+                "the database URL must start with postgres:// or postgresql:// (SQLite is the \
+                 default and takes --data-dir, not a URL)"
+            );
+        }
+        // The error names no part of the URL, which may hold a password.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|err| anyhow::anyhow!("invalid PostgreSQL URL: {err}"))?;
+        Ok(Storage::Postgres {
+            options: Box::new(options),
+        })
+    }
+}
+
+/// For logs: where, without the password.
+impl fmt::Display for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Storage::Sqlite { data_dir } => {
+                write!(f, "SQLite {}", data_dir.join(Db::FILE_NAME).display())
+            }
+            Storage::Postgres { options } => write!(
+                f,
+                "PostgreSQL database {} on {}:{} as {}",
+                options.get_database().unwrap_or("(default)"),
+                options.get_host(),
+                options.get_port(),
+                options.get_username()
+            ),
+        }
+    }
+}
+
+/// The database. Cheap to clone (the pool is reference-counted). Holds nothing authoritative in
+/// memory: several server processes may share one PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Db {
     /// The file inside `--data-dir`.
     pub const FILE_NAME: &'static str = "liaison.sqlite3";
 
-    /// Opens (creating if missing) the database in `data_dir`, runs the migrations and seeds the
-    /// default categories on first start.
+    /// Opens `storage` (see [`Db::open`] and [`Db::open_postgres`]).
+    pub async fn open_storage(storage: &Storage) -> anyhow::Result<Self> {
+        match storage {
+            Storage::Sqlite { data_dir } => Self::open(data_dir).await,
+            Storage::Postgres { options } => Self::open_postgres((**options).clone()).await,
+        }
+    }
+
+    /// Opens (creating if missing) the SQLite database in `data_dir`, runs the migrations and
+    /// seeds the default categories on first start.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -58,19 +155,41 @@ impl Db {
             // A writer waits this long for another writer instead of failing at once with BUSY.
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // Bounded so that a stuck database makes requests fail (and health report it) rather
-            // than queue forever.
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
 
-        MIGRATOR
+        SQLITE_MIGRATOR
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
+        Self::ready(Pool::Sqlite(pool)).await
+    }
 
+    /// Connects to an existing PostgreSQL database, runs the migrations (under sqlx's advisory
+    /// lock, so instances starting together migrate once) and seeds the default categories if
+    /// no instance did yet.
+    pub async fn open_postgres(options: PgConnectOptions) -> anyhow::Result<Self> {
+        let location = Storage::Postgres {
+            options: Box::new(options.clone()),
+        }
+        .to_string();
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.application_name("liaison-server"))
+            .await
+            .with_context(|| format!("cannot connect to {location}"))?;
+        POSTGRES_MIGRATOR
+            .run(&pool)
+            .await
+            .context("cannot apply database migrations")?;
+        Self::ready(Pool::Postgres(pool)).await
+    }
+
+    async fn ready(pool: Pool) -> anyhow::Result<Self> {
         let db = Db { pool };
         seed::seed_categories_if_empty(&db.pool)
             .await
@@ -78,23 +197,28 @@ impl Db {
         Ok(db)
     }
 
-    /// The pool, for queries that do not have a method here yet.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
     }
 
-    /// Closes the pool: waits for connections in use to be returned, then checkpoints and closes
-    /// the file. Queries after this fail, which is how the tests simulate a broken database.
+    /// A connection from the pool, for statements that do not have a method here (tests,
+    /// maintenance): `db.acquire().await?.query("SELECT ... WHERE id = $1").bind(id)...`.
+    pub async fn acquire(&self) -> Result<PooledConn, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// Closes the pool: waits for connections in use to be returned, then closes them (SQLite
+    /// checkpoints the WAL into the file). Queries after this fail, which is how the tests
+    /// simulate a broken database.
     pub async fn close(&self) {
         self.pool.close().await;
     }
 
-    /// `SELECT 1`: can a connection be had and does SQLite answer?
+    /// `SELECT 1`: can a connection be had and does the database answer?
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        self.acquire().await?.query("SELECT 1").execute().await?;
+        Ok(())
     }
 
     /// Seeds the demo directory if the directory is empty. Returns whether it did.
@@ -104,39 +228,43 @@ impl Db {
 
     /// The whole directory. Order is stable so that the tablets' copies compare equal: regions
     /// from the top of the hierarchy down (then by id), stations and deputies by id, categories in
-    /// their configured position.
+    /// their configured position. Ids compare bytewise on both backends (the PostgreSQL schema
+    /// declares them `COLLATE "C"`, SQLite's default is binary), as the binary search below needs.
     pub async fn directory(&self) -> Result<Directory, sqlx::Error> {
-        // One read transaction: a consistent snapshot even if an import writes meanwhile.
-        let mut tx = self.pool.begin().await?;
+        // One snapshot for all the reads, even if an import writes meanwhile.
+        let mut tx = self.pool.begin(Begin::Snapshot).await?;
 
         // Walking down from the roots gives each region its depth. A region can only be missed if
         // `parent_id`s form a cycle, which no root reaches (so the walk also always ends).
-        let regions = sqlx::query(
-            "WITH RECURSIVE tree (id, depth) AS ( \
-                 SELECT id, 0 FROM regions WHERE parent_id IS NULL \
-                 UNION ALL \
-                 SELECT r.id, tree.depth + 1 FROM regions r JOIN tree ON r.parent_id = tree.id \
-             ) \
-             SELECT r.id, r.name, r.parent_id FROM regions r JOIN tree ON tree.id = r.id \
-             ORDER BY tree.depth, r.id",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|row| region_from_row(&row))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-
-        let stations = sqlx::query("SELECT id, region_id, name, address FROM stations ORDER BY id")
-            .fetch_all(&mut *tx)
+        let regions = tx
+            .query(
+                "WITH RECURSIVE tree (id, depth) AS ( \
+                     SELECT id, 0 FROM regions WHERE parent_id IS NULL \
+                     UNION ALL \
+                     SELECT r.id, tree.depth + 1 FROM regions r JOIN tree ON r.parent_id = tree.id \
+                 ) \
+                 SELECT r.id, r.name, r.parent_id FROM regions r JOIN tree ON tree.id = r.id \
+                 ORDER BY tree.depth, r.id",
+            )
+            .fetch_all()
             .await?
-            .into_iter()
-            .map(|row| station_from_row(&row))
+            .iter()
+            .map(region_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-        let mut deputies = sqlx::query("SELECT id, name, level FROM deputies ORDER BY id")
-            .fetch_all(&mut *tx)
+        let stations = tx
+            .query("SELECT id, region_id, name, address FROM stations ORDER BY id")
+            .fetch_all()
             .await?
-            .into_iter()
+            .iter()
+            .map(station_from_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+        let mut deputies = tx
+            .query("SELECT id, name, level FROM deputies ORDER BY id")
+            .fetch_all()
+            .await?
+            .iter()
             .map(|row| {
                 Ok(Deputy {
                     id: DeputyId(row.try_get("id")?),
@@ -147,11 +275,13 @@ impl Db {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-        let links = sqlx::query(
-            "SELECT deputy_id, station_id FROM deputy_stations ORDER BY deputy_id, station_id",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let links = tx
+            .query(
+                "SELECT deputy_id, station_id FROM deputy_stations \
+                 ORDER BY deputy_id, station_id",
+            )
+            .fetch_all()
+            .await?;
         for row in links {
             let deputy_id: String = row.try_get("deputy_id")?;
             let station_id: String = row.try_get("station_id")?;
@@ -161,7 +291,7 @@ impl Db {
             }
         }
 
-        let categories = categories(&mut tx).await?;
+        let categories = categories(&mut tx.conn()).await?;
 
         tx.commit().await?;
         Ok(Directory {
@@ -174,11 +304,11 @@ impl Db {
 }
 
 /// The configured categories, in their configured position.
-async fn categories(conn: &mut SqliteConnection) -> Result<Vec<Category>, sqlx::Error> {
-    sqlx::query("SELECT code, zh, en, speciality FROM categories ORDER BY position, code")
-        .fetch_all(&mut *conn)
+async fn categories(conn: &mut Conn<'_>) -> Result<Vec<Category>, sqlx::Error> {
+    conn.query("SELECT code, zh, en, speciality FROM categories ORDER BY position, code")
+        .fetch_all()
         .await?
-        .into_iter()
+        .iter()
         .map(|row| {
             Ok(Category {
                 code: row.try_get("code")?,
@@ -191,16 +321,16 @@ async fn categories(conn: &mut SqliteConnection) -> Result<Vec<Category>, sqlx::
 }
 
 /// A `regions` row (`id, name, parent_id`).
-pub(crate) fn region_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Region, sqlx::Error> {
+pub(crate) fn region_from_row(row: &Row) -> Result<Region, sqlx::Error> {
     Ok(Region {
         id: RegionId(row.try_get("id")?),
         name: row.try_get("name")?,
-        parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(RegionId),
+        parent_id: row.try_get::<Option<String>>("parent_id")?.map(RegionId),
     })
 }
 
 /// A `stations` row (`id, region_id, name, address`).
-pub(crate) fn station_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Station, sqlx::Error> {
+pub(crate) fn station_from_row(row: &Row) -> Result<Station, sqlx::Error> {
     Ok(Station {
         id: StationId(row.try_get("id")?),
         region_id: RegionId(row.try_get("region_id")?),

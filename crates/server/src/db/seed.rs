@@ -2,30 +2,32 @@
 //! directory with `--demo`. Done in Rust rather than in migrations because both are data that
 //! administrators may change afterwards, and the category list comes from the domain crate.
 
+use super::backend::{Begin, Pool};
 use liaison_domain::default_categories;
-use sqlx::SqlitePool;
 
 /// Inserts `liaison_domain::default_categories()` when the table is empty, i.e. on first start.
 /// Not on every start: a region that removed or reordered categories must keep its list.
-pub(super) async fn seed_categories_if_empty(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    // IMMEDIATE takes the write lock before the check, so two servers started on the same file
-    // cannot both see an empty table.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM categories")
-        .fetch_one(&mut *tx)
-        .await?;
+pub(super) async fn seed_categories_if_empty(pool: &Pool) -> Result<(), sqlx::Error> {
+    // The lock is taken before the check, so two servers started on the same database cannot
+    // both see an empty table.
+    let mut tx = pool.begin(Begin::LockTables(&["categories"])).await?;
+    let count: i64 = tx
+        .query("SELECT COUNT(*) AS n FROM categories")
+        .fetch_one()
+        .await?
+        .try_get("n")?;
     if count == 0 {
         for (position, category) in default_categories().iter().enumerate() {
-            sqlx::query(
+            tx.query(
                 "INSERT INTO categories (code, zh, en, speciality, position) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
             )
-            .bind(&category.code)
-            .bind(&category.zh)
-            .bind(&category.en)
+            .bind(category.code.as_str())
+            .bind(category.zh.as_str())
+            .bind(category.en.as_str())
             .bind(category.speciality)
             .bind(i64::try_from(position).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
+            .execute()
             .await?;
         }
         tracing::info!("seeded the default categories");
@@ -88,14 +90,18 @@ const DEMO_DEPUTIES: &[(&str, &str, &str, &[&str])] = &[
 
 /// Seeds the demo directory when no region, station or deputy exists yet. All or nothing, in one
 /// transaction. Returns whether it seeded.
-pub(super) async fn seed_demo_if_empty(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let existing: i64 = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM regions) + (SELECT COUNT(*) FROM stations) \
-              + (SELECT COUNT(*) FROM deputies)",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+pub(super) async fn seed_demo_if_empty(pool: &Pool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool
+        .begin(Begin::LockTables(&["regions", "stations", "deputies"]))
+        .await?;
+    let existing: i64 = tx
+        .query(
+            "SELECT (SELECT COUNT(*) FROM regions) + (SELECT COUNT(*) FROM stations) \
+                  + (SELECT COUNT(*) FROM deputies) AS n",
+        )
+        .fetch_one()
+        .await?
+        .try_get("n")?;
     if existing > 0 {
         tracing::info!("the directory is not empty: demo data not seeded");
         return Ok(false);
@@ -103,34 +109,34 @@ pub(super) async fn seed_demo_if_empty(pool: &SqlitePool) -> Result<bool, sqlx::
 
     // Parents come first in the list, so the foreign key holds at each insert.
     for (id, name, parent_id) in DEMO_REGIONS {
-        sqlx::query("INSERT INTO regions (id, name, parent_id) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(name)
-            .bind(parent_id)
-            .execute(&mut *tx)
+        tx.query("INSERT INTO regions (id, name, parent_id) VALUES ($1, $2, $3)")
+            .bind(*id)
+            .bind(*name)
+            .bind(*parent_id)
+            .execute()
             .await?;
     }
     for (id, region_id, name, address) in DEMO_STATIONS {
-        sqlx::query("INSERT INTO stations (id, region_id, name, address) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(region_id)
-            .bind(name)
-            .bind(address)
-            .execute(&mut *tx)
+        tx.query("INSERT INTO stations (id, region_id, name, address) VALUES ($1, $2, $3, $4)")
+            .bind(*id)
+            .bind(*region_id)
+            .bind(*name)
+            .bind(*address)
+            .execute()
             .await?;
     }
     for (id, name, level, stations) in DEMO_DEPUTIES {
-        sqlx::query("INSERT INTO deputies (id, name, level) VALUES (?, ?, ?)")
-            .bind(id)
-            .bind(name)
-            .bind(level)
-            .execute(&mut *tx)
+        tx.query("INSERT INTO deputies (id, name, level) VALUES ($1, $2, $3)")
+            .bind(*id)
+            .bind(*name)
+            .bind(*level)
+            .execute()
             .await?;
         for station_id in *stations {
-            sqlx::query("INSERT INTO deputy_stations (deputy_id, station_id) VALUES (?, ?)")
-                .bind(id)
-                .bind(station_id)
-                .execute(&mut *tx)
+            tx.query("INSERT INTO deputy_stations (deputy_id, station_id) VALUES ($1, $2)")
+                .bind(*id)
+                .bind(*station_id)
+                .execute()
                 .await?;
         }
     }

@@ -2,24 +2,35 @@
 //! opinions changed after a cursor, in commit order). The rules are the domain's
 //! ([`liaison_domain::sync`]); this module only runs them inside database transactions.
 //!
-//! Tables (`migrations/sqlite/0002_sync.sql`): `sync_clients` (each client's `last_seq` and
+//! Tables (`0002_sync.sql`, one per backend): `sync_clients` (each client's `last_seq` and
 //! `last_stamp`), `mutations` (every mutation taken, applied or rejected, with the reason),
 //! `opinions` (the merged [`OpinionReplica`] as JSON and the `change_seq` of its last change)
 //! and `sync_counter` (the one-row change counter).
 //!
-//! **Locking.** A push is one transaction opened with `BEGIN IMMEDIATE`, which takes SQLite's
-//! write lock before the client's row is read, so two pushes of the same client (two tabs, a
-//! retry racing the original) run one after the other: the second reads the `last_seq` the first
-//! committed and skips what it applied. (A plain `BEGIN` would let both read the same `last_seq`
-//! and one would then fail to upgrade its lock.) The PostgreSQL equivalent is
-//! `SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1 FOR UPDATE`, after an
-//! `INSERT ... ON CONFLICT DO NOTHING` of the row so that a first push has a row to lock.
+//! **Locking.** A push is one transaction that takes a lock every other push needs before it
+//! reads anything (`Begin::SyncWriter`): on SQLite `BEGIN IMMEDIATE`, the database's write lock;
+//! on PostgreSQL `SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE`, the counter row. So
+//! pushes run one at a time, on one server or several sharing the database, and:
+//! - two pushes of the same client (two tabs, a retry racing the original) cannot both apply a
+//!   mutation: the second reads the `last_seq` the first committed and skips what it applied.
+//!   (Locking only later, at the first counter bump, would let both read the same `last_seq`.)
+//! - an opinion is never merged from a stale read: the stored state is read under the lock, and
+//!   PostgreSQL's READ COMMITTED gives each statement the latest committed state.
+//!
+//! A finer lock (the client's `sync_clients` row) would let pushes of different clients
+//! interleave, but then two pushes editing one opinion could each merge into the state they read
+//! before the other committed, losing a change; the one lock costs little at the stations' write
+//! rates (a push is a few milliseconds) and keeps both backends equally simple.
 //!
 //! **Change order.** Every transaction that changes an opinion bumps `sync_counter` with
-//! `UPDATE ... RETURNING` and stores the value as the opinion's `change_seq`. On SQLite the single
-//! writer makes that commit order; on PostgreSQL the row lock on the counter does, so pull cursors
-//! never skip a change committed late (which `updated_at` or a bare sequence would).
+//! `UPDATE ... RETURNING` and stores the value as the opinion's `change_seq`. The lock above is
+//! held until commit, and PostgreSQL makes a commit visible before it releases the transaction's
+//! locks, so a number is handed out only after every smaller one is committed and visible: the
+//! numbers follow commit order, and a pull cursor never skips a change committed late (which
+//! `updated_at` or a `SEQUENCE`, numbering in start order, would). The tests check this with
+//! concurrent pushers and a paging puller on both backends.
 
+use super::backend::{Begin, Conn, Pool, Row};
 use super::{Db, categories};
 use liaison_domain::sync::validate::Rejection;
 use liaison_domain::sync::{
@@ -28,8 +39,7 @@ use liaison_domain::sync::{
     plan_push, validate_mutation,
 };
 use liaison_domain::{Category, ClientId, StationId, ValidationErrors};
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Sqlite};
 
 /// Why a push was refused as a whole, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,17 +77,19 @@ impl Db {
         server_now_ms: u64,
         may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
     ) -> Result<PushResponse, PushFailure> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool.begin(Begin::SyncWriter).await?;
+        let mut conn = tx.conn();
         let client = client_id.to_string();
 
-        let row = sqlx::query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = ?")
-            .bind(&client)
-            .fetch_optional(&mut *tx)
+        let row = conn
+            .query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1")
+            .bind(client.as_str())
+            .fetch_optional()
             .await?;
         let (mut last_seq, mut last_stamp) = match row {
             Some(row) => (
                 seq_from_db(row.try_get("last_seq")?)?,
-                row.try_get::<Option<String>, _>("last_stamp")?
+                row.try_get::<Option<String>>("last_stamp")?
                     .map(|s| parse_hlc(&s))
                     .transpose()?,
             ),
@@ -90,14 +102,14 @@ impl Db {
         let applies = plan.dispositions.contains(&Disposition::Apply);
         let categories = if applies {
             // The `mutations` rows reference the client's row.
-            sqlx::query(
-                "INSERT INTO sync_clients (client_id, last_seq, last_stamp) VALUES (?, 0, NULL) \
-                 ON CONFLICT (client_id) DO NOTHING",
+            conn.query(
+                "INSERT INTO sync_clients (client_id, last_seq, last_stamp) \
+                 VALUES ($1, 0, NULL) ON CONFLICT (client_id) DO NOTHING",
             )
-            .bind(&client)
-            .execute(&mut *tx)
+            .bind(client.as_str())
+            .execute()
             .await?;
-            categories(&mut tx).await?
+            categories(&mut conn).await?
         } else {
             Vec::new()
         };
@@ -107,7 +119,7 @@ impl Db {
             match disposition {
                 Disposition::Skip => {
                     if let Some(rejection) =
-                        stored_rejection(&mut tx, &client, mutation.seq).await?
+                        stored_rejection(&mut conn, &client, mutation.seq).await?
                     {
                         rejected.push(rejection);
                     }
@@ -120,9 +132,9 @@ impl Db {
                         DEFAULT_MAX_AHEAD_MS,
                     )
                     .stamp();
-                    let outcome = take(&mut tx, mutation, stamp, &categories, may_write).await?;
+                    let outcome = take(&mut conn, mutation, stamp, &categories, may_write).await?;
                     record(
-                        &mut tx,
+                        &mut conn,
                         &client,
                         mutation,
                         stamp,
@@ -138,12 +150,14 @@ impl Db {
         }
 
         if applies {
-            sqlx::query("UPDATE sync_clients SET last_seq = ?, last_stamp = ? WHERE client_id = ?")
-                .bind(seq_to_db(last_seq)?)
-                .bind(last_stamp.map(String::from))
-                .bind(&client)
-                .execute(&mut *tx)
-                .await?;
+            conn.query(
+                "UPDATE sync_clients SET last_seq = $1, last_stamp = $2 WHERE client_id = $3",
+            )
+            .bind(seq_to_db(last_seq)?)
+            .bind(last_stamp.map(String::from))
+            .bind(client.as_str())
+            .execute()
+            .await?;
         }
         tx.commit().await?;
         Ok(PushResponse {
@@ -177,25 +191,46 @@ impl Db {
                 reset_required: false,
             });
         }
-        // On PostgreSQL the station list would be one array parameter (`station_id = ANY($2)`).
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT state, change_seq FROM opinions WHERE change_seq > ",
-        );
-        query.push_bind(cursor_to_db(cursor));
-        query.push(" AND station_id IN (");
-        let mut separated = query.separated(", ");
-        for station in stations {
-            separated.push_bind(station.0.as_str());
-        }
-        query.push(") ORDER BY change_seq LIMIT ");
         // One more than asked, to know whether another page follows.
-        query.push_bind(i64::from(limit) + 1);
-
-        let rows = query.build().fetch_all(&self.pool).await?;
+        let fetch = i64::from(limit) + 1;
+        // The one query whose SQL differs beyond the shared subset: the station list is an
+        // `IN (...)` of bound values on SQLite, which has no array type, and one array parameter
+        // on PostgreSQL (one statement text whatever the list's length, so it is prepared once).
+        let rows: Vec<Row> = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT state, change_seq FROM opinions WHERE change_seq > ",
+                );
+                query.push_bind(cursor_to_db(cursor));
+                query.push(" AND station_id IN (");
+                let mut separated = query.separated(", ");
+                for station in stations {
+                    separated.push_bind(station.0.as_str());
+                }
+                query.push(") ORDER BY change_seq LIMIT ");
+                query.push_bind(fetch);
+                let rows = query.build().fetch_all(pool).await?;
+                rows.into_iter().map(Row::Sqlite).collect()
+            }
+            Pool::Postgres(pool) => {
+                let stations: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
+                let rows = sqlx::query(
+                    "SELECT state, change_seq FROM opinions \
+                     WHERE change_seq > $1 AND station_id = ANY($2) \
+                     ORDER BY change_seq LIMIT $3",
+                )
+                .bind(cursor_to_db(cursor))
+                .bind(stations)
+                .bind(fetch)
+                .fetch_all(pool)
+                .await?;
+                rows.into_iter().map(Row::Postgres).collect()
+            }
+        };
         let more = rows.len() > limit as usize;
         let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
         for row in rows.into_iter().take(limit as usize) {
-            let state: OpinionReplica = parse_json(&row.try_get::<String, _>("state")?)?;
+            let state: OpinionReplica = parse_json(&row.try_get::<String>("state")?)?;
             let cursor = Cursor(seq_from_db(row.try_get("change_seq")?)?.0);
             changes.push(Change::Opinion { cursor, state });
         }
@@ -211,18 +246,19 @@ impl Db {
 /// Authorises, checks and applies one new mutation under the stamp the server gave it. `None`
 /// when applied (changed or not), the rejection otherwise.
 async fn take(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     mutation: &Mutation,
     stamp: Hlc,
     categories: &[Category],
     may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
 ) -> Result<Option<Rejected>, sqlx::Error> {
     let opinion_id = mutation.kind.opinion_id().to_string();
-    let current: Option<OpinionReplica> = sqlx::query("SELECT state FROM opinions WHERE id = ?")
-        .bind(&opinion_id)
-        .fetch_optional(&mut *conn)
+    let current: Option<OpinionReplica> = conn
+        .query("SELECT state FROM opinions WHERE id = $1")
+        .bind(opinion_id.as_str())
+        .fetch_optional()
         .await?
-        .map(|row| parse_json(&row.try_get::<String, _>("state")?))
+        .map(|row| parse_json(&row.try_get::<String>("state")?))
         .transpose()?;
 
     // Authorisation comes first, so that a forbidden mutation tells nothing about the other
@@ -254,24 +290,26 @@ async fn take(
         ..mutation.clone()
     };
     if state.apply(&stamped) {
-        let change_seq: i64 =
-            sqlx::query("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get("value")?;
+        // Inside the push transaction, whose counter row lock (PostgreSQL) or write lock (SQLite)
+        // is held until commit: numbers are handed out in commit order.
+        let change_seq: i64 = conn
+            .query("UPDATE sync_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+            .fetch_one()
+            .await?
+            .try_get("value")?;
         let station_id = state.created().map(|o| o.station_id.0.clone());
-        sqlx::query(
-            "INSERT INTO opinions (id, station_id, state, change_seq) VALUES (?, ?, ?, ?) \
+        conn.query(
+            "INSERT INTO opinions (id, station_id, state, change_seq) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET \
                  station_id = COALESCE(excluded.station_id, opinions.station_id), \
                  state = excluded.state, \
                  change_seq = excluded.change_seq",
         )
-        .bind(&opinion_id)
+        .bind(opinion_id.as_str())
         .bind(station_id)
         .bind(to_json(&state)?)
         .bind(change_seq)
-        .execute(&mut *conn)
+        .execute()
         .await?;
     }
     Ok(None)
@@ -279,7 +317,7 @@ async fn take(
 
 /// Writes the `mutations` row of a mutation just taken.
 async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     client: &str,
     mutation: &Mutation,
     stamp: Hlc,
@@ -290,10 +328,10 @@ async fn record(
         .filter(|r| !r.errors.is_empty())
         .map(|r| to_json(&r.errors))
         .transpose()?;
-    sqlx::query(
+    conn.query(
         "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
              outcome, reject_code, reject_message, reject_errors, received_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(client)
     .bind(seq_to_db(mutation.seq)?)
@@ -311,30 +349,31 @@ async fn record(
     .bind(rejected.map(|r| r.message.as_str()))
     .bind(errors)
     .bind(i64::try_from(server_now_ms).map_err(encode_error)?)
-    .execute(&mut *conn)
+    .execute()
     .await?;
     Ok(())
 }
 
 /// The stored rejection of a mutation taken before, if it was rejected.
 async fn stored_rejection(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn<'_>,
     client: &str,
     seq: Seq,
 ) -> Result<Option<Rejected>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT reject_code, reject_message, reject_errors FROM mutations \
-         WHERE client_id = ? AND seq = ? AND outcome = 'rejected'",
-    )
-    .bind(client)
-    .bind(seq_to_db(seq)?)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = conn
+        .query(
+            "SELECT reject_code, reject_message, reject_errors FROM mutations \
+             WHERE client_id = $1 AND seq = $2 AND outcome = 'rejected'",
+        )
+        .bind(client)
+        .bind(seq_to_db(seq)?)
+        .fetch_optional()
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let code: String = row.try_get("reject_code")?;
-    let errors = match row.try_get::<Option<String>, _>("reject_errors")? {
+    let errors = match row.try_get::<Option<String>>("reject_errors")? {
         Some(json) => parse_json(&json)?,
         None => ValidationErrors::default(),
     };

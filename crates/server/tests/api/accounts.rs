@@ -86,6 +86,17 @@ impl TestApp {
             .await
     }
 
+    /// Runs a statement that the API has no call for (moving time, disabling a user), with an
+    /// optional `$1`.
+    async fn execute_sql(&self, sql: &str, argument: Option<i64>) {
+        let mut conn = self.db.acquire().await.unwrap();
+        let mut query = conn.query(sql);
+        if let Some(argument) = argument {
+            query = query.bind(argument);
+        }
+        query.execute().await.unwrap();
+    }
+
     pub(super) async fn enroll(&self, token: &str, station: &str) -> Response<Body> {
         self.call(
             Method::POST,
@@ -151,9 +162,16 @@ async fn first_start_creates_one_admin_who_can_sign_in() {
     );
     assert_eq!(app.db.user_count().await.unwrap(), 1);
 
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(app.db.pool())
+    let stored: String = app
+        .db
+        .acquire()
         .await
+        .unwrap()
+        .query("SELECT password_hash FROM users")
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get("password_hash")
         .unwrap();
     assert!(stored.starts_with("$argon2id$"), "{stored}");
     assert!(!stored.contains(&password));
@@ -178,12 +196,18 @@ async fn sign_in_answers_a_token_and_me_describes_the_user() {
     assert_eq!(body["user"]["role"], "deputy");
     assert_eq!(body["user"]["deputy_id"], "deputy-demo-zhang");
 
-    let tokens_in_db: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE token_hash = ?")
-            .bind(token)
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+    let tokens_in_db: i64 = app
+        .db
+        .acquire()
+        .await
+        .unwrap()
+        .query("SELECT COUNT(*) AS n FROM sessions WHERE token_hash = $1")
+        .bind(token)
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
     assert_eq!(tokens_in_db, 0, "only the hash is stored");
 
     let response = app.me(token).await;
@@ -255,11 +279,17 @@ async fn five_failures_lock_the_username_for_fifteen_minutes() {
     )
     .await;
 
-    let locked_until: i64 =
-        sqlx::query_scalar("SELECT locked_until FROM users WHERE username = 'office'")
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+    let locked_until: i64 = app
+        .db
+        .acquire()
+        .await
+        .unwrap()
+        .query("SELECT locked_until FROM users WHERE username = 'office'")
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get("locked_until")
+        .unwrap();
     let now = liaison_server::auth::now_ms();
     let fifteen_minutes = 15 * 60 * 1000;
     assert!(
@@ -270,11 +300,11 @@ async fn five_failures_lock_the_username_for_fifteen_minutes() {
     app.token("staff-heping", None).await;
 
     // Fifteen minutes later (moved back in the database rather than waited for).
-    sqlx::query("UPDATE users SET locked_until = ? WHERE username = 'office'")
-        .bind(now - 1)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.execute_sql(
+        "UPDATE users SET locked_until = $1 WHERE username = 'office'",
+        Some(now - 1),
+    )
+    .await;
     app.token("office", None).await;
 }
 
@@ -307,19 +337,18 @@ async fn a_bearer_token_is_required() {
 
     // Expired.
     let token = app.token("office", None).await;
-    sqlx::query("UPDATE sessions SET expires_at = 0")
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.execute_sql("UPDATE sessions SET expires_at = 0", None)
+        .await;
     assert_eq!(app.me(&token).await.status(), StatusCode::UNAUTHORIZED);
 
     // A disabled user's live session.
     let token = app.token("staff-heping", None).await;
     assert_eq!(app.me(&token).await.status(), StatusCode::OK);
-    sqlx::query("UPDATE users SET disabled = 1 WHERE username = 'staff-heping'")
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.execute_sql(
+        "UPDATE users SET disabled = TRUE WHERE username = 'staff-heping'",
+        None,
+    )
+    .await;
     assert_eq!(app.me(&token).await.status(), StatusCode::UNAUTHORIZED);
     let response = app.sign_in_with("staff-heping", PASSWORD, None).await;
     assert_json_error(

@@ -1,6 +1,11 @@
-//! End-to-end tests of the HTTP surface: the real router, a real SQLite file in a temporary data
-//! directory, and a fake trunk bundle in a temporary dist directory. Requests go through
-//! `tower::ServiceExt::oneshot`, so no socket is bound.
+//! End-to-end tests of the HTTP surface: the real router, a real database, and a fake trunk
+//! bundle in a temporary dist directory. Requests go through `tower::ServiceExt::oneshot`, so no
+//! socket is bound.
+//!
+//! The database is a SQLite file in a temporary data directory, or, when
+//! `LIAISON_TEST_DATABASE_URL` is set (e.g. `postgres://liaison:liaison@127.0.0.1/postgres`), a
+//! fresh PostgreSQL database per test, created through that URL and dropped after the test
+//! ([`TestStorage`]). Every test runs on both; `cargo xtask test` runs the suite twice.
 //!
 //! One test binary for the whole server (each binary links the crate again): the HTTP surface
 //! is in this file, accounts (sign-in, sessions, devices, scopes) in [`accounts`], the sync store
@@ -8,6 +13,7 @@
 //! authentication, authorisation by station, status mapping) in [`sync_routes`].
 
 mod accounts;
+mod instances;
 mod sync;
 mod sync_routes;
 
@@ -15,11 +21,121 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use liaison_domain::{Directory, default_categories};
+use liaison_server::db::Storage;
 use liaison_server::{AppState, Db, Passwords, Settings, app};
 use serde_json::Value;
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tempfile::TempDir;
 use tower::ServiceExt;
+
+/// Set to a PostgreSQL URL to run the suite on PostgreSQL; its role needs `CREATEDB`.
+const TEST_DATABASE_URL: &str = "LIAISON_TEST_DATABASE_URL";
+
+/// A database of one's own for one test: a SQLite data directory that is deleted afterwards, or
+/// a PostgreSQL database that is created fresh and dropped afterwards. Tests stay isolated and run
+/// in parallel on either backend.
+pub(crate) struct TestStorage {
+    pub(crate) storage: Storage,
+    /// Kept for its `Drop`, which deletes the directory.
+    _sqlite_dir: Option<TempDir>,
+    /// The test database and how to reach the server as the URL's user, to drop it.
+    postgres: Option<(String, PgConnectOptions)>,
+}
+
+impl TestStorage {
+    pub(crate) async fn new() -> Self {
+        match std::env::var(TEST_DATABASE_URL) {
+            Ok(url) if !url.trim().is_empty() => Self::postgres(url.trim()).await,
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                TestStorage {
+                    storage: Storage::Sqlite {
+                        data_dir: dir.path().to_path_buf(),
+                    },
+                    _sqlite_dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    /// `CREATE DATABASE liaison_test_<time>_<pid>_<n>`: unique across the parallel tests of
+    /// this process (n) and concurrent processes (pid) and runs (time).
+    async fn postgres(url: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let server = PgConnectOptions::from_str(url)
+            .unwrap_or_else(|err| panic!("{TEST_DATABASE_URL} is not a PostgreSQL URL: {err}"));
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let name = format!(
+            "liaison_test_{secs}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = PgConnection::connect_with(&server)
+            .await
+            .unwrap_or_else(|err| panic!("cannot connect to {TEST_DATABASE_URL}: {err}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|err| panic!("cannot create the test database {name}: {err}"));
+        admin.close().await.ok();
+        TestStorage {
+            storage: Storage::Postgres {
+                options: Box::new(server.clone().database(&name)),
+            },
+            _sqlite_dir: None,
+            postgres: Some((name, server)),
+        }
+    }
+
+    pub(crate) async fn open(&self) -> Db {
+        Db::open_storage(&self.storage)
+            .await
+            .expect("database opens")
+    }
+}
+
+impl Drop for TestStorage {
+    /// Drops the PostgreSQL test database (`WITH (FORCE)` ends the pools' connections that may
+    /// still be open). On a thread of its own: `Drop` runs inside the test's runtime, which
+    /// cannot block on another future. A failure leaves the database behind and says so.
+    fn drop(&mut self) {
+        let Some((name, server)) = self.postgres.take() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|err| err.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect_with(&server)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .map_err(|err| format!("{name}: {err}"))?;
+                admin.close().await.ok();
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => eprintln!("could not drop the test database: {err}"),
+            Err(_) => eprintln!("could not drop the test database: the thread panicked"),
+        }
+    }
+}
 
 /// The inline loader, as trunk 0.21 writes it into `index.html` (text between the tags).
 const LOADER: &str = "\nimport init from '/app-0123456789abcdef.js';\n\
@@ -39,8 +155,9 @@ fn index_html() -> String {
 struct TestApp {
     router: Router,
     db: Db,
-    data_dir: TempDir,
-    _dist_dir: TempDir,
+    /// Declared after `db`, so dropped after it: the database outlives the pool.
+    storage: TestStorage,
+    dist_dir: TempDir,
 }
 
 impl TestApp {
@@ -89,21 +206,36 @@ fn write_fake_dist(dist: &Path) {
     std::fs::write(dist.join("app-0123456789abcdef_bg.wasm"), wasm).unwrap();
 }
 
+/// The settings of the test apps: the fake bundle in `dist_dir`, and cheap hashing, which keeps
+/// the account tests fast (production keeps the default cost).
+fn test_settings(dist_dir: &Path) -> Settings {
+    let mut settings = Settings::new(dist_dir);
+    settings.passwords = Passwords::insecure_for_tests();
+    settings
+}
+
 /// The app on a fresh, empty database (default categories only) and the fake bundle.
 async fn spawn_app() -> TestApp {
-    let data_dir = tempfile::tempdir().unwrap();
+    let storage = TestStorage::new().await;
     let dist_dir = tempfile::tempdir().unwrap();
     write_fake_dist(dist_dir.path());
-    let db = Db::open(data_dir.path()).await.expect("database opens");
-    let mut settings = Settings::new(dist_dir.path());
-    // Cheap hashing keeps the account tests fast; production keeps the default cost.
-    settings.passwords = Passwords::insecure_for_tests();
-    let state = AppState::new(db.clone(), settings);
+    let db = storage.open().await;
+    let state = AppState::new(db.clone(), test_settings(dist_dir.path()));
     TestApp {
         router: app(state),
         db,
-        data_dir,
-        _dist_dir: dist_dir,
+        storage,
+        dist_dir,
+    }
+}
+
+impl TestApp {
+    /// A second server instance on the same database: its own pool and router, as another
+    /// process would have.
+    async fn second_instance(&self) -> (Router, Db) {
+        let db = self.storage.open().await;
+        let state = AppState::new(db.clone(), test_settings(self.dist_dir.path()));
+        (app(state), db)
     }
 }
 
@@ -266,8 +398,8 @@ async fn seeding_twice_does_not_duplicate() {
         "a non-empty directory is left alone"
     );
 
-    // A restart opens the same file again: migrations and category seeding run again too.
-    let reopened = Db::open(app.data_dir.path()).await.unwrap();
+    // A restart opens the same database again: migrations and category seeding run again too.
+    let reopened = app.storage.open().await;
     assert!(!reopened.seed_demo().await.unwrap());
     assert_eq!(reopened.directory().await.unwrap(), first);
     assert_eq!(app.db.directory().await.unwrap(), first);
@@ -277,11 +409,15 @@ async fn seeding_twice_does_not_duplicate() {
 async fn categories_are_seeded_on_first_start_only() {
     let app = spawn_app().await;
     // An administrator removes a category; the next start must not bring it back.
-    sqlx::query("DELETE FROM categories WHERE code = 'parking'")
-        .execute(app.db.pool())
+    app.db
+        .acquire()
+        .await
+        .unwrap()
+        .query("DELETE FROM categories WHERE code = 'parking'")
+        .execute()
         .await
         .unwrap();
-    let reopened = Db::open(app.data_dir.path()).await.unwrap();
+    let reopened = app.storage.open().await;
     let codes: Vec<_> = reopened
         .directory()
         .await

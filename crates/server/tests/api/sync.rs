@@ -1,5 +1,6 @@
-//! The sync store on a real SQLite file: [`Db::push`] and [`Db::pull`] (the HTTP routes over
-//! them are tested in `sync_routes.rs`).
+//! The sync store on a real database (SQLite, or PostgreSQL with `LIAISON_TEST_DATABASE_URL`):
+//! [`Db::push`] and [`Db::pull`] (the HTTP routes over them are tested in `sync_routes.rs`),
+//! including concurrent pushers against a paging puller.
 
 use liaison_domain::sync::{
     Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, Mutation, MutationKind, OpinionFieldValue,
@@ -11,10 +12,10 @@ use liaison_domain::{
 };
 use liaison_server::Db;
 use liaison_server::db::PushFailure;
-use sqlx::Row;
-use std::collections::BTreeSet;
-use tempfile::TempDir;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::task::JoinSet;
+
+use super::TestStorage;
 
 /// Authorisation that lets every station through (the routes' own is tested in `sync_routes`).
 const ANY: &(dyn Fn(&StationId) -> bool + Send + Sync) = &|_| true;
@@ -22,10 +23,10 @@ const ANY: &(dyn Fn(&StationId) -> bool + Send + Sync) = &|_| true;
 /// The server's clock in these tests.
 pub(super) const NOW: u64 = 1_767_225_600_000;
 
-async fn open_db() -> (Db, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path()).await.expect("database opens");
-    (db, dir)
+/// A fresh database; keep the [`TestStorage`] alive as long as the [`Db`].
+async fn open_db() -> (Db, TestStorage) {
+    let storage = TestStorage::new().await;
+    (storage.open().await, storage)
 }
 
 pub(super) fn client(n: u8) -> ClientId {
@@ -99,11 +100,14 @@ pub(super) fn set(
 }
 
 pub(super) async fn count(db: &Db, table: &str) -> i64 {
-    sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
-        .fetch_one(db.pool())
+    let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let mut conn = db.acquire().await.unwrap();
+    conn.query(&sql)
+        .fetch_one()
         .await
         .unwrap()
-        .get("n")
+        .try_get("n")
+        .unwrap()
 }
 
 async fn pull_all(db: &Db) -> PullResponse {
@@ -122,7 +126,7 @@ fn states(response: &PullResponse) -> Vec<&OpinionReplica> {
 
 #[tokio::test]
 async fn a_push_applies_and_a_pull_returns_it() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let opinion = valid_opinion(opinion_id(1), "st-1");
     let response = db
         .push(
@@ -163,7 +167,7 @@ async fn a_push_applies_and_a_pull_returns_it() {
 
 #[tokio::test]
 async fn resending_a_batch_stores_nothing_twice_and_gets_the_same_acknowledgement() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
     let id = opinion_id(1);
     let batch = vec![
@@ -197,7 +201,7 @@ async fn resending_a_batch_stores_nothing_twice_and_gets_the_same_acknowledgemen
 
 #[tokio::test]
 async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
 
     // A new client must start at seq 1.
@@ -260,7 +264,7 @@ async fn a_gap_is_refused_with_the_expected_seq_and_stores_nothing() {
 
 #[tokio::test]
 async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
     let mut invalid = valid_opinion(opinion_id(1), "st-1");
     invalid.summary = String::new();
@@ -280,16 +284,22 @@ async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq(
         "{rejected:?}"
     );
 
-    let row = sqlx::query(
-        "SELECT outcome, reject_code, reject_message FROM mutations WHERE seq = 1 AND client_id = ?",
-    )
-    .bind(c.to_string())
-    .fetch_one(db.pool())
-    .await
-    .unwrap();
-    assert_eq!(row.get::<String, _>("outcome"), "rejected");
-    assert_eq!(row.get::<String, _>("reject_code"), "invalid");
-    assert_eq!(row.get::<String, _>("reject_message"), rejected.message);
+    let row = db
+        .acquire()
+        .await
+        .unwrap()
+        .query(
+            "SELECT outcome, reject_code, reject_message FROM mutations \
+             WHERE seq = 1 AND client_id = $1",
+        )
+        .bind(c.to_string())
+        .fetch_one()
+        .await
+        .unwrap();
+    let text = |column| row.try_get::<String>(column).unwrap();
+    assert_eq!(text("outcome"), "rejected");
+    assert_eq!(text("reject_code"), "invalid");
+    assert_eq!(text("reject_message"), rejected.message);
 
     // Only the valid one is stored; the rejected seq is consumed, not expected again.
     let pulled = pull_all(&db).await;
@@ -316,7 +326,7 @@ async fn an_invalid_mutation_is_rejected_recorded_returned_and_consumes_its_seq(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_push_fired_ten_times_at_once_is_taken_once() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
     let mut invalid = valid_opinion(opinion_id(2), "st-1");
     invalid.summary = String::new();
@@ -405,7 +415,7 @@ async fn interleaved_pushes_of_two_clients_converge_to_the_domain_merge() {
         &[(a, &[&a1, &a2]), (b, &[&b1, &b2])],
     ];
     for order in orders {
-        let (db, _dir) = open_db().await;
+        let (db, _storage) = open_db().await;
         for (client, batch) in order {
             let batch: Vec<Mutation> = batch.iter().map(|m| (*m).clone()).collect();
             let response = db.push(*client, &batch, NOW, ANY).await.unwrap();
@@ -418,7 +428,7 @@ async fn interleaved_pushes_of_two_clients_converge_to_the_domain_merge() {
 
 #[tokio::test]
 async fn pull_pages_follow_commit_order_and_a_cursor_never_skips_a_change() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
     for n in 1..=3u8 {
         db.push(
@@ -491,7 +501,7 @@ async fn pull_pages_follow_commit_order_and_a_cursor_never_skips_a_change() {
 
 #[tokio::test]
 async fn a_far_future_stamp_is_clamped() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let c = client(1);
     let id = opinion_id(1);
     let year_ahead = Hlc {
@@ -506,13 +516,17 @@ async fn a_far_future_stamp_is_clamped() {
     let pulled = pull_all(&db).await;
     let stored = states(&pulled)[0].last_stamp().unwrap();
     assert_eq!(stored.wall_ms, NOW + DEFAULT_MAX_AHEAD_MS);
-    let row = sqlx::query("SELECT hlc, original_hlc FROM mutations WHERE seq = 1")
-        .fetch_one(db.pool())
+    let row = db
+        .acquire()
+        .await
+        .unwrap()
+        .query("SELECT hlc, original_hlc FROM mutations WHERE seq = 1")
+        .fetch_one()
         .await
         .unwrap();
-    assert_eq!(row.get::<String, _>("hlc"), String::from(stored));
+    assert_eq!(row.try_get::<String>("hlc").unwrap(), String::from(stored));
     assert_eq!(
-        row.get::<Option<String>, _>("original_hlc"),
+        row.try_get::<Option<String>>("original_hlc").unwrap(),
         Some(String::from(year_ahead))
     );
 
@@ -528,7 +542,7 @@ async fn a_far_future_stamp_is_clamped() {
 
 #[tokio::test]
 async fn a_mutation_the_callback_refuses_is_rejected_forbidden_by_its_stations() {
-    let (db, _dir) = open_db().await;
+    let (db, _storage) = open_db().await;
     let owner = client(1);
     db.push(
         owner,
@@ -576,4 +590,98 @@ async fn a_mutation_the_callback_refuses_is_rejected_forbidden_by_its_stations()
     let pulled = pull_all(&db).await;
     let stored = states(&pulled)[0].opinion().unwrap();
     assert_eq!(stored.summary, "小区停车难", "the edit was not applied");
+}
+
+/// The change order under load: concurrent pushers (each its own client, creating opinions and
+/// editing a shared one) while a puller pages through from its cursor with small pages. If a
+/// change could commit with a number below a cursor already handed out (a `SEQUENCE`, or
+/// numbering outside the lock), the puller would step past it and never see it: an opinion
+/// missing from its copy, or an old state of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paging_puller_misses_no_change_of_concurrent_pushers() {
+    const PUSHERS: u8 = 6;
+    const PUSHES: u64 = 12;
+    let (db, _storage) = open_db().await;
+    let shared = opinion_id(0);
+    let founder = client(0);
+    db.push(
+        founder,
+        &[create(founder, 1, 0, valid_opinion(shared, "st-1"))],
+        NOW,
+        ANY,
+    )
+    .await
+    .unwrap();
+
+    let pushers_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let puller = tokio::spawn({
+        let db = db.clone();
+        let pushers_done = pushers_done.clone();
+        async move {
+            let mut cursor = Cursor::START;
+            let mut copy: BTreeMap<OpinionId, OpinionReplica> = BTreeMap::new();
+            let mut pages = 0;
+            loop {
+                // Read before the pull: a pull that starts after the last push committed and
+                // reports nothing more has seen everything.
+                let done = pushers_done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = db.pull(cursor, 3, &[station()]).await.unwrap();
+                pages += 1;
+                for change in page.changes {
+                    assert!(change.cursor() > cursor, "cursors only grow");
+                    cursor = change.cursor();
+                    let Change::Opinion { state, .. } = change;
+                    copy.insert(state.id(), state);
+                }
+                assert_eq!(page.next_cursor, cursor);
+                if done && !page.more {
+                    return (copy, pages);
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+
+    let mut pushers = JoinSet::new();
+    for n in 1..=PUSHERS {
+        let db = db.clone();
+        pushers.spawn(async move {
+            let c = client(n);
+            for seq in 1..=PUSHES {
+                // Ids unique per pusher and push; every third push edits the shared opinion.
+                let id = OpinionId::new_v7(NOW - 3_600_000 + seq, [n; 10]);
+                let mutation = if seq % 3 == 0 {
+                    set(
+                        c,
+                        seq,
+                        seq,
+                        shared,
+                        vec![OpinionFieldValue::Details(format!("{n}-{seq}"))],
+                    )
+                } else {
+                    create(c, seq, seq, valid_opinion(id, "st-1"))
+                };
+                let response = db.push(c, &[mutation], NOW, ANY).await.unwrap();
+                assert!(response.rejected.is_empty(), "{response:?}");
+            }
+        });
+    }
+    while let Some(result) = pushers.join_next().await {
+        result.unwrap();
+    }
+    pushers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (copy, pages) = puller.await.unwrap();
+
+    let everything: BTreeMap<OpinionId, OpinionReplica> = states(&pull_all(&db).await)
+        .into_iter()
+        .map(|state| (state.id(), state.clone()))
+        .collect();
+    let creations_per_pusher = PUSHES - PUSHES / 3;
+    assert_eq!(
+        everything.len() as u64,
+        1 + u64::from(PUSHERS) * creations_per_pusher
+    );
+    assert_eq!(copy.len(), everything.len(), "no opinion missed");
+    assert_eq!(copy, everything, "every opinion in its latest state");
+    assert!(pages > 1, "the puller paged ({pages} pages)");
 }

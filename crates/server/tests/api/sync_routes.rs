@@ -14,7 +14,6 @@ use liaison_domain::sync::{
 use liaison_domain::{ClientId, Opinion, Role};
 use liaison_server::Settings;
 use serde_json::{Value, json};
-use sqlx::Row;
 use tokio::task::JoinSet;
 
 const PUSH: &str = "/api/v1/sync/push";
@@ -161,14 +160,24 @@ async fn a_mutation_for_another_station_is_rejected_forbidden_and_consumes_its_s
     assert_eq!(response.rejected[0].seq, Seq(2));
     assert_eq!(response.rejected[0].code, RejectCode::Forbidden);
     assert_eq!(count(&app.db, "opinions").await, 1, "only the allowed one");
-    let outcomes: Vec<(i64, String, Option<String>)> =
-        sqlx::query("SELECT seq, outcome, reject_code FROM mutations ORDER BY seq")
-            .fetch_all(app.db.pool())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (r.get("seq"), r.get("outcome"), r.get("reject_code")))
-            .collect();
+    let outcomes: Vec<(i64, String, Option<String>)> = app
+        .db
+        .acquire()
+        .await
+        .unwrap()
+        .query("SELECT seq, outcome, reject_code FROM mutations ORDER BY seq")
+        .fetch_all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("seq").unwrap(),
+                r.try_get("outcome").unwrap(),
+                r.try_get("reject_code").unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         outcomes,
         vec![
