@@ -208,6 +208,21 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The cursor of the latest committed change (`Cursor::START` before the first): what the
+    /// change-event stream announces (`crate::events`). Read after a push commits, it is at
+    /// least the cursor of every change that push made.
+    pub async fn latest_cursor(&self) -> Result<Cursor, sqlx::Error> {
+        let value: i64 = sqlx::query("SELECT value FROM sync_counter WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| row.try_get("value"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(Cursor(seq_from_db(value)?.0))
+    }
+}
+
 /// Authorises, checks and applies one new mutation under the stamp the server gave it. `None`
 /// when applied (changed or not), the rejection otherwise.
 async fn take(

@@ -6,16 +6,24 @@
 //! is in this file, accounts (sign-in, sessions, devices, scopes) in [`accounts`], the sync store
 //! (push and pull on [`Db`]) in [`sync`], and the sync routes (`/api/v1/sync/push` and `/pull`:
 //! authentication, authorisation by station, status mapping) in [`sync_routes`].
+//!
+//! The acceptance tests of the sync: [`sync_properties`] (the same push fired at once, and a
+//! property test of tablets with faults and server restarts against the real server),
+//! [`hostile_input`] (bad input to every `/api` route, and a property test throwing arbitrary
+//! bodies at push and pull), [`events`] (the change-event stream and shutdown with open streams).
 
 mod accounts;
+mod events;
+mod hostile_input;
 mod sync;
+mod sync_properties;
 mod sync_routes;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use liaison_domain::{Directory, default_categories};
-use liaison_server::{AppState, Db, Passwords, Settings, app};
+use liaison_server::{AppState, ChangeEvents, Db, Passwords, Settings, app};
 use serde_json::Value;
 use std::path::Path;
 use tempfile::TempDir;
@@ -39,8 +47,11 @@ fn index_html() -> String {
 struct TestApp {
     router: Router,
     db: Db,
+    /// The router's poke channel, to close the event streams as `main.rs` does on shutdown.
+    events: ChangeEvents,
     data_dir: TempDir,
     _dist_dir: TempDir,
+    settings: Settings,
 }
 
 impl TestApp {
@@ -91,6 +102,11 @@ fn write_fake_dist(dist: &Path) {
 
 /// The app on a fresh, empty database (default categories only) and the fake bundle.
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure`.
+async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let dist_dir = tempfile::tempdir().unwrap();
     write_fake_dist(dist_dir.path());
@@ -98,12 +114,30 @@ async fn spawn_app() -> TestApp {
     let mut settings = Settings::new(dist_dir.path());
     // Cheap hashing keeps the account tests fast; production keeps the default cost.
     settings.passwords = Passwords::insecure_for_tests();
-    let state = AppState::new(db.clone(), settings);
+    configure(&mut settings);
+    let state = AppState::new(db.clone(), settings.clone());
     TestApp {
+        events: state.events.clone(),
         router: app(state),
         db,
         data_dir,
         _dist_dir: dist_dir,
+        settings,
+    }
+}
+
+impl TestApp {
+    /// A server restart: the router and the pool are dropped (the pool closed, which
+    /// checkpoints the WAL), and a new `Db` is opened on the same data directory.
+    async fn restart(&mut self) {
+        self.db.close().await;
+        let db = Db::open(self.data_dir.path())
+            .await
+            .expect("database reopens");
+        let state = AppState::new(db.clone(), self.settings.clone());
+        self.events = state.events.clone();
+        self.router = app(state);
+        self.db = db;
     }
 }
 
