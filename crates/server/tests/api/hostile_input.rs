@@ -851,7 +851,9 @@ async fn arbitrary_bodies_at_push_and_pull_never_get_a_5xx_and_refusals_store_no
 
     let mut runner = TestRunner::new(Config {
         cases: 256,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
         source_file: Some(file!()),
         ..Config::default()
     });
