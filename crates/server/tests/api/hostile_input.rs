@@ -3,7 +3,8 @@
 //! unknown mutation kinds, wrong content types, unknown fields, odd path parameters, and another
 //! station's ids. Every refusal must be a 4xx with the JSON error shape
 //! `{"error":{"code":..,"message":..}}` (axum's own rejections answer `text/plain`; the
-//! `json_error_bodies` layer in `error.rs` gives them the shape), nothing may be stored, and
+//! `json_error_bodies` layer in `error.rs` gives them the shape and keeps their text as the
+//! message), nothing may be stored, and
 //! nothing may panic or answer 5xx. A property test then throws arbitrary bytes, arbitrary JSON
 //! and damaged valid requests at push and pull.
 
@@ -907,4 +908,43 @@ async fn arbitrary_bodies_at_push_and_pull_never_get_a_5xx_and_refusals_store_no
     }
     // Only a damaged but still valid push could store anything, and only the one opinion.
     assert!(count(&app.db, "opinions").await <= 1);
+}
+
+/// axum's rejections are `text/plain`; the error layer keeps their text as the JSON message, so
+/// a client developer reads what is wrong instead of a bare status name.
+#[tokio::test]
+async fn refusals_of_bad_bodies_say_what_is_wrong() {
+    let app = app_with_accounts().await;
+    let staff = app.token("staff-xingfuli", None).await;
+    let (_, _, Some(good), _) = routes().into_iter().find(|r| r.1 == PUSH).unwrap() else {
+        unreachable!()
+    };
+    let message = |body: Value| async {
+        let body = body_json(body_response(&app, &staff, body).await).await;
+        body["error"]["message"].as_str().unwrap().to_owned()
+    };
+    let mut kind = good.clone();
+    kind["mutations"][0]["kind"]["type"] = json!("drop_table");
+    let text = message(kind).await;
+    assert!(text.contains("unknown variant `drop_table`"), "{text}");
+    let mut seq = good.clone();
+    seq["mutations"][0]["seq"] = json!("one");
+    let text = message(seq).await;
+    assert!(text.contains("mutations[0].seq"), "{text}");
+
+    let request = raw(
+        &Method::POST,
+        PUSH,
+        bearer(&staff),
+        None,
+        Body::from(good.to_string()),
+    );
+    let body = body_json(app.request(request).await).await;
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    let text = body["error"]["message"].as_str().unwrap();
+    assert!(text.contains("Content-Type: application/json"), "{text}");
+}
+
+async fn body_response(app: &TestApp, token: &str, body: Value) -> Response<Body> {
+    app.call(Method::POST, PUSH, Some(token), Some(body)).await
 }
