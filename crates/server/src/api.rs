@@ -1,7 +1,8 @@
 //! The JSON API, nested under `/api`. Versioned routes live under `/api/v1`; `/api/health` stays
 //! unversioned because monitoring and the app's "is the server reachable" check both use it.
 //! The account routes (`/api/v1/session`, `/me`, `/devices`) are in [`crate::accounts`], the sync
-//! routes (`/api/v1/sync/push`, `/api/v1/sync/pull`) in [`crate::sync`].
+//! routes (`/api/v1/sync/push`, `/api/v1/sync/pull`) in [`crate::sync`], the change-event
+//! stream (`/api/v1/sync/events`) in [`crate::events`].
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -20,7 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/directory", get(directory))
         .nest(
             "/v1",
-            crate::accounts::router().merge(crate::sync::router()),
+            crate::accounts::router()
+                .merge(crate::sync::router())
+                .merge(crate::events::router()),
         )
         // Unknown API paths answer a JSON 404. Without this they would fall through to the app's
         // SPA fallback and answer index.html with 200, which a client would try to parse as JSON.

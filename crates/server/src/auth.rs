@@ -165,6 +165,14 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let token = bearer_token(parts).ok_or(AppError::Unauthenticated)?;
+        Auth::from_token(state, token).await
+    }
+}
+
+impl Auth {
+    /// The live session of `token`, wherever the token came from (the `Authorization` header
+    /// here; also the `?token=` query parameter on the event stream, see [`crate::events`]).
+    pub(crate) async fn from_token(state: &AppState, token: &str) -> Result<Self, AppError> {
         state
             .db
             .session_by_token_hash(&token_hash(token), now_ms())
@@ -173,7 +181,8 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

@@ -39,10 +39,30 @@ pub enum AppError {
     },
 
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    /// A database error is the server's fault (500), except text the database cannot store:
+    /// PostgreSQL refuses the NUL character in any text (SQLSTATE 22021), wherever a request
+    /// smuggles it in (a username, a device id in the path). That is the client's input, and
+    /// answered as such, the same on SQLite (which stores it) and PostgreSQL.
+    fn from(error: sqlx::Error) -> Self {
+        let unstorable = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "22021");
+        if unstorable {
+            return AppError::Invalid {
+                code: "unstorable_text",
+                message: "The request contains a character that cannot be stored (NUL)",
+            };
+        }
+        AppError::Database(error)
+    }
 }
 
 #[derive(Serialize)]
@@ -135,9 +155,18 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The longest rejection text kept as the message of a client error (axum's are one line).
+const MAX_REJECTION_TEXT: usize = 1024;
+
 /// Gives bare error answers the JSON error shape. tower-http's limit and timeout layers, axum's
 /// 405 and its extractor rejections answer with an empty or `text/plain` body; the app should see
 /// one format for every error, whichever layer refused the request.
+///
+/// The code is the status's ([`AppError::Status`]). For a client error, the `text/plain` text
+/// (axum's rejection, e.g. `Failed to deserialize the JSON body into the target type:
+/// mutations[0].seq: invalid type: string "one", expected u64 at line 1 column 40`) becomes the
+/// message: it says what is wrong with the request and holds nothing but the request's own
+/// structure. A server error keeps the generic message.
 pub async fn json_error_bodies<B>(response: Response<B>) -> Response
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
@@ -148,12 +177,44 @@ where
     if !is_error || is_json(response.headers().get(header::CONTENT_TYPE)) {
         return response.into_response();
     }
+    let is_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let text = if status.is_client_error() && is_text {
+        axum::body::to_bytes(
+            axum::body::Body::new(response.into_body()),
+            MAX_REJECTION_TEXT,
+        )
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+    } else {
+        None
+    };
     let mut replacement = AppError::Status(status).into_response();
+    if let Some(message) = text {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: status_code_name(status),
+                message: &message,
+            },
+        };
+        let mut with_text = (status, Json(body)).into_response();
+        if let Some(challenge) = replacement.headers().get(header::WWW_AUTHENTICATE) {
+            with_text
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge.clone());
+        }
+        replacement = with_text;
+    }
     // 405 must keep saying which methods are allowed.
-    if let Some(allow) = response.headers().get(header::ALLOW) {
-        replacement
-            .headers_mut()
-            .insert(header::ALLOW, allow.clone());
+    if let Some(allow) = allow {
+        replacement.headers_mut().insert(header::ALLOW, allow);
     }
     replacement
 }
@@ -194,6 +255,42 @@ mod tests {
         let response = json_error_bodies(not_allowed).await;
         assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
         assert_eq!(json(response).await["error"]["code"], "method_not_allowed");
+    }
+
+    #[tokio::test]
+    async fn a_client_errors_text_becomes_the_message_and_a_server_errors_does_not() {
+        let text = |status: StatusCode, body: &'static str| {
+            let mut response = Response::new(Body::from(body));
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        };
+        let rejection =
+            "Failed to parse the request body as JSON: expected value at line 1 column 1";
+        let response = json_error_bodies(text(StatusCode::BAD_REQUEST, rejection)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            json(response).await,
+            serde_json::json!({"error": {"code": "bad_request", "message": rejection}})
+        );
+
+        let response = json_error_bodies(text(StatusCode::UNAUTHORIZED, "who?")).await;
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+
+        let response = json_error_bodies(text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Missing extension: Db",
+        ))
+        .await;
+        assert_eq!(
+            json(response).await["error"]["message"],
+            "Internal Server Error",
+            "the text of a server error is not passed on"
+        );
     }
 
     #[tokio::test]

@@ -21,6 +21,10 @@
 //!   ↔ sync-client binding (409 `client_mismatch`), per-mutation authorisation by station
 //!   (`forbidden` rejections), pull limited to the readable stations, whole-push refusals mapped
 //!   to 409 / 413 / 422 with their detail.
+//! - [`events`]: `GET /api/v1/sync/events`, the server-sent-events stream that pokes tablets
+//!   (`event: changed`, `data: <cursor>`) after a push committed changes; the only route that
+//!   also takes the token as `?token=` (for `EventSource`); [`ChangeEvents::close`] ends the
+//!   streams so that graceful shutdown does not wait for them forever.
 //! - [`auth`]: Argon2id passwords, random tokens stored as SHA-256, and the [`Auth`] extractor
 //!   (bearer token → live session, device and user, with role and scopes).
 //! - [`static_files`]: the app bundle from `--dist`, SPA fallback, cache and content-type headers.
@@ -36,6 +40,7 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod security;
 pub mod state;
 pub mod static_files;
@@ -45,10 +50,13 @@ pub mod telemetry;
 pub use auth::{Auth, Passwords};
 pub use db::Db;
 pub use error::AppError;
+pub use events::ChangeEvents;
 pub use state::{AppState, Settings};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
 use axum::http::StatusCode;
 use axum::middleware;
 use tower::ServiceBuilder;
@@ -65,10 +73,14 @@ use tower_http::trace::TraceLayer;
 ///
 /// let db = Db::open(std::path::Path::new("data")).await?; // migrates, seeds categories
 /// db.seed_demo().await?; // optional: only fills an empty directory
-/// let router = app(AppState::new(db, Settings::new("dist")));
+/// let state = AppState::new(db, Settings::new("dist"));
+/// let events = state.events.clone();
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// axum::serve(listener, router)
-///     .with_graceful_shutdown(liaison_server::shutdown_signal())
+/// axum::serve(listener, app(state))
+///     .with_graceful_shutdown(async move {
+///         liaison_server::shutdown_signal().await;
+///         events.close(); // open event streams would otherwise hold the shutdown forever
+///     })
 ///     .await?;
 /// # Ok(())
 /// # }
@@ -78,7 +90,18 @@ pub fn app(state: AppState) -> Router {
 
     // Listed outermost first: a request passes through them top to bottom, a response bottom to top.
     let middleware = ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path, not the whole URI: the event stream may carry a token in its
+        // query (see `events`), which must not end up in the logs.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
+            }),
+        )
         // Security headers go on every response, error answers from the layers below included.
         .layer(middleware::map_response_with_state(
             settings.content_security_policy.clone(),

@@ -189,8 +189,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("Listening on http://{local}/");
 
-    axum::serve(listener, app(AppState::new(db.clone(), settings)))
-        .with_graceful_shutdown(shutdown_signal())
+    let state = AppState::new(db.clone(), settings);
+    let events = state.events.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Open change-event streams never end by themselves; graceful shutdown would wait
+            // for them forever.
+            events.close();
+        })
         .await
         .context("server error")?;
 

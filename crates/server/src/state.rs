@@ -1,7 +1,9 @@
-//! What the handlers share: the database and the settings the server was started with.
+//! What the handlers share: the database, the settings the server was started with, and the
+//! change-event channel ([`ChangeEvents`]).
 
 use crate::auth::Passwords;
 use crate::db::Db;
+use crate::events::ChangeEvents;
 use crate::security;
 use crate::static_files::StaticFiles;
 use axum::http::HeaderValue;
@@ -32,6 +34,8 @@ pub struct Settings {
     /// The oldest app version allowed to push (`1.4.2`); older apps are answered 426
     /// `app_too_old` and keep their outbox until updated.
     pub min_app_version: String,
+    /// How often an idle change-event stream (`/api/v1/sync/events`) sends a keep-alive comment.
+    pub event_keep_alive: Duration,
 }
 
 impl Settings {
@@ -44,6 +48,8 @@ impl Settings {
     pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(15 * 60);
     /// The first app version that speaks sync protocol 1.
     pub const DEFAULT_MIN_APP_VERSION: &'static str = "0.1.0";
+    /// Well under the idle timeouts of common proxies (nginx: 60 s) and mobile NATs.
+    pub const DEFAULT_EVENT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
     /// Default limits, and a CSP that allows the inline loader script of the `index.html`
     /// currently in `dist_dir` (see [`security::content_security_policy_for_dist`]). Read once:
@@ -61,6 +67,7 @@ impl Settings {
             max_failed_sign_ins: Self::DEFAULT_MAX_FAILED_SIGN_INS,
             lockout: Self::DEFAULT_LOCKOUT,
             min_app_version: Self::DEFAULT_MIN_APP_VERSION.to_owned(),
+            event_keep_alive: Self::DEFAULT_EVENT_KEEP_ALIVE,
         }
     }
 }
@@ -70,6 +77,8 @@ impl Settings {
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// Pokes for the open change-event streams; [`ChangeEvents::close`] ends them on shutdown.
+    pub events: ChangeEvents,
     pub(crate) static_files: StaticFiles,
 }
 
@@ -79,6 +88,7 @@ impl AppState {
         AppState {
             db,
             settings: Arc::new(settings),
+            events: ChangeEvents::new(),
             static_files,
         }
     }

@@ -199,6 +199,15 @@ async fn push(
             &authorise,
         )
         .await?;
+    if !request.mutations.is_empty() {
+        // Committed: poke the open event streams if the change counter moved (see `events`).
+        // A failure here only delays the other tablets until their next poll, so the push
+        // still succeeds.
+        match state.db.latest_cursor().await {
+            Ok(cursor) => state.events.announce(cursor),
+            Err(err) => tracing::warn!(error = %err, "cannot read the change cursor to poke"),
+        }
+    }
     Ok(no_store(Json(response)))
 }
 

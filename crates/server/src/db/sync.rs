@@ -132,17 +132,11 @@ impl Db {
                         DEFAULT_MAX_AHEAD_MS,
                     )
                     .stamp();
-                    let outcome = take(&mut conn, mutation, stamp, &categories, may_write).await?;
-                    record(
-                        &mut conn,
-                        &client,
-                        mutation,
-                        stamp,
-                        outcome.as_ref(),
-                        server_now_ms,
-                    )
-                    .await?;
-                    rejected.extend(outcome);
+                    let taken = take(&mut conn, mutation, stamp, &categories, may_write).await?;
+                    record(&mut conn, &client, mutation, stamp, &taken, server_now_ms).await?;
+                    if let Taken::Rejected(rejection) = taken {
+                        rejected.push(rejection);
+                    }
                     last_seq = mutation.seq;
                     last_stamp = Some(stamp);
                 }
@@ -243,15 +237,41 @@ impl Db {
     }
 }
 
-/// Authorises, checks and applies one new mutation under the stamp the server gave it. `None`
-/// when applied (changed or not), the rejection otherwise.
+impl Db {
+    /// The cursor of the latest committed change (`Cursor::START` before the first): what the
+    /// change-event stream announces (`crate::events`). Read after a push commits, it is at
+    /// least the cursor of every change that push made.
+    pub async fn latest_cursor(&self) -> Result<Cursor, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        let value: i64 = conn
+            .query("SELECT value FROM sync_counter WHERE id = 1")
+            .fetch_optional()
+            .await?
+            .map(|row| row.try_get("value"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(Cursor(seq_from_db(value)?.0))
+    }
+}
+
+/// What became of one new mutation.
+enum Taken {
+    /// Applied; `change_seq` is the change it made (the counter value it bumped to), `None`
+    /// when it changed nothing (an older write, a repeat, an edit after a delete's arrival).
+    Applied {
+        change_seq: Option<i64>,
+    },
+    Rejected(Rejected),
+}
+
+/// Authorises, checks and applies one new mutation under the stamp the server gave it.
 async fn take(
     conn: &mut Conn<'_>,
     mutation: &Mutation,
     stamp: Hlc,
     categories: &[Category],
     may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
-) -> Result<Option<Rejected>, sqlx::Error> {
+) -> Result<Taken, sqlx::Error> {
     let opinion_id = mutation.kind.opinion_id().to_string();
     let current: Option<OpinionReplica> = conn
         .query("SELECT state FROM opinions WHERE id = $1")
@@ -271,7 +291,7 @@ async fn take(
             .map(|o| &o.station_id),
     };
     if station.is_some_and(|station| !may_write(station)) {
-        return Ok(Some(
+        return Ok(Taken::Rejected(
             Rejection {
                 code: RejectCode::Forbidden,
                 errors: ValidationErrors::default(),
@@ -281,7 +301,7 @@ async fn take(
     }
 
     if let Err(rejection) = validate_mutation(current.as_ref(), &mutation.kind, categories) {
-        return Ok(Some(rejection.into_rejected(mutation.seq)));
+        return Ok(Taken::Rejected(rejection.into_rejected(mutation.seq)));
     }
 
     let mut state = current.unwrap_or_else(|| OpinionReplica::new(mutation.kind.opinion_id()));
@@ -311,8 +331,11 @@ async fn take(
         .bind(change_seq)
         .execute()
         .await?;
+        return Ok(Taken::Applied {
+            change_seq: Some(change_seq),
+        });
     }
-    Ok(None)
+    Ok(Taken::Applied { change_seq: None })
 }
 
 /// Writes the `mutations` row of a mutation just taken.
@@ -321,17 +344,21 @@ async fn record(
     client: &str,
     mutation: &Mutation,
     stamp: Hlc,
-    rejected: Option<&Rejected>,
+    taken: &Taken,
     server_now_ms: u64,
 ) -> Result<(), sqlx::Error> {
+    let (rejected, change_seq) = match taken {
+        Taken::Applied { change_seq } => (None, *change_seq),
+        Taken::Rejected(rejection) => (Some(rejection), None),
+    };
     let errors = rejected
         .filter(|r| !r.errors.is_empty())
         .map(|r| to_json(&r.errors))
         .transpose()?;
     conn.query(
         "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
-             outcome, reject_code, reject_message, reject_errors, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             outcome, reject_code, reject_message, reject_errors, received_at, change_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(client)
     .bind(seq_to_db(mutation.seq)?)
@@ -349,6 +376,7 @@ async fn record(
     .bind(rejected.map(|r| r.message.as_str()))
     .bind(errors)
     .bind(i64::try_from(server_now_ms).map_err(encode_error)?)
+    .bind(change_seq)
     .execute()
     .await?;
     Ok(())

@@ -11,10 +11,18 @@
 //! is in this file, accounts (sign-in, sessions, devices, scopes) in [`accounts`], the sync store
 //! (push and pull on [`Db`]) in [`sync`], and the sync routes (`/api/v1/sync/push` and `/pull`:
 //! authentication, authorisation by station, status mapping) in [`sync_routes`].
+//!
+//! The acceptance tests of the sync: [`sync_properties`] (the same push fired at once, and a
+//! property test of tablets with faults and server restarts against the real server),
+//! [`hostile_input`] (bad input to every `/api` route, and a property test throwing arbitrary
+//! bodies at push and pull), [`events`] (the change-event stream and shutdown with open streams).
 
 mod accounts;
+mod events;
+mod hostile_input;
 mod instances;
 mod sync;
+mod sync_properties;
 mod sync_routes;
 
 use axum::Router;
@@ -22,7 +30,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use liaison_domain::{Directory, default_categories};
 use liaison_server::db::Storage;
-use liaison_server::{AppState, Db, Passwords, Settings, app};
+use liaison_server::{AppState, ChangeEvents, Db, Passwords, Settings, app};
 use serde_json::Value;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -155,9 +163,12 @@ fn index_html() -> String {
 struct TestApp {
     router: Router,
     db: Db,
+    /// The router's poke channel, to close the event streams as `main.rs` does on shutdown.
+    events: ChangeEvents,
+    settings: Settings,
     /// Declared after `db`, so dropped after it: the database outlives the pool.
     storage: TestStorage,
-    dist_dir: TempDir,
+    _dist_dir: TempDir,
 }
 
 impl TestApp {
@@ -216,16 +227,25 @@ fn test_settings(dist_dir: &Path) -> Settings {
 
 /// The app on a fresh, empty database (default categories only) and the fake bundle.
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure`.
+async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let storage = TestStorage::new().await;
     let dist_dir = tempfile::tempdir().unwrap();
     write_fake_dist(dist_dir.path());
     let db = storage.open().await;
-    let state = AppState::new(db.clone(), test_settings(dist_dir.path()));
+    let mut settings = test_settings(dist_dir.path());
+    configure(&mut settings);
+    let state = AppState::new(db.clone(), settings.clone());
     TestApp {
+        events: state.events.clone(),
         router: app(state),
         db,
+        settings,
         storage,
-        dist_dir,
+        _dist_dir: dist_dir,
     }
 }
 
@@ -234,8 +254,19 @@ impl TestApp {
     /// process would have.
     async fn second_instance(&self) -> (Router, Db) {
         let db = self.storage.open().await;
-        let state = AppState::new(db.clone(), test_settings(self.dist_dir.path()));
+        let state = AppState::new(db.clone(), self.settings.clone());
         (app(state), db)
+    }
+
+    /// A server restart: the router and the pool are dropped (the pool closed, which on SQLite
+    /// checkpoints the WAL), and a new `Db` is opened on the same database.
+    async fn restart(&mut self) {
+        self.db.close().await;
+        let db = self.storage.open().await;
+        let state = AppState::new(db.clone(), self.settings.clone());
+        self.events = state.events.clone();
+        self.router = app(state);
+        self.db = db;
     }
 }
 

@@ -99,6 +99,28 @@ pub(super) fn set(
     )
 }
 
+/// One `i64` the query returns in its column `value`.
+pub(super) async fn scalar(db: &Db, sql: &str) -> i64 {
+    let mut conn = db.acquire().await.unwrap();
+    conn.query(sql)
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get("value")
+        .unwrap()
+}
+
+/// One text the query returns in its column `value`.
+pub(super) async fn text(db: &Db, sql: &str) -> String {
+    let mut conn = db.acquire().await.unwrap();
+    conn.query(sql)
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get("value")
+        .unwrap()
+}
+
 pub(super) async fn count(db: &Db, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) AS n FROM {table}");
     let mut conn = db.acquire().await.unwrap();
