@@ -757,7 +757,7 @@ impl World {
                 prop_assert_eq!(change_seq, changes, "changes are numbered densely in order");
             }
         }
-        let counter: i64 = scalar(&db, "SELECT value FROM sync_counter").await;
+        let counter: i64 = scalar(db, "SELECT value FROM sync_counter").await;
         prop_assert_eq!(counter, changes, "one change per state-changing mutation");
 
         // The stored states are exactly the merge of the applied mutations.
