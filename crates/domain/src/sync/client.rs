@@ -380,7 +380,7 @@ mod tests {
         for failures in [12, 30, 1_000, u32::MAX] {
             let delay = retry_delay_ms(failures, u32::MAX);
             assert!(
-                delay <= RETRY_MAX_MS && delay >= RETRY_MAX_MS / 2,
+                (RETRY_MAX_MS / 2..=RETRY_MAX_MS).contains(&delay),
                 "{delay}"
             );
         }
@@ -446,7 +446,10 @@ mod tests {
             )
         };
         // Before any pull, a pending creation alone makes the record.
-        assert_eq!(local_view(id, None, &[create.clone()]), Some(opinion(id)));
+        assert_eq!(
+            local_view(id, None, std::slice::from_ref(&create)),
+            Some(opinion(id))
+        );
         assert_eq!(local_view(id, None, &[]), None);
         // A pending edit shows on top of the server's state.
         let view = local_view(id, Some(&server), &[edit(1, 2_000, "新摘要")]).unwrap();
