@@ -69,6 +69,7 @@ fn Shell(state: AppState) -> impl IntoView {
             state.sync_now();
         })
     };
+    state.sync.listen(state.store(), state.records_version);
     let _ = window_event_listener(leptos::ev::online, move |_| refresh());
     let _ = window_event_listener(leptos::ev::offline, move |_| state.online.set(false));
     refresh();

@@ -394,3 +394,45 @@ async fn an_app_version_the_server_no_longer_accepts_is_told_to_update_and_keeps
     assert_eq!(summaries_on_server(&held), sorted(&summaries));
     browser.close().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_saved_on_one_tablet_reaches_the_other_without_waiting_for_the_poll() {
+    let server = Server::start();
+    let base = server.url("");
+    let driver = Driver::start();
+    let (profile_a, profile_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Browser::open(&driver, profile_a.path()).await;
+    let b = Browser::open(&driver, profile_b.path()).await;
+    sign_in(&a, &base, DEPUTY).await;
+    sign_in(&b, &base, DEPUTY).await;
+    wait_synced(&a, "A").await;
+    wait_synced(&b, "B").await;
+    b.goto(&format!("{base}/records")).await;
+    b.find("#records-total").await;
+
+    let saved = Instant::now();
+    capture(&a, "推送通知的意见").await;
+    // B pulls on the server's change event; its poll would take a minute.
+    let deadline = saved + Duration::from_secs(20);
+    loop {
+        let listed = b
+            .js("return document.querySelector('#records-list')?.innerText ?? ''")
+            .await;
+        if listed
+            .as_str()
+            .unwrap_or_default()
+            .contains("推送通知的意见")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B did not get A's record within 20 s (the poll is {} s)",
+            60
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("A's record reached B after {:?}", saved.elapsed());
+    a.close().await;
+    b.close().await;
+}

@@ -7,7 +7,8 @@
 //! - [`SyncEngine`] (this file): when rounds run and what the status area shows.
 //!
 //! **When a round runs:** at start, when the browser reports a network, after each local save,
-//! from the "sync now" button, on a poke from the server (server-sent events), and on a timer:
+//! from the "sync now" button, on a poke from the server ([`SyncEngine::listen`], server-sent
+//! events), and on a timer:
 //! every [`POLL_MS`] while things go well, after [`retry_delay_ms`] (growing, jittered) while the
 //! network or server is in trouble. A round needs a signed-in session; without one the records
 //! wait in the outbox, safe, and the status says so. A problem that needs a person (sign in
@@ -24,6 +25,23 @@ use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
 use liaison_domain::sync::client::{Problem, RetryReason, retry_delay_ms};
 use round::{RoundError, RoundReport};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+
+/// The server's change-event stream (`GET /api/v1/sync/events`): each `changed` event carries
+/// the server's latest cursor, and the tablet pulls when it is ahead of its own. A hint only:
+/// when the stream is down (a proxy that buffers, another server instance took the push) the
+/// poll still runs. `EventSource` reconnects by itself after network trouble.
+struct ChangeEvents {
+    source: web_sys::EventSource,
+    _on_changed: Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl Drop for ChangeEvents {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
 
 /// Time between rounds while everything works (the slow poll behind the server's pokes).
 pub const POLL_MS: u64 = 60_000;
@@ -60,6 +78,8 @@ pub struct SyncEngine {
     /// Local storage failed during the last round.
     pub storage_error: RwSignal<Option<StorageError>>,
     failures: StoredValue<u32>,
+    /// The open change-event stream and its handler, while signed in.
+    events: StoredValue<Option<ChangeEvents>, LocalStorage>,
     running: StoredValue<bool>,
     again: StoredValue<bool>,
     timer: StoredValue<Option<Timeout>, LocalStorage>,
@@ -84,6 +104,7 @@ impl SyncEngine {
             problem: RwSignal::new(None),
             storage_error: RwSignal::new(None),
             failures: StoredValue::new(0),
+            events: StoredValue::new_local(None),
             running: StoredValue::new(false),
             again: StoredValue::new(false),
             timer: StoredValue::new_local(None),
@@ -212,6 +233,45 @@ impl SyncEngine {
         )
     }
 
+    /// Opens the change-event stream of the signed-in session (closing any earlier one), so the
+    /// tablet pulls as soon as someone else's change reaches the server.
+    pub fn listen(self, store: Store, records_changed: RwSignal<u32>) {
+        self.events.set_value(None);
+        let Some(session) = self.session.get_untracked() else {
+            return;
+        };
+        // `EventSource` cannot send headers: the token goes in the query, on this route only.
+        let token = String::from(js_sys::encode_uri_component(&session.token));
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/sync/events?token={token}"))
+        else {
+            return;
+        };
+        let on_changed = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                let Some(announced) = event.data().as_string().and_then(|d| d.trim().parse().ok())
+                else {
+                    return;
+                };
+                let store = store.clone();
+                leptos::task::spawn_local(async move {
+                    let behind = store
+                        .pull_cursor()
+                        .await
+                        .is_ok_and(|cursor| cursor.0 < announced);
+                    if behind {
+                        self.schedule(AFTER_SAVE_MS, store, records_changed);
+                    }
+                });
+            },
+        );
+        let _ =
+            source.add_event_listener_with_callback("changed", on_changed.as_ref().unchecked_ref());
+        self.events.set_value(Some(ChangeEvents {
+            source,
+            _on_changed: on_changed,
+        }));
+    }
+
     /// Keeps a new session and syncs with it.
     pub async fn signed_in(
         self,
@@ -225,6 +285,7 @@ impl SyncEngine {
         self.session.set(Some(session));
         self.problem.set(None);
         self.reset_backoff();
+        self.listen(store.clone(), records_changed);
         self.sync_now(store, records_changed);
         Ok(())
     }
@@ -238,6 +299,7 @@ impl SyncEngine {
         store.set_setting(keys::SESSION, &None::<Session>).await?;
         self.session.set(None);
         self.timer.set_value(None);
+        self.events.set_value(None);
         Ok(())
     }
 
