@@ -266,7 +266,7 @@ const SMALL_TARGETS: &str = "
     return small;";
 
 #[tokio::test(flavor = "current_thread")]
-async fn the_capture_form_is_touch_friendly_in_portrait_and_landscape() {
+async fn the_capture_form_and_sync_page_are_touch_friendly_in_portrait_and_landscape() {
     let (_server, _driver, _profile, browser) = open_app().await;
     choose_duty(&browser).await;
     browser.find("#field-summary").await;
@@ -289,6 +289,28 @@ async fn the_capture_form_is_touch_friendly_in_portrait_and_landscape() {
             "no sideways scrolling in {name}"
         );
         browser.screenshot(&format!("capture-{name}")).await;
+    }
+    // The account and sync page too (sign-in, enrolment, export), in both orientations.
+    browser.click("#nav-sync").await;
+    browser.find("#sign-in-username").await;
+    browser.find("#enroll-name").await;
+    for (name, width, height) in [("portrait", 800, 1280), ("landscape", 1280, 800)] {
+        browser.client.set_window_size(width, height).await.unwrap();
+        let small = browser.js(SMALL_TARGETS).await;
+        assert_eq!(
+            small,
+            serde_json::json!([]),
+            "targets under 44 px on /sync in {name}"
+        );
+        let overflow = browser
+            .js("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
+            .await;
+        assert_eq!(
+            overflow,
+            serde_json::Value::Bool(false),
+            "no sideways scrolling on /sync in {name}"
+        );
+        browser.screenshot(&format!("sync-page-{name}")).await;
     }
     browser.close().await;
 }
