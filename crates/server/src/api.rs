@@ -2,7 +2,8 @@
 //! unversioned because monitoring and the app's "is the server reachable" check both use it.
 //! The account routes (`/api/v1/session`, `/me`, `/devices`) are in [`crate::accounts`], the sync
 //! routes (`/api/v1/sync/push`, `/api/v1/sync/pull`) in [`crate::sync`], the change-event
-//! stream (`/api/v1/sync/events`) in [`crate::events`].
+//! stream (`/api/v1/sync/events`) in [`crate::events`], the photos (`/api/v1/photos/{id}`) in
+//! [`crate::photos`].
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -23,7 +24,8 @@ pub fn router() -> Router<AppState> {
             "/v1",
             crate::accounts::router()
                 .merge(crate::sync::router())
-                .merge(crate::events::router()),
+                .merge(crate::events::router())
+                .merge(crate::photos::router()),
         )
         // Unknown API paths answer a JSON 404. Without this they would fall through to the app's
         // SPA fallback and answer index.html with 200, which a client would try to parse as JSON.

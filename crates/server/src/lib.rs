@@ -41,6 +41,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod photos;
 pub mod security;
 pub mod state;
 pub mod static_files;

@@ -128,7 +128,7 @@ impl IntoResponse for SyncError {
 
 /// The stations this session may write: the user's role and scopes, and on an enrolled device
 /// only the device's station (a shared tablet records for its own station).
-fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
+pub(crate) fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
     auth.device
         .as_ref()
         .is_none_or(|d| &d.station_id == station)
@@ -136,7 +136,7 @@ fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
 }
 
 /// The stations this session may read, by the same rule as [`may_write`].
-fn readable_stations(auth: &Auth, hierarchy: &Directory) -> Vec<StationId> {
+pub(crate) fn readable_stations(auth: &Auth, hierarchy: &Directory) -> Vec<StationId> {
     hierarchy
         .stations
         .iter()

@@ -33,6 +33,7 @@
 
 pub mod accounts;
 mod backend;
+pub mod photos;
 mod seed;
 mod sync;
 

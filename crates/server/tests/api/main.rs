@@ -21,6 +21,7 @@ mod accounts;
 mod events;
 mod hostile_input;
 mod instances;
+mod photos;
 mod sync;
 mod sync_properties;
 mod sync_routes;
