@@ -134,3 +134,11 @@ pub fn download_text(file_name: &str, text: &str) -> Option<()> {
     let _ = web_sys::Url::revoke_object_url(&url);
     Some(())
 }
+
+/// The bytes of a blob (a stored photo, to hash and send it).
+pub async fn blob_bytes(blob: &web_sys::Blob) -> Option<Vec<u8>> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
+        .await
+        .ok()?;
+    Some(js_sys::Uint8Array::new(&buffer).to_vec())
+}

@@ -236,7 +236,73 @@ async fn saving_an_opinion_moves_its_photos_and_clears_the_draft_in_one_step() {
         .unwrap()
         .expect("photo kept with the opinion");
     assert_eq!(blob.size() as u32, 4);
+
+    // Saved with its opinion, the photo waits for the server; a draft's photo does not.
+    let queued = store.photos_to_upload(10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].id, photo_id);
+    assert_eq!(queued[0].opinion_id, saved.id);
+    assert_eq!(queued[0].mime, "image/jpeg");
+    assert_eq!(store.photos_waiting().await.unwrap(), 1);
+    store.mark_photo_uploaded(photo_id, false).await.unwrap();
+    assert!(store.photos_to_upload(10).await.unwrap().is_empty());
+    assert_eq!(store.photos_waiting().await.unwrap(), 0);
+    assert!(
+        store.photo_blob(photo_id).await.unwrap().is_some(),
+        "still shown on the tablet"
+    );
     store.close();
+}
+
+#[wasm_bindgen_test]
+async fn upgrading_from_schema_v4_queues_the_photos_of_saved_opinions_only() {
+    let name = "test-upgrade-v4-photos";
+    Store::delete_database(name).await.unwrap();
+    let v4 = Store::open_at_version(name, 4).await.unwrap();
+    let ctx = context("st-a");
+    let key = DraftKey::for_context(&ctx);
+    let mut saved = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
+    let (saved_photo, draft_photo) = (
+        PhotoId::new_v7(1_700_000_000_000, [5; 10]),
+        PhotoId::new_v7(1_700_000_000_001, [6; 10]),
+    );
+    let reference = v4
+        .put_draft_photo(
+            &key,
+            NewPhoto {
+                id: saved_photo,
+                blob: test_blob(&[1, 2, 3]),
+                width: 1,
+                height: 1,
+            },
+        )
+        .await
+        .unwrap();
+    saved.photos = vec![reference];
+    v4.save_opinion(&saved, Some(&key)).await.unwrap();
+    v4.put_draft_photo(
+        &key,
+        NewPhoto {
+            id: draft_photo,
+            blob: test_blob(&[4]),
+            width: 1,
+            height: 1,
+        },
+    )
+    .await
+    .unwrap();
+    v4.close();
+
+    let current = Store::open_named(name).await.unwrap();
+    assert_eq!(current.version(), migrations::CURRENT_VERSION);
+    let queued = current.photos_to_upload(10).await.unwrap();
+    assert_eq!(
+        queued.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![saved_photo]
+    );
+    assert_eq!(queued[0].opinion_id, saved.id);
+    assert_eq!(queued[0].blob.size(), 3.0);
+    current.close();
 }
 
 #[wasm_bindgen_test]

@@ -436,3 +436,71 @@ async fn a_record_saved_on_one_tablet_reaches_the_other_without_waiting_for_the_
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_photo_taken_on_one_tablet_is_shown_on_the_other() {
+    let server = Server::start();
+    let base = server.url("");
+    let driver = Driver::start();
+    let (profile_a, profile_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Browser::open(&driver, profile_a.path()).await;
+    let b = Browser::open(&driver, profile_b.path()).await;
+    sign_in(&a, &base, DEPUTY).await;
+    sign_in(&b, &base, DEPUTY).await;
+
+    a.click("#nav-capture").await;
+    a.select("#field-category", "parking").await;
+    a.type_into("#field-summary", "带照片的意见").await;
+    a.click("#outcome-to_be_referred").await;
+    let path = liaison_e2e::fixture("photo.png");
+    a.find("#field-photos")
+        .await
+        .send_keys(path.to_str().unwrap())
+        .await
+        .unwrap();
+    a.wait_until(
+        "the photo thumbnail",
+        "const img = document.querySelector('.capture .thumbs img.photo');
+         return !!img && img.complete && img.naturalWidth > 0;",
+    )
+    .await;
+    a.click("#save-opinion").await;
+    a.wait_until(
+        "the form to be cleared after saving",
+        "const s = document.querySelector('#field-summary'); return !!s && s.value === ''",
+    )
+    .await;
+    wait_synced(&a, "A with the photo").await;
+    a.goto(&format!("{base}/sync")).await;
+    a.find("#sync-line").await;
+    assert!(
+        a.find_all("#photos-waiting").await.is_empty(),
+        "the photo was uploaded"
+    );
+
+    // B pulls the record and, when it is opened, fetches the photo from the server.
+    b.click("#nav-sync").await;
+    b.click("#sync-now").await;
+    wait_synced(&b, "B").await;
+    b.goto(&format!("{base}/records")).await;
+    b.click("#records-list li.record .record-head").await;
+    b.wait_until(
+        "the photo from the server",
+        "const img = document.querySelector('#records-list img.photo');
+         return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth === 1600;",
+    )
+    .await;
+    b.screenshot("sync-photo-on-other-tablet").await;
+    // Kept on B: shown again offline.
+    drop(server);
+    b.reload().await;
+    b.click("#records-list li.record .record-head").await;
+    b.wait_until(
+        "the photo offline",
+        "const img = document.querySelector('#records-list img.photo');
+         return !!img && img.complete && img.naturalWidth === 1600;",
+    )
+    .await;
+    a.close().await;
+    b.close().await;
+}

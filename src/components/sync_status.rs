@@ -13,7 +13,10 @@ pub fn status_kind(engine: SyncEngine) -> &'static str {
         "problem"
     } else if engine.phase.get() == Phase::Syncing {
         "busy"
-    } else if engine.pending.get() > 0 || engine.session.get().is_none() {
+    } else if engine.pending.get() > 0
+        || engine.photos_pending.get() > 0
+        || engine.session.get().is_none()
+    {
         "waiting"
     } else {
         "ok"
@@ -44,6 +47,12 @@ pub fn status_line(engine: SyncEngine, i18n: I18n) -> String {
         )
     } else if pending > 0 {
         text_with(lang, "sync.waiting", &n)
+    } else if engine.photos_pending.get() > 0 {
+        text_with(
+            lang,
+            "sync.photos_waiting",
+            &[("n", engine.photos_pending.get().to_string())],
+        )
     } else {
         match engine.last_success_ms.get() {
             Some(ms) => text_with(lang, "sync.done_at", &[("time", format_time(ms))]),

@@ -596,12 +596,32 @@ fn PhotoField(form: Form, notice: RwSignal<Notice>) -> impl IntoView {
 }
 
 /// A stored photo shown from its blob. The object URL is revoked when the thumbnail goes away.
+/// With `fetch`, a photo this tablet does not have (taken on another tablet) is fetched from the
+/// server once and kept.
 #[component]
-pub fn PhotoThumb(id: PhotoId) -> impl IntoView {
+pub fn PhotoThumb(
+    id: PhotoId,
+    #[prop(optional)] fetch: Option<(liaison_domain::OpinionId, liaison_domain::PhotoRef)>,
+) -> impl IntoView {
     let app = use_app();
     let url = RwSignal::new_local(None::<String>);
     leptos::task::spawn_local(async move {
-        if let Ok(Some(blob)) = app.store().photo_blob(id).await {
+        let store = app.store();
+        let blob = match store.photo_blob(id).await {
+            Ok(Some(blob)) => Some(blob),
+            Ok(None) => match (fetch, app.sync.session.get_untracked()) {
+                (Some((opinion, reference)), Some(session)) => {
+                    let fetched = crate::sync::api::fetch_photo(&session.token, id).await;
+                    if let Some(blob) = &fetched {
+                        let _ = store.put_fetched_photo(opinion, &reference, blob).await;
+                    }
+                    fetched
+                }
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(blob) = blob {
             url.set(crate::platform::object_url(&blob));
         }
     });

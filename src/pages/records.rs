@@ -185,7 +185,7 @@ fn RecordCard(opinion: Opinion) -> impl IntoView {
                         }
                     })}
                     <div class="thumbs">
-                        {o.with_value(|o| o.photos.iter().map(|p| view! { <PhotoThumb id=p.id/> }).collect_view())}
+                        {o.with_value(|o| o.photos.iter().map(|p| view! { <PhotoThumb id=p.id fetch=(o.id, p.clone())/> }).collect_view())}
                     </div>
                 </dl>
             </Show>

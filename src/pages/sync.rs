@@ -32,6 +32,13 @@ pub fn SyncScreen() -> impl IntoView {
                         None => text(lang, "sync.never"),
                     }
                 }}</p>
+                <Show when=move || { engine.photos_pending.get() > 0 }>
+                    <p class="hint" id="photos-waiting">{move || text_with(
+                        i18n.lang.get(),
+                        "sync.photos_waiting",
+                        &[("n", engine.photos_pending.get().to_string())],
+                    )}</p>
+                </Show>
                 <Show when=move || engine.storage_error.get().is_some()>
                     <p class="error" role="alert">{move || {
                         engine.storage_error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()

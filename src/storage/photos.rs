@@ -2,8 +2,15 @@
 //! taken while typing belongs to the draft; saving the opinion moves it to the opinion in the
 //! same transaction, and discarding the draft deletes it.
 //!
-//! Records are plain JS objects (`{id, owner, blob, mime, width, height, bytes}`), not serde
-//! values, because a `Blob` has no serde form.
+//! Records are plain JS objects (`{id, owner, blob, mime, width, height, bytes, upload?}`), not
+//! serde values, because a `Blob` has no serde form.
+//!
+//! **Upload queue.** A photo of a saved opinion carries `upload: "pending"` until the server has
+//! it; the `by_upload` index (schema v5) lists just those. The sync round sends them one by one
+//! after pushing the opinions and clears the mark on the server's 200 or 201
+//! ([`Store::mark_photo_uploaded`]); a photo the server can never take (too large) is marked
+//! `"refused"` instead, kept on the tablet and no longer sent. Photos of other tablets' records
+//! are fetched from the server when shown and kept ([`Store::put_fetched_photo`]), without a mark.
 
 use super::{DraftKey, Result, StorageError, Store, stores};
 use indexed_db_futures::object_store::ObjectStore;
@@ -11,6 +18,23 @@ use indexed_db_futures::prelude::*;
 use js_sys::{Object, Reflect};
 use liaison_domain::{OpinionId, PhotoId, PhotoRef};
 use wasm_bindgen::{JsCast, JsValue};
+
+/// The `by_upload` index of the photos store, and the property it indexes.
+pub(crate) const BY_UPLOAD: &str = "by_upload";
+pub(crate) const UPLOAD: &str = "upload";
+/// `upload` of a photo waiting to be sent.
+pub(crate) const UPLOAD_PENDING: &str = "pending";
+/// `upload` of a photo the server refused for good (kept here, not sent again).
+const UPLOAD_REFUSED: &str = "refused";
+
+/// A photo waiting to be uploaded.
+#[derive(Clone, Debug)]
+pub struct PendingPhoto {
+    pub id: PhotoId,
+    pub opinion_id: OpinionId,
+    pub blob: web_sys::Blob,
+    pub mime: String,
+}
 
 /// Who a photo belongs to, stored as `draft:<key>` or `opinion:<id>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +114,98 @@ impl Store {
         }
     }
 
+    /// Up to `limit` photos waiting for the server, oldest id first.
+    pub async fn photos_to_upload(&self, limit: u32) -> Result<Vec<PendingPhoto>> {
+        let tx = self.read_tx(&[stores::PHOTOS])?;
+        let values: Vec<JsValue> = tx
+            .object_store(stores::PHOTOS)?
+            .index(BY_UPLOAD)?
+            .get_all()
+            .with_query(UPLOAD_PENDING.to_owned())
+            .with_limit(limit)
+            .primitive()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        values
+            .into_iter()
+            .map(|record| {
+                let text = |key: &str| get(&record, key).map(|v| v.as_string().unwrap_or_default());
+                let id = text("id")?;
+                let owner = text("owner")?;
+                let corrupt = || StorageError::Corrupt(format!("queued photo {id} is malformed"));
+                Ok(PendingPhoto {
+                    id: PhotoId::parse(&id).ok_or_else(corrupt)?,
+                    opinion_id: owner
+                        .strip_prefix("opinion:")
+                        .and_then(OpinionId::parse)
+                        .ok_or_else(corrupt)?,
+                    blob: get(&record, "blob")?.dyn_into().map_err(|_| corrupt())?,
+                    mime: text("mime")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The server has the photo (or refused it for good, `refused`): takes it off the queue.
+    pub async fn mark_photo_uploaded(&self, id: PhotoId, refused: bool) -> Result<()> {
+        let tx = self.write_tx(&[stores::PHOTOS])?;
+        let store = tx.object_store(stores::PHOTOS)?;
+        let record: Option<JsValue> = store.get(id.to_string()).primitive()?.await?;
+        if let Some(record) = record {
+            let object: &Object = record.unchecked_ref();
+            if refused {
+                set(object, UPLOAD, &JsValue::from_str(UPLOAD_REFUSED))?;
+            } else {
+                Reflect::delete_property(object, &JsValue::from_str(UPLOAD))
+                    .map_err(super::migrations::js_err)?;
+            }
+            store.put(record).primitive()?.await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many photos wait for the server.
+    pub async fn photos_waiting(&self) -> Result<u32> {
+        let tx = self.read_tx(&[stores::PHOTOS])?;
+        let count = tx
+            .object_store(stores::PHOTOS)?
+            .index(BY_UPLOAD)?
+            .count()
+            .with_query(UPLOAD_PENDING.to_owned())
+            .primitive()?
+            .await?;
+        Ok(count)
+    }
+
+    /// Keeps a photo of another tablet's record, fetched from the server to show it.
+    pub async fn put_fetched_photo(
+        &self,
+        opinion: OpinionId,
+        reference: &PhotoRef,
+        blob: &web_sys::Blob,
+    ) -> Result<()> {
+        let record = Object::new();
+        set(&record, "id", &JsValue::from_str(&reference.id.to_string()))?;
+        set(
+            &record,
+            "owner",
+            &JsValue::from_str(&PhotoOwner::Opinion(opinion).key()),
+        )?;
+        set(&record, "blob", blob)?;
+        set(&record, "mime", &JsValue::from_str(&reference.mime))?;
+        set(&record, "width", &JsValue::from(reference.width))?;
+        set(&record, "height", &JsValue::from(reference.height))?;
+        set(&record, "bytes", &JsValue::from(blob.size() as u32))?;
+        let tx = self.write_tx(&[stores::PHOTOS])?;
+        tx.object_store(stores::PHOTOS)?
+            .put(JsValue::from(record))
+            .primitive()?
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Removes a photo from a draft (the deputy took it back).
     pub async fn delete_photo(&self, id: PhotoId) -> Result<()> {
         let tx = self.write_tx(&[stores::PHOTOS])?;
@@ -117,6 +233,14 @@ pub(super) async fn set_owner(
         "owner",
         &JsValue::from_str(&owner.key()),
     )?;
+    if matches!(owner, PhotoOwner::Opinion(_)) {
+        // Saved with its opinion: queue it for the server.
+        set(
+            record.unchecked_ref(),
+            UPLOAD,
+            &JsValue::from_str(UPLOAD_PENDING),
+        )?;
+    }
     store.put(record).primitive()?.await?;
     Ok(())
 }

@@ -1,10 +1,14 @@
 //! The server's HTTP API as the tablet calls it: sign-in and sign-out, device enrolment, push
-//! and pull. Every call has a timeout (a request stuck on a dying Wi-Fi must not stall sync for
+//! and pull, photo upload and fetch. Every call has a timeout (a request stuck on a dying Wi-Fi must not stall sync for
 //! good), and sync calls hand the raw status and body to the domain's
 //! [`read_push_answer`] / [`read_pull_answer`], which decide what they mean.
 
+use crate::storage::photos::PendingPhoto;
 use gloo_net::http::{Request, RequestBuilder};
-use liaison_domain::sync::client::{PullAnswer, PushAnswer, read_pull_answer, read_push_answer};
+use liaison_domain::PhotoId;
+use liaison_domain::sync::client::{
+    PhotoAnswer, PullAnswer, PushAnswer, read_photo_answer, read_pull_answer, read_push_answer,
+};
 use liaison_domain::sync::{Cursor, MAX_PULL_LIMIT, PROTOCOL_VERSION, PullRequest, PushRequest};
 use liaison_domain::{DeputyId, Role, StationId};
 use serde::{Deserialize, Serialize};
@@ -180,6 +184,62 @@ pub async fn push(token: &str, request: &PushRequest) -> PushAnswer {
         Some((status, text)) => read_push_answer(Some(status), &text),
         None => read_push_answer(None, ""),
     }
+}
+
+/// Uploads one queued photo whose content hashes to `sha256` (hex).
+pub async fn upload_photo(token: &str, photo: &PendingPhoto, sha256: &str) -> PhotoAnswer {
+    let url = format!(
+        "/api/v1/photos/{}?opinion={}&sha256={sha256}",
+        photo.id, photo.opinion_id
+    );
+    let Ok(controller) = web_sys::AbortController::new() else {
+        return read_photo_answer(None, "", sha256);
+    };
+    let request = bearer(Request::put(&url), token)
+        .header("Content-Type", &photo.mime)
+        .abort_signal(Some(&controller.signal()))
+        .body(wasm_bindgen::JsValue::from(photo.blob.clone()));
+    let Ok(request) = request else {
+        return read_photo_answer(None, "", sha256);
+    };
+    let timeout = gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || {
+        controller.abort();
+    });
+    let answer = match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            read_photo_answer(Some(status), &text, sha256)
+        }
+        Err(_) => read_photo_answer(None, "", sha256),
+    };
+    drop(timeout);
+    answer
+}
+
+/// Fetches a photo taken on another tablet; `None` when it cannot be had now.
+pub async fn fetch_photo(token: &str, id: PhotoId) -> Option<web_sys::Blob> {
+    let response = bearer(Request::get(&format!("/api/v1/photos/{id}")), token)
+        .send()
+        .await
+        .ok()?;
+    let is_image = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|t| t.starts_with("image/"));
+    if !response.ok() || !is_image {
+        return None;
+    }
+    response.binary().await.ok().map(|bytes| {
+        let array = js_sys::Uint8Array::from(bytes.as_slice());
+        let parts = js_sys::Array::of1(&array);
+        let options = web_sys::BlobPropertyBag::new();
+        if let Some(mime) = response.headers().get("content-type") {
+            options.set_type(&mime);
+        }
+        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+            .unwrap_or_else(|_| web_sys::Blob::new().expect("an empty blob"))
+    })
 }
 
 /// Pulls the next page of changes after `cursor`.

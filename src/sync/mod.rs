@@ -69,6 +69,8 @@ pub struct SyncEngine {
     pub pending: RwSignal<u32>,
     /// Outbox entries the server refused (shown until dealt with).
     pub rejected: RwSignal<u32>,
+    /// Photos waiting to be uploaded.
+    pub photos_pending: RwSignal<u32>,
     /// When the last round succeeded (ms since the epoch).
     pub last_success_ms: RwSignal<Option<u64>>,
     /// The last round failed for this passing reason; it is retried by itself.
@@ -99,6 +101,7 @@ impl SyncEngine {
             phase: RwSignal::new(Phase::Idle),
             pending: RwSignal::new(pending),
             rejected: RwSignal::new(rejected),
+            photos_pending: RwSignal::new(store.photos_waiting().await.unwrap_or(0)),
             last_success_ms: RwSignal::new(last_success_ms),
             retrying: RwSignal::new(None),
             problem: RwSignal::new(None),
@@ -133,6 +136,9 @@ impl SyncEngine {
 
     /// A deputy saved something: push it soon.
     pub fn local_change(self, store: Store, records_changed: RwSignal<u32>) {
+        // Shown at once (the exact counts follow): the badge must never say "all synced" while a
+        // just-saved record waits.
+        self.pending.update(|n| *n += 1);
         self.refresh_counts(store.clone());
         self.schedule(AFTER_SAVE_MS, store, records_changed);
     }
@@ -150,6 +156,9 @@ impl SyncEngine {
             if let Ok((pending, rejected)) = store.outbox_counts().await {
                 self.pending.set(pending);
                 self.rejected.set(rejected);
+            }
+            if let Ok(photos) = store.photos_waiting().await {
+                self.photos_pending.set(photos);
             }
         });
     }
@@ -218,7 +227,7 @@ impl SyncEngine {
         self.retrying.set(None);
         self.problem.set(None);
         self.storage_error.set(None);
-        if report.pulled > 0 || report.rejected > 0 {
+        if report.pulled > 0 || report.rejected > 0 || report.photos > 0 {
             records_changed.update(|v| *v += 1);
         }
     }

@@ -1,11 +1,11 @@
 //! One sync round: push the whole outbox (in batches, halving a batch the server finds too
-//! large), then pull every page of changes. The round stops at the first answer that is not a
+//! large), send the queued photos, then pull every page of changes. The round stops at the first answer that is not a
 //! success and says why; whatever it achieved until then is stored, and the next round starts
 //! from there. Nothing in it deletes an outbox entry except a push acknowledgement.
 
 use super::api::{self, APP_VERSION, Session};
 use crate::storage::{StorageError, Store};
-use liaison_domain::sync::client::{Problem, PullAnswer, PushAnswer, RetryReason};
+use liaison_domain::sync::client::{PhotoAnswer, Problem, PullAnswer, PushAnswer, RetryReason};
 use liaison_domain::sync::{MAX_PUSH_MUTATIONS, PROTOCOL_VERSION, PushRequest};
 
 /// What a successful round did.
@@ -17,6 +17,8 @@ pub struct RoundReport {
     pub rejected: u32,
     /// Records changed by pulled pages.
     pub pulled: u32,
+    /// Photos the server took.
+    pub photos: u32,
 }
 
 /// Why a round ended early.
@@ -36,12 +38,68 @@ impl From<StorageError> for RoundError {
     }
 }
 
-/// Runs one round for the signed-in `session`.
+/// Photos read from the queue at a time (each is sent on its own).
+const PHOTO_BATCH: u32 = 20;
+
+/// Runs one round for the signed-in `session`: the outbox, then the photos of the opinions it
+/// carried (the server takes a photo only for an opinion it has), then the changes.
 pub async fn run_round(store: &Store, session: &Session) -> Result<RoundReport, RoundError> {
     let mut report = RoundReport::default();
     push_outbox(store, session, &mut report).await?;
+    upload_photos(store, session, &mut report).await?;
     pull_changes(store, session, &mut report).await?;
     Ok(report)
+}
+
+/// Sends the queued photos one by one; each is taken off the queue only when the server has it.
+async fn upload_photos(
+    store: &Store,
+    session: &Session,
+    report: &mut RoundReport,
+) -> Result<(), RoundError> {
+    let mut skipped = std::collections::HashSet::new();
+    loop {
+        let queue = store
+            .photos_to_upload(PHOTO_BATCH + skipped.len() as u32)
+            .await?;
+        let batch: Vec<_> = queue
+            .into_iter()
+            .filter(|p| !skipped.contains(&p.id))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for photo in batch {
+            let Some(bytes) = crate::platform::blob_bytes(&photo.blob).await else {
+                // The blob cannot be read back (evicted?): leave it queued for next time.
+                skipped.insert(photo.id);
+                continue;
+            };
+            let sha256 = sha256_hex(&bytes);
+            match api::upload_photo(&session.token, &photo, &sha256).await {
+                PhotoAnswer::Stored => {
+                    store.mark_photo_uploaded(photo.id, false).await?;
+                    report.photos += 1;
+                }
+                PhotoAnswer::RefusedForGood { .. } => {
+                    store.mark_photo_uploaded(photo.id, true).await?;
+                }
+                PhotoAnswer::NotYet => {
+                    skipped.insert(photo.id);
+                }
+                PhotoAnswer::Retry(reason) => return Err(RoundError::Retry(reason)),
+                PhotoAnswer::Stop(problem) => return Err(RoundError::Stop(problem)),
+            }
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn push_outbox(

@@ -6,8 +6,9 @@
 //!   The server checks that the body's SHA-256 is the one named (422 `digest_mismatch`: a cut-off
 //!   upload is never stored), that the opinion exists and lists this photo (404), and that the
 //!   user may write the opinion's station (403, the same rule as a push). 201 when stored, 200
-//!   when this photo was stored before with the same content (a resend after a lost answer), 409
-//!   `photo_conflict` when the id holds other content. The bytes are stored once per content.
+//!   when this photo was stored before with the same content (a resend after a lost answer),
+//!   both with `{"id", "sha256"}`; 422 `photo_conflict` when the id holds other content. The
+//!   bytes are stored once per content.
 //! - `GET /photos/{id}`: the bytes, to a user who may read the photo's station (otherwise 404,
 //!   so that nobody learns which photos exist elsewhere). Cacheable for good: an id's content
 //!   never changes.
@@ -21,14 +22,15 @@ use crate::db::photos::{NewPhoto, PhotoStored};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::sync::{may_write, readable_stations};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
+use axum::{Json, Router};
 use liaison_domain::{OpinionId, PhotoId};
 use serde::Deserialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub fn router() -> Router<AppState> {
@@ -111,9 +113,12 @@ async fn upload(
             now_ms: now_ms(),
         })
         .await?;
+    // The answer names what was stored, so that the tablet can tell it from a captive portal's
+    // page that also says 200.
+    let answer = Json(json!({ "id": id, "sha256": sha256 }));
     match stored {
-        PhotoStored::Created => Ok(StatusCode::CREATED.into_response()),
-        PhotoStored::AlreadyThere => Ok(StatusCode::OK.into_response()),
+        PhotoStored::Created => Ok((StatusCode::CREATED, answer).into_response()),
+        PhotoStored::AlreadyThere => Ok((StatusCode::OK, answer).into_response()),
         PhotoStored::Conflict => Err(AppError::Invalid {
             code: "photo_conflict",
             message: "This photo id holds another picture",

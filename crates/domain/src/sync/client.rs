@@ -1,6 +1,7 @@
 //! The tablet's side of the protocol, as plain functions so they are tested natively: what an
 //! HTTP answer to a push or a pull means for the outbox ([`read_push_answer`],
-//! [`read_pull_answer`]), how long to wait after a failure ([`retry_delay_ms`]), and what the
+//! [`read_pull_answer`], and a photo upload's, [`read_photo_answer`]), how long to wait after a
+//! failure ([`retry_delay_ms`]), and what the
 //! tablet shows for a record ([`local_view`]).
 //!
 //! The rule behind every answer: **the outbox is only ever shortened by a 200 answer in our own
@@ -166,6 +167,60 @@ fn read_refusal(status: u16, body: &str) -> Result<Problem, RetryReason> {
             message: error.message,
         },
     })
+}
+
+/// What the tablet does with a photo after uploading it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhotoAnswer {
+    /// The server has it (now or from before): take it off the queue.
+    Stored,
+    /// Its opinion is not on the server (not pushed yet, or refused): leave it queued, go on
+    /// with the next photo.
+    NotYet,
+    /// The server will never take it (too large, not an image, the id holds another picture,
+    /// not allowed): keep it on the tablet, stop sending it.
+    RefusedForGood {
+        code: String,
+    },
+    Retry(RetryReason),
+    Stop(Problem),
+}
+
+/// The answer to a photo upload of content `sha256` (hex), from its HTTP status and body. A
+/// success counts only when the body is the server's JSON naming that content: a captive portal
+/// also says 200.
+pub fn read_photo_answer(status: Option<u16>, body: &str, sha256: &str) -> PhotoAnswer {
+    #[derive(Deserialize)]
+    struct Stored {
+        sha256: String,
+    }
+    let Some(status) = status else {
+        return PhotoAnswer::Retry(RetryReason::Unreachable);
+    };
+    match status {
+        200 | 201 => match serde_json::from_str::<Stored>(body) {
+            Ok(stored) if stored.sha256.eq_ignore_ascii_case(sha256) => PhotoAnswer::Stored,
+            _ => PhotoAnswer::Retry(RetryReason::NotOurServer),
+        },
+        413 | 415 => PhotoAnswer::RefusedForGood {
+            code: if status == 413 {
+                "too_large"
+            } else {
+                "not_an_image"
+            }
+            .into(),
+        },
+        _ => match read_refusal(status, body) {
+            Err(reason) => PhotoAnswer::Retry(reason),
+            Ok(Problem::Refused { code, .. }) if code == "not_found" => PhotoAnswer::NotYet,
+            // Cut off on the way: send it again.
+            Ok(Problem::Refused { code, .. }) if code == "digest_mismatch" => {
+                PhotoAnswer::Retry(RetryReason::Unreachable)
+            }
+            Ok(Problem::Refused { code, .. }) => PhotoAnswer::RefusedForGood { code },
+            Ok(problem) => PhotoAnswer::Stop(problem),
+        },
+    }
 }
 
 /// First wait after a failure, in milliseconds.
@@ -386,6 +441,79 @@ mod tests {
         }
         // Zero failures is treated as one, never as no wait.
         assert!(retry_delay_ms(0, 0) >= 500);
+    }
+
+    #[test]
+    fn a_photo_counts_as_stored_only_when_the_server_names_its_content() {
+        let sha = "ab12";
+        assert_eq!(
+            read_photo_answer(Some(201), r#"{"id":"x","sha256":"AB12"}"#, sha),
+            PhotoAnswer::Stored
+        );
+        assert_eq!(
+            read_photo_answer(Some(200), r#"{"id":"x","sha256":"ab12"}"#, sha),
+            PhotoAnswer::Stored
+        );
+        assert_eq!(
+            read_photo_answer(Some(200), "<html>portal</html>", sha),
+            PhotoAnswer::Retry(RetryReason::NotOurServer)
+        );
+        assert_eq!(
+            read_photo_answer(Some(201), r#"{"id":"x","sha256":"ffff"}"#, sha),
+            PhotoAnswer::Retry(RetryReason::NotOurServer)
+        );
+        assert_eq!(
+            read_photo_answer(None, "", sha),
+            PhotoAnswer::Retry(RetryReason::Unreachable)
+        );
+        assert_eq!(
+            read_photo_answer(Some(503), "", sha),
+            PhotoAnswer::Retry(RetryReason::ServerBusy)
+        );
+        assert_eq!(
+            read_photo_answer(
+                Some(404),
+                r#"{"error":{"code":"not_found","message":"x"}}"#,
+                sha
+            ),
+            PhotoAnswer::NotYet
+        );
+        assert_eq!(
+            read_photo_answer(
+                Some(422),
+                r#"{"error":{"code":"digest_mismatch","message":"x"}}"#,
+                sha
+            ),
+            PhotoAnswer::Retry(RetryReason::Unreachable)
+        );
+        for (status, body, code) in [
+            (413, "", "too_large"),
+            (415, "", "not_an_image"),
+            (
+                422,
+                r#"{"error":{"code":"photo_conflict","message":"x"}}"#,
+                "photo_conflict",
+            ),
+            (
+                403,
+                r#"{"error":{"code":"forbidden","message":"x"}}"#,
+                "forbidden",
+            ),
+        ] {
+            assert_eq!(
+                read_photo_answer(Some(status), body, sha),
+                PhotoAnswer::RefusedForGood { code: code.into() },
+                "{status}"
+            );
+        }
+        assert_eq!(
+            read_photo_answer(
+                Some(401),
+                r#"{"error":{"code":"unauthenticated","message":"x"}}"#,
+                sha
+            ),
+            PhotoAnswer::Stop(Problem::SignInNeeded)
+        );
     }
 
     fn client() -> ClientId {

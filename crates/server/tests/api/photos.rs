@@ -129,6 +129,9 @@ async fn a_pushed_opinions_photo_is_uploaded_once_and_read_back_by_its_station_o
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
+    let answer = body_json(created).await;
+    assert_eq!(answer["sha256"], digest.as_str());
+    assert_eq!(answer["id"], first.to_string());
     // The answer to the first upload was lost; the resend changes nothing.
     let again = app
         .upload(
