@@ -65,6 +65,8 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, bool)> {
             true,
         ),
         (Method::GET, "/api/v1/sync/events", None, true),
+        (Method::PUT, "/api/v1/photos/{id}", None, true),
+        (Method::GET, "/api/v1/photos/{id}", None, true),
         (Method::GET, "/api/v1/directory", None, false),
         (Method::GET, "/api/health", None, false),
     ]
@@ -419,14 +421,15 @@ async fn routes_without_a_body_refuse_bodies_over_the_limit_odd_ids_and_wrong_me
         )
         .await;
 
+        // No route takes PATCH.
         let request = raw(
-            &Method::PUT,
+            &Method::PATCH,
             &uri,
             token,
             Some("application/json"),
             Body::from("{}"),
         );
-        let what = format!("PUT {uri}");
+        let what = format!("PATCH {uri}");
         let code = assert_refused(
             app.request(request).await,
             Some(StatusCode::METHOD_NOT_ALLOWED),
