@@ -28,6 +28,13 @@ fn env_path(name: &str) -> PathBuf {
     path
 }
 
+fn postgres_database() -> Option<PostgresDatabase> {
+    std::env::var(E2E_DATABASE_URL)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| PostgresDatabase::create(&url))
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -47,11 +54,61 @@ fn wait_for_port(port: u16, what: &str) {
     }
 }
 
-/// The real server binary, serving the release app on a fresh data folder with the demo data.
+/// With this set (a PostgreSQL URL whose role may create databases), every [`Server`] runs on
+/// a fresh PostgreSQL database of its own instead of SQLite: `cargo xtask test` runs the sync
+/// tests a second time so.
+pub const E2E_DATABASE_URL: &str = "LIAISON_E2E_DATABASE_URL";
+
+/// A fresh PostgreSQL database for one server, dropped with it.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    fn create(admin_url: &str) -> PostgresDatabase {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "liaison_e2e_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(admin_url, &format!("CREATE DATABASE {name}"));
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        PostgresDatabase {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let status = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "psql: {sql}");
+}
+
+/// The real server binary, serving the release app on a fresh data folder with the demo data
+/// (SQLite, or PostgreSQL with [`E2E_DATABASE_URL`]).
 pub struct Server {
     child: Option<Child>,
     port: u16,
     data: tempfile::TempDir,
+    postgres: Option<PostgresDatabase>,
     dist: PathBuf,
     /// Extra command-line arguments, kept across restarts.
     pub extra_args: Vec<String>,
@@ -71,11 +128,21 @@ impl Server {
             child: None,
             port,
             data,
+            postgres: postgres_database(),
             dist: dist.to_owned(),
             extra_args: Vec::new(),
         };
         server.restart();
         server
+    }
+
+    /// Which storage the server runs on, for test output.
+    pub fn storage(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
     }
 
     /// The server with extra command-line arguments (`--min-app-version 99.0.0`).
@@ -85,6 +152,7 @@ impl Server {
             child: None,
             port: free_port(),
             data,
+            postgres: postgres_database(),
             dist: env_path("LIAISON_DIST"),
             extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
         };
@@ -111,6 +179,11 @@ impl Server {
             .arg("--dist")
             .arg(&self.dist)
             .args(&self.extra_args)
+            .args(
+                self.postgres
+                    .iter()
+                    .flat_map(|db| ["--database-url".to_owned(), db.url.clone()]),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -30,6 +30,9 @@ const SERVER_ADDR: &str = "127.0.0.1:8080";
 /// (`crates/server/tests/api/main.rs`). Set it to use a PostgreSQL of your own: `cargo xtask`
 /// then installs and starts nothing.
 const TEST_DATABASE_URL: &str = "LIAISON_TEST_DATABASE_URL";
+/// The end-to-end harness runs each server on a fresh PostgreSQL database when this is set
+/// (`e2e/src/lib.rs`); the last step of `cargo xtask test` sets it for the sync tests.
+const E2E_DATABASE_URL: &str = "LIAISON_E2E_DATABASE_URL";
 /// The role the server tests use on the local PostgreSQL. It may create databases (one per test)
 /// and nothing more; the password is no secret (local test role, loopback only).
 const PG_TEST_ROLE: &str = "liaison";
@@ -49,7 +52,8 @@ commands:
   run                 build --release, then serve the app on http://127.0.0.1:8080/ (demo data)
   test                everything CI checks: setup --browser, check-versions, fmt, clippy (native and
                       wasm), native tests (server on SQLite), server tests on PostgreSQL, browser
-                      tests, build --release, end-to-end tests
+                      tests, build --release, end-to-end tests (and the sync ones again with the
+                      server on PostgreSQL)
   bench               build --release, then measure: bundle size (gzip -9), storage (release
                       wasm in headless chromium), offline start-up (release app and server);
                       prints the figures for BENCHMARKS.md (which it does not rewrite)
@@ -928,6 +932,26 @@ fn test(ctx: &Ctx) -> Result<()> {
             &["test", "-p", "liaison-e2e", "--", "--test-threads=1"],
             e2e_env(ctx),
         ),
+        Step {
+            title: "end-to-end sync tests (server on PostgreSQL)",
+            run: Box::new(|| {
+                let url = postgres_test_url(ctx)?;
+                let mut cmd = ctx.cmd("cargo");
+                cmd.args([
+                    "test",
+                    "-p",
+                    "liaison-e2e",
+                    "--test",
+                    "sync",
+                    "--",
+                    "--test-threads=1",
+                ])
+                .envs(e2e_env(ctx))
+                .env(E2E_DATABASE_URL, &url);
+                println!("({E2E_DATABASE_URL}={url})");
+                run(&mut cmd)
+            }),
+        },
     ];
 
     let total = steps.len();
