@@ -164,6 +164,11 @@ impl Server {
         self.port
     }
 
+    /// The server process's id while it runs (to read its memory use in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Starts the server again on the same port and data folder.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "server already running");

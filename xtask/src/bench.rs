@@ -3,14 +3,22 @@
 //! 1. `build --release` (the bundle and server that are measured);
 //! 2. the bundle size: `*_bg.wasm` and `liaison-app-*.js` in dist/, raw and gzipped at level 9;
 //! 3. the storage benchmarks (`tests/bench_storage.rs`, release mode, headless Chromium);
-//! 4. the start-up benchmark (`e2e/tests/bench_startup.rs`, the release app and server).
+//! 4. the start-up benchmark (`e2e/tests/bench_startup.rs`, the release app and server);
+//! 5. the sync benchmarks (`e2e/tests/bench_sync.rs`): a tablet pushing 10,000 opinions, a fresh
+//!    tablet pulling them, and 200 simulated tablets pushing at once to the server on SQLite and
+//!    on PostgreSQL (a scratch database made with the test role of `cargo xtask setup`).
+//!
+//! `cargo xtask bench --sync` runs only the build and step 5.
 //!
 //! The benchmarks are `#[ignore]`d tests, so `cargo xtask test` never runs them; here they run
 //! with `--include-ignored`. Each prints `BENCH name=value` lines; this command collects them
 //! and prints a Markdown table. It does not write BENCHMARKS.md: a person reads the figures and
 //! commits them.
 
-use super::{Ctx, WASM_TARGET, browser_env, build, describe, e2e_env, flush};
+use super::{
+    Ctx, TEST_DATABASE_URL, WASM_TARGET, browser_env, build, describe, e2e_env, flush,
+    postgres_test_url,
+};
 use anyhow::{Context, Result, bail};
 use std::ffi::OsString;
 use std::fs;
@@ -21,10 +29,43 @@ use std::process::Stdio;
 /// The benchmarks' `BENCH` lines, in the order they came.
 type Figures = Vec<(String, String)>;
 
-pub fn bench(ctx: &Ctx) -> Result<()> {
+/// `only_sync`: skip the bundle, storage and start-up figures.
+pub fn bench(ctx: &Ctx, only_sync: bool) -> Result<()> {
     build(ctx, true)?;
     let mut figures = Figures::new();
+    if !only_sync {
+        figures.extend(bundle_storage_startup(ctx)?);
+    }
 
+    println!("\n==== xtask bench: sync (tablet push and pull of 10,000; 200 tablets at once) ====");
+    let mut sync_env = e2e_env(ctx);
+    sync_env.push((TEST_DATABASE_URL, postgres_test_url(ctx)?.into()));
+    figures.extend(run_collecting(
+        ctx,
+        &[
+            "test",
+            "-p",
+            "liaison-e2e",
+            "--test",
+            "bench_sync",
+            "--",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ],
+        &sync_env,
+    )?);
+
+    println!("\n==== xtask bench: results ====\n");
+    print!("{}", table(&figures, &machine(ctx)));
+    println!("\nxtask: BENCHMARKS.md is not rewritten: copy the figures into it by hand.");
+    flush();
+    Ok(())
+}
+
+/// Steps 2 to 4: the bundle size, the storage benchmarks and the start-up benchmark.
+fn bundle_storage_startup(ctx: &Ctx) -> Result<Figures> {
+    let mut figures = Figures::new();
     println!("\n==== xtask bench: bundle size ====");
     figures.extend(bundle_size(&ctx.dist_dir())?);
     for (name, value) in &figures {
@@ -70,12 +111,7 @@ pub fn bench(ctx: &Ctx) -> Result<()> {
         ],
         &e2e_env(ctx),
     )?);
-
-    println!("\n==== xtask bench: results ====\n");
-    print!("{}", table(&figures, &machine(ctx)));
-    println!("\nxtask: BENCHMARKS.md is not rewritten: copy the figures into it by hand.");
-    flush();
-    Ok(())
+    Ok(figures)
 }
 
 /// Raw and gzip -9 sizes of the app's wasm and JavaScript files in `dist`.
@@ -229,6 +265,66 @@ fn describe_figure(name: &str) -> &'static str {
         "startup_offline_p95_ms" => "**navigation → interactive capture form, offline, p95**",
         "startup_offline_max_ms" => "navigation → interactive capture form, offline, max",
         "startup_offline_wasm_loaded_p50_ms" => "wasm file received (from the service worker), p50",
+        "tablet_seed_10000_ms" => "writing 10,000 unsynced opinions into IndexedDB (setup)",
+        "tablet_push_10000_requests" => "tablet push: push requests (200 mutations each)",
+        "tablet_push_10000_push_phase_s" => "tablet push: first push sent → last push answered, s",
+        "tablet_push_10000_push_phase_per_s" => "tablet push: records/s over the push phase",
+        "tablet_push_10000_in_requests_s" => {
+            "tablet push: time inside push requests (network and server), s"
+        }
+        "tablet_push_10000_pull_back_in_requests_s" => {
+            "tablet push: time inside those pull requests, s"
+        }
+        "tablet_pull_10000_in_requests_s" => {
+            "fresh tablet: time inside pull requests (network and server), s"
+        }
+        "tablet_push_10000_pull_back_requests" => "tablet push: pull requests after the push",
+        "tablet_push_10000_pull_back_s" => "tablet push: pulling its own 10,000 back, s",
+        "tablet_push_10000_to_synced_s" => {
+            "**tablet push of 10,000: first push → badge ok, pending 0, s**"
+        }
+        "tablet_push_10000_to_synced_per_s" => "**tablet push of 10,000: records/s**",
+        "tablet_push_10000_from_navigation_s" => "tablet push: app navigation → badge ok, s",
+        "tablet_pull_10000_requests" => "fresh tablet: pull requests (500 changes each)",
+        "tablet_pull_10000_pull_phase_s" => "fresh tablet: first pull sent → last pull answered, s",
+        "tablet_pull_10000_to_synced_s" => {
+            "**fresh tablet pull of 10,000: first pull → badge ok, s**"
+        }
+        "tablet_pull_10000_to_synced_per_s" => "**fresh tablet pull of 10,000: records/s**",
+        "tablet_pull_10000_to_listed_s" => {
+            "fresh tablet: first pull → records total shows 10,000, s"
+        }
+        "tablet_pull_10000_from_sign_in_click_s" => "fresh tablet: sign-in click → badge ok, s",
+        name if name.starts_with("ingest_") => describe_ingest(name),
+        _ => "",
+    }
+}
+
+/// The ingest figures (`ingest_<backend>_<what>`), the same for both backends.
+fn describe_ingest(name: &str) -> &'static str {
+    let what = name
+        .strip_prefix("ingest_sqlite_")
+        .or_else(|| name.strip_prefix("ingest_postgres_"))
+        .unwrap_or_default();
+    match what {
+        "clients" => "ingest: simulated tablets pushing at once",
+        "mutations" => "ingest: mutations pushed (all accepted, none rejected)",
+        "batch" => "ingest: mutations per push",
+        "seconds" => "ingest: wall time from release to the last answer, s",
+        "mutations_per_s" => "**ingest: mutations/s**",
+        "pushes_per_s" => "ingest: pushes/s",
+        "push_p50_ms" => "**ingest: push latency p50, ms**",
+        "push_p99_ms" => "**ingest: push latency p99, ms**",
+        "push_max_ms" => "ingest: push latency max, ms",
+        "server_cpu_s" => "ingest: server CPU time (user + system) while pushing, s",
+        "server_cpu_ms_per_push" => "ingest: server CPU per push, ms",
+        "load_generator_cpu_s" => "ingest: load generator CPU time while pushing, s",
+        "rss_start_mib" => "ingest: server RSS when started, MiB",
+        "rss_before_mib" => "ingest: server RSS after the sign-ins, MiB",
+        "rss_peak_mib" => "ingest: server peak RSS while pushing (sampled every 20 ms), MiB",
+        "rss_after_mib" => "ingest: server RSS after the pushes, MiB",
+        "vmhwm_before_mib" => "ingest: server VmHWM after the sign-ins, MiB",
+        "vmhwm_mib" => "**ingest: server VmHWM (peak RSS) at the end, MiB**",
         _ => "",
     }
 }

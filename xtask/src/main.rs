@@ -54,9 +54,12 @@ commands:
                       wasm), native tests (server on SQLite), server tests on PostgreSQL, browser
                       tests, build --release, end-to-end tests (and the sync ones again with the
                       server on PostgreSQL)
-  bench               build --release, then measure: bundle size (gzip -9), storage (release
-                      wasm in headless chromium), offline start-up (release app and server);
-                      prints the figures for BENCHMARKS.md (which it does not rewrite)
+  bench [--sync]      build --release, then measure: bundle size (gzip -9), storage (release
+                      wasm in headless chromium), offline start-up (release app and server),
+                      sync (a tablet pushing and a fresh one pulling 10,000 opinions; 200
+                      simulated tablets pushing at once, SQLite and PostgreSQL); prints the
+                      figures for BENCHMARKS.md (which it does not rewrite). --sync: only the
+                      sync benchmarks
 ";
 
 /// The workspace root (the xtask crate lives in `<root>/xtask`).
@@ -127,10 +130,7 @@ fn dispatch(ctx: &Ctx, args: &[String]) -> Result<()> {
             flags(&[])?;
             test(ctx)
         }
-        "bench" => {
-            flags(&[])?;
-            bench::bench(ctx)
-        }
+        "bench" => bench::bench(ctx, flags(&["--sync"])?.contains(&"--sync")),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
