@@ -76,7 +76,9 @@ impl PostgresDatabase {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         psql(admin_url, &format!("CREATE DATABASE {name}"));
-        let base = admin_url.rsplit_once('/').map_or(admin_url, |(base, _)| base);
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
         PostgresDatabase {
             admin_url: admin_url.to_owned(),
             url: format!("{base}/{name}"),

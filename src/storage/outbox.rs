@@ -252,16 +252,19 @@ impl Store {
             .primitive()?
             .await?
             .collect::<std::result::Result<_, _>>()?;
-        let mut applied = 0;
-        for key in &keys {
-            if key
-                .as_f64()
-                .is_some_and(|seq| rejected.contains(&(seq as u64)))
-            {
-                continue;
-            }
-            store.delete(key).primitive()?.await?;
-            applied += 1;
+        // Every delete is issued before the first is awaited: one round trip to the browser for
+        // the batch, not one per entry (10,000 acknowledged entries took seconds otherwise).
+        let deletes = keys
+            .iter()
+            .filter(|key| {
+                !key.as_f64()
+                    .is_some_and(|seq| rejected.contains(&(seq as u64)))
+            })
+            .map(|key| store.delete(key).primitive())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let applied = deletes.len() as u32;
+        for delete in deletes {
+            delete.await?;
         }
         tx.commit().await?;
         Ok(applied)

@@ -35,22 +35,30 @@ impl Store {
         let states = tx.object_store(stores::SERVER_STATES)?;
         let opinions = tx.object_store(stores::OPINIONS)?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
-        let mut changed = 0;
+        // Every write is issued before the first is awaited, so the browser takes the page in one
+        // go rather than one round trip per record. A deleted record also loses its photos, which
+        // needs a read of the photo index, so deletions go after.
+        let mut writes = Vec::with_capacity(page.changes.len() * 2);
+        let mut deleted = Vec::new();
         for change in &page.changes {
             let Change::Opinion { state, .. } = change;
-            states.put(state).serde()?.await?;
+            writes.push(states.put(state).serde()?);
             match local_view(state.id(), Some(state), &pending) {
-                Some(opinion) => opinions.put(&opinion).serde()?.await?,
-                None => {
-                    opinions.delete(state.id().to_string()).primitive()?.await?;
-                    photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(state.id())).await?;
-                }
+                Some(opinion) => writes.push(opinions.put(&opinion).serde()?),
+                None => deleted.push(state.id()),
             }
             if let Some(stamp) = state.last_stamp() {
                 clock.observe(&stamp, now_ms);
             }
-            changed += 1;
         }
+        for write in writes {
+            write.await?;
+        }
+        for id in deleted {
+            opinions.delete(id.to_string()).primitive()?.await?;
+            photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(id)).await?;
+        }
+        let changed = page.changes.len() as u32;
         meta.clock = clock.last();
         meta.pull_cursor = page.next_cursor;
         outbox::write_meta(&tx, &meta).await?;
