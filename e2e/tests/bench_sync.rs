@@ -130,7 +130,7 @@ async fn sync_requests(browser: &Browser) -> (Span, Span) {
     (span(&value[0]), span(&value[1]))
 }
 
-/// Writes `n` unsynced opinions into the app's IndexedDB (`liaison`, schema 4), exactly as
+/// Writes `n` unsynced opinions into the app's IndexedDB (`liaison`, at the schema the app opened), exactly as
 /// `Store::save_opinion` would have: each opinion in `opinions`, its `CreateOpinion` mutation
 /// in `outbox` as `{seq, state: "pending", mutation}` with this tablet's client id and dense
 /// seqs after the ones already issued, and `sync_meta` advanced (next seq, clock). Values are
@@ -161,7 +161,7 @@ const request = (r) => new Promise((ok, fail) => {{
 }});
 (async () => {{
     const t0 = performance.now();
-    const open = indexedDB.open('liaison', 4);
+    const open = indexedDB.open('liaison');
     open.onupgradeneeded = () => open.transaction.abort();
     const db = await request(open);
     const tx = db.transaction(['opinions', 'outbox', 'sync_meta'], 'readwrite',

@@ -14,6 +14,8 @@
 //!
 //! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
 //! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
+//! Sync bookkeeping that is simply redone after a crash (acknowledgements, pulled pages) uses
+//! relaxed durability: a flush per batch would cost more than the batch.
 
 pub mod drafts;
 pub mod migrations;
@@ -224,6 +226,19 @@ impl Store {
             .transaction(stores.to_vec())
             .with_mode(TransactionMode::Readwrite)
             .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
+            .build()?)
+    }
+
+    /// A read-write transaction the browser may report before it reaches the disk. Only for
+    /// writes that a crash may lose harmlessly because they are redone: a push answer's
+    /// acknowledgements (the entries are pushed again and the server skips them) and a pulled
+    /// page with its cursor (pulled again). Never for what a deputy typed.
+    fn write_tx_relaxed(&self, stores: &[&str]) -> Result<Transaction<'_>> {
+        Ok(self
+            .db
+            .transaction(stores.to_vec())
+            .with_mode(TransactionMode::Readwrite)
+            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed))
             .build()?)
     }
 

@@ -21,7 +21,8 @@ use std::collections::HashSet;
 impl Store {
     /// Applies one pulled page (see the module docs). Returns how many records changed.
     pub async fn apply_pulled_page(&self, page: &PullResponse) -> Result<u32> {
-        let tx = self.write_tx(&[
+        // Relaxed: a page a crash loses is lost with its cursor, and simply pulled again.
+        let tx = self.write_tx_relaxed(&[
             stores::SERVER_STATES,
             stores::OPINIONS,
             stores::PHOTOS,
