@@ -1,6 +1,9 @@
 //! Every text exists in both languages, and every code the domain can produce has a text.
 
 use liaison_app::i18n::{EN_SOURCE, Lang, ZH_SOURCE, text};
+use liaison_app::sync::api::AccountError;
+use liaison_domain::sync::client::{Problem, RetryReason};
+use liaison_domain::sync::{RejectCode, Seq};
 use liaison_domain::{Field, FieldError, OutcomeKind, RedirectChannel};
 use std::collections::BTreeMap;
 use wasm_bindgen_test::*;
@@ -58,6 +61,48 @@ fn every_domain_code_has_a_text_in_both_languages() {
             .iter()
             .map(|c| format!("channel.{}", c.code())),
     );
+    // What sync can report: refusals of single mutations, passing troubles, and problems that
+    // need a person.
+    let rejects = [
+        RejectCode::Invalid,
+        RejectCode::NotFound,
+        RejectCode::Deleted,
+        RejectCode::AlreadyExists,
+        RejectCode::Forbidden,
+        RejectCode::Malformed,
+        RejectCode::Unknown,
+    ];
+    needed.extend(rejects.iter().map(|r| format!("reject.{}", r.code())));
+    let retries = [
+        RetryReason::Unreachable,
+        RetryReason::ServerBusy,
+        RetryReason::NotOurServer,
+    ];
+    needed.extend(retries.iter().map(|r| format!("sync.retry.{}", r.code())));
+    let problems = [
+        Problem::SignInNeeded,
+        Problem::UpdateNeeded { minimum: None },
+        Problem::ServerMissingData { expected: Seq(1) },
+        Problem::ClientMismatch,
+        Problem::MutationTooLarge,
+        Problem::Refused {
+            code: "x".into(),
+            message: "x".into(),
+        },
+    ];
+    needed.extend(
+        problems
+            .iter()
+            .map(|p| format!("sync.problem.{}", p.code())),
+    );
+    let account_errors = [
+        AccountError::InvalidCredentials,
+        AccountError::DeviceNotEnrolled,
+        AccountError::Forbidden,
+        AccountError::Refused("x".into()),
+        AccountError::Unreachable,
+    ];
+    needed.extend(account_errors.iter().map(|e| e.message_key().to_owned()));
     for key in needed {
         for lang in [Lang::Zh, Lang::En] {
             assert_ne!(text(lang, &key), key, "{key} is missing in {lang:?}");
