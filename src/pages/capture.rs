@@ -611,7 +611,7 @@ pub fn PhotoThumb(
             Ok(Some(blob)) => Some(blob),
             Ok(None) => match (fetch, app.sync.session.get_untracked()) {
                 (Some((opinion, reference)), Some(session)) => {
-                    let fetched = crate::sync::api::fetch_photo(&session.token, id).await;
+                    let fetched = crate::sync::api::fetch_photo(&session.token, opinion, id).await;
                     if let Some(blob) = &fetched {
                         let _ = store.put_fetched_photo(opinion, &reference, blob).await;
                     }

@@ -245,6 +245,24 @@ pub(super) async fn set_owner(
     Ok(())
 }
 
+/// The opinions that have photos waiting for the server, inside the caller's transaction.
+pub(super) async fn opinions_with_photos_to_upload(
+    store: &ObjectStore<'_>,
+) -> Result<Vec<OpinionId>> {
+    let values: Vec<JsValue> = store
+        .index(BY_UPLOAD)?
+        .get_all()
+        .with_query(UPLOAD_PENDING.to_owned())
+        .primitive()?
+        .await?
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(values
+        .iter()
+        .filter_map(|record| get(record, "owner").ok()?.as_string())
+        .filter_map(|owner| OpinionId::parse(owner.strip_prefix("opinion:")?))
+        .collect())
+}
+
 /// Deletes every photo an owner has, inside the caller's transaction.
 pub(super) async fn delete_owned_by(store: &ObjectStore<'_>, owner: &PhotoOwner) -> Result<()> {
     let index = store.index("by_owner")?;

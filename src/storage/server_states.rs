@@ -81,7 +81,8 @@ impl Store {
     /// The server asked for a reset (it purged tombstones this tablet has not seen): forgets the
     /// pulled states and every record that is not this tablet's own unsynced or rejected work,
     /// and pulls again from the start. Call it only after pushing the outbox; nothing in the
-    /// outbox is touched, and records it mentions stay.
+    /// outbox is touched, and records it mentions stay, as do records with photos still waiting
+    /// for the server (this tablet holds their only copy).
     pub async fn reset_for_full_pull(&self) -> Result<()> {
         let tx = self.write_tx(&[
             stores::SERVER_STATES,
@@ -90,11 +91,17 @@ impl Store {
             stores::OUTBOX,
             stores::SYNC_META,
         ])?;
-        let keep: HashSet<String> = outbox::all_in(&tx)
+        let mut keep: HashSet<String> = outbox::all_in(&tx)
             .await?
             .iter()
             .map(|m| m.kind.opinion_id().to_string())
             .collect();
+        keep.extend(
+            photos::opinions_with_photos_to_upload(&tx.object_store(stores::PHOTOS)?)
+                .await?
+                .into_iter()
+                .map(|id| id.to_string()),
+        );
         tx.object_store(stores::SERVER_STATES)?.clear()?.await?;
         let opinions = tx.object_store(stores::OPINIONS)?;
         let photo_store = tx.object_store(stores::PHOTOS)?;

@@ -5,12 +5,12 @@
 
 use crate::storage::photos::PendingPhoto;
 use gloo_net::http::{Request, RequestBuilder};
-use liaison_domain::PhotoId;
 use liaison_domain::sync::client::{
     PhotoAnswer, PullAnswer, PushAnswer, read_photo_answer, read_pull_answer, read_push_answer,
 };
 use liaison_domain::sync::{Cursor, MAX_PULL_LIMIT, PROTOCOL_VERSION, PullRequest, PushRequest};
 use liaison_domain::{DeputyId, Role, StationId};
+use liaison_domain::{OpinionId, PhotoId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -217,29 +217,33 @@ pub async fn upload_photo(token: &str, photo: &PendingPhoto, sha256: &str) -> Ph
     answer
 }
 
-/// Fetches a photo taken on another tablet; `None` when it cannot be had now.
-pub async fn fetch_photo(token: &str, id: PhotoId) -> Option<web_sys::Blob> {
-    let response = bearer(Request::get(&format!("/api/v1/photos/{id}")), token)
-        .send()
-        .await
-        .ok()?;
-    let is_image = response
+/// Fetches a photo of `opinion` taken on another tablet; `None` when it cannot be had now.
+pub async fn fetch_photo(token: &str, opinion: OpinionId, id: PhotoId) -> Option<web_sys::Blob> {
+    let controller = web_sys::AbortController::new().ok()?;
+    let request = bearer(
+        Request::get(&format!("/api/v1/photos/{id}?opinion={opinion}")),
+        token,
+    )
+    .abort_signal(Some(&controller.signal()))
+    .build()
+    .ok()?;
+    let timeout = gloo_timers::callback::Timeout::new(REQUEST_TIMEOUT_MS, move || {
+        controller.abort();
+    });
+    let response = request.send().await.ok()?;
+    let mime = response
         .headers()
         .get("content-type")
-        .is_some_and(|t| t.starts_with("image/"));
-    if !response.ok() || !is_image {
+        .filter(|t| t.starts_with("image/"))?;
+    if !response.ok() {
         return None;
     }
-    response.binary().await.ok().map(|bytes| {
-        let array = js_sys::Uint8Array::from(bytes.as_slice());
-        let parts = js_sys::Array::of1(&array);
-        let options = web_sys::BlobPropertyBag::new();
-        if let Some(mime) = response.headers().get("content-type") {
-            options.set_type(&mime);
-        }
-        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-            .unwrap_or_else(|_| web_sys::Blob::new().expect("an empty blob"))
-    })
+    let bytes = response.binary().await.ok()?;
+    drop(timeout);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(&mime);
+    web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()
 }
 
 /// Pulls the next page of changes after `cursor`.

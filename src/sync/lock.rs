@@ -22,41 +22,61 @@ pub const SYNC_LOCK: &str = "liaison-sync";
 
 /// Runs `work` holding the exclusive lock `name`, unless another tab holds it: then returns
 /// `None` at once without running it.
-pub async fn run_exclusive<T: 'static>(
+pub async fn run_exclusive<T: 'static, F: Future<Output = T> + 'static>(
     name: &str,
-    work: impl Future<Output = T> + 'static,
+    work: F,
 ) -> Option<T> {
     let Some((locks, request)) = lock_manager() else {
         return Some(work.await);
     };
+    // Shared with the callback, so that the work can still be run here if the browser refuses
+    // the request itself.
+    let work: Rc<RefCell<Option<F>>> = Rc::new(RefCell::new(Some(work)));
     let result: Rc<RefCell<Option<T>>> = Rc::default();
-    let slot = Rc::clone(&result);
+    let (slot, queued) = (Rc::clone(&result), Rc::clone(&work));
     let callback = Closure::once(move |lock: JsValue| -> Promise {
-        if lock.is_null() {
+        let work = queued.borrow_mut().take();
+        match work {
             // `ifAvailable` and another tab holds it.
-            return Promise::resolve(&JsValue::FALSE);
+            _ if lock.is_null() => Promise::resolve(&JsValue::FALSE),
+            None => Promise::resolve(&JsValue::FALSE),
+            Some(work) => wasm_bindgen_futures::future_to_promise(async move {
+                let value = work.await;
+                *slot.borrow_mut() = Some(value);
+                Ok(JsValue::TRUE)
+            }),
         }
-        wasm_bindgen_futures::future_to_promise(async move {
-            let value = work.await;
-            *slot.borrow_mut() = Some(value);
-            Ok(JsValue::TRUE)
-        })
     });
     let options = Object::new();
     let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE);
-    let promise = request
+    let requested = request
         .call3(
             &locks,
             &JsValue::from_str(name),
             &options,
             callback.as_ref().unchecked_ref(),
         )
-        .ok()?
-        .dyn_into::<Promise>()
-        .ok()?;
+        .ok()
+        .and_then(|p| p.dyn_into::<Promise>().ok());
+    let Some(promise) = requested else {
+        // The browser refused the request itself (a security policy), so the callback never
+        // ran: there is no lock to be had. Run unlocked rather than wait for one forever.
+        drop(callback);
+        let work = work.borrow_mut().take()?;
+        return Some(work.await);
+    };
     let _ = JsFuture::from(promise).await;
     drop(callback);
-    result.take()
+    if let Some(value) = result.take() {
+        return Some(value);
+    }
+    // The request failed later (its promise rejected) without calling back: the work is still
+    // here. Only a held lock takes it out unrun (`ifAvailable` and another tab has it).
+    let unrun = work.borrow_mut().take();
+    match unrun {
+        Some(work) => Some(work.await),
+        None => None,
+    }
 }
 
 /// `navigator.locks` and its `request` method, when the browser has them. (Through `Reflect`:

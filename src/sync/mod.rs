@@ -35,7 +35,12 @@ use wasm_bindgen::closure::Closure;
 struct ChangeEvents {
     source: web_sys::EventSource,
     _on_changed: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
 }
+
+/// After the browser gave up on the change-event stream (it does on any answer but 200, such
+/// as a proxy's 502 while the server restarts), open it again this much later.
+const EVENTS_REOPEN_MS: u32 = 30_000;
 
 impl Drop for ChangeEvents {
     fn drop(&mut self) {
@@ -255,6 +260,7 @@ impl SyncEngine {
         else {
             return;
         };
+        let reopen_store = store.clone();
         let on_changed = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
                 let Some(announced) = event.data().as_string().and_then(|d| d.trim().parse().ok())
@@ -275,9 +281,28 @@ impl SyncEngine {
         );
         let _ =
             source.add_event_listener_with_callback("changed", on_changed.as_ref().unchecked_ref());
+        // A network error makes `EventSource` reconnect by itself; any other failure closes it
+        // for good. Then open it again later, while the session lasts.
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let closed = event
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::EventSource>().ok())
+                .is_some_and(|s| s.ready_state() == web_sys::EventSource::CLOSED);
+            if closed {
+                let store = reopen_store.clone();
+                gloo_timers::callback::Timeout::new(EVENTS_REOPEN_MS, move || {
+                    if self.session.get_untracked().is_some() {
+                        self.listen(store, records_changed);
+                    }
+                })
+                .forget();
+            }
+        });
+        let _ = source.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
         self.events.set_value(Some(ChangeEvents {
             source,
             _on_changed: on_changed,
+            _on_error: on_error,
         }));
     }
 

@@ -148,12 +148,22 @@ async fn pull_changes(
     session: &Session,
     report: &mut RoundReport,
 ) -> Result<(), RoundError> {
+    let mut reset = false;
     loop {
         let cursor = store.pull_cursor().await?;
         match api::pull(&session.token, cursor).await {
+            PullAnswer::Accepted(page) if page.reset_required && reset => {
+                // Asked again after a reset (from the start, which never needs one): a server
+                // bug. Stop rather than reset forever.
+                return Err(RoundError::Stop(Problem::Refused {
+                    code: "reset_loop".into(),
+                    message: "the server asked for a reset twice in one round".into(),
+                }));
+            }
             PullAnswer::Accepted(page) if page.reset_required => {
                 // The outbox was pushed just before; the reset keeps whatever is still in it.
                 store.reset_for_full_pull().await?;
+                reset = true;
             }
             PullAnswer::Accepted(page) => {
                 report.pulled += store.apply_pulled_page(&page).await?;

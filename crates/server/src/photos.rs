@@ -9,9 +9,12 @@
 //!   when this photo was stored before with the same content (a resend after a lost answer),
 //!   both with `{"id", "sha256"}`; 422 `photo_conflict` when the id holds other content. The
 //!   bytes are stored once per content.
-//! - `GET /photos/{id}`: the bytes, to a user who may read the photo's station (otherwise 404,
-//!   so that nobody learns which photos exist elsewhere). Cacheable for good: an id's content
-//!   never changes.
+//! - `GET /photos/{id}?opinion=<opinion id>`: the bytes, to a user who may read the photo's
+//!   station (otherwise 404, so that nobody learns which photos exist elsewhere). Cacheable for
+//!   good: a photo's content never changes.
+//!
+//! A photo is stored per opinion (the key is the opinion and the photo id), so nobody can block
+//! another station's upload by sending something else under a photo id its opinion lists.
 //!
 //! Uploads are resumable at photo granularity: the tablet keeps a queue of photos not yet
 //! uploaded, sends them one by one after the opinions are pushed, and marks each done only on
@@ -44,6 +47,11 @@ const ACCEPTED_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
 struct UploadQuery {
     opinion: String,
     sha256: String,
+}
+
+#[derive(Deserialize)]
+struct DownloadQuery {
+    opinion: String,
 }
 
 fn photo_id(id: &str) -> Result<PhotoId, AppError> {
@@ -121,7 +129,7 @@ async fn upload(
         PhotoStored::AlreadyThere => Ok((StatusCode::OK, answer).into_response()),
         PhotoStored::Conflict => Err(AppError::Invalid {
             code: "photo_conflict",
-            message: "This photo id holds another picture",
+            message: "This opinion's photo holds another picture",
         }),
     }
 }
@@ -131,9 +139,15 @@ async fn download(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
+    Query(query): Query<DownloadQuery>,
 ) -> Result<Response, AppError> {
     let id = photo_id(&id)?;
-    let photo = state.db.photo(id).await?.ok_or(AppError::NotFound)?;
+    let opinion = OpinionId::parse(&query.opinion).ok_or(AppError::NotFound)?;
+    let photo = state
+        .db
+        .photo(opinion, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let hierarchy = state.db.station_hierarchy().await?;
     if !readable_stations(&auth, &hierarchy).contains(&photo.station_id) {
         return Err(AppError::NotFound);

@@ -1,5 +1,6 @@
-//! Photo storage (tables from `migrations/*/0006_photos.sql`): the bytes once per content
-//! (`photo_blobs`, by SHA-256), and each photo id's content, opinion and station (`photos`).
+//! Photo storage (tables from `migrations/*/0006_photos.sql` and `0007`): the bytes once per
+//! content (`photo_blobs`, by SHA-256), and each opinion's photos with their content and station
+//! (`photos`, keyed by opinion and photo id).
 
 use super::Db;
 use super::backend::Begin;
@@ -56,11 +57,16 @@ impl Db {
         .transpose()
     }
 
-    /// A stored photo's content and station.
-    pub async fn photo(&self, id: PhotoId) -> Result<Option<StoredPhoto>, sqlx::Error> {
+    /// A stored photo of an opinion: its content and station.
+    pub async fn photo(
+        &self,
+        opinion: OpinionId,
+        id: PhotoId,
+    ) -> Result<Option<StoredPhoto>, sqlx::Error> {
         let mut conn = self.acquire().await?;
         let row = conn
-            .query("SELECT station_id, sha256, mime FROM photos WHERE id = $1")
+            .query("SELECT station_id, sha256, mime FROM photos WHERE opinion_id = $1 AND id = $2")
+            .bind(opinion.to_string())
             .bind(id.to_string())
             .fetch_optional()
             .await?;
@@ -85,12 +91,16 @@ impl Db {
             .transpose()
     }
 
-    /// Stores a photo in one transaction: its bytes unless that content is stored already, and
-    /// its reference unless the id is (then only the same content counts as stored).
+    /// Stores a photo of an opinion in one transaction: its bytes unless that content is stored
+    /// already, and its reference unless the opinion has that photo already (then only the same
+    /// content counts as stored).
     pub async fn put_photo(&self, photo: &NewPhoto<'_>) -> Result<PhotoStored, sqlx::Error> {
-        let mut tx = self.pool.begin(Begin::Plain).await?;
+        // Reads, then writes: on SQLite the write lock is taken up front, so that a writer
+        // committing in between cannot make the upgrade fail (`SQLITE_BUSY_SNAPSHOT`).
+        let mut tx = self.pool.begin(Begin::ReadThenWrite).await?;
         let existing = tx
-            .query("SELECT sha256 FROM photos WHERE id = $1")
+            .query("SELECT sha256 FROM photos WHERE opinion_id = $1 AND id = $2")
+            .bind(photo.opinion_id.to_string())
             .bind(photo.id.to_string())
             .fetch_optional()
             .await?
@@ -112,13 +122,14 @@ impl Db {
         .bind(photo.bytes.len() as i64)
         .execute()
         .await?;
-        // Two uploads of the same new photo at once: the second insert finds the first's row
-        // and changes nothing; the id's content is the same either way (checked by the caller
-        // against the hash in the path).
+        // Two uploads of the same new photo at once (PostgreSQL, where the read above takes no
+        // lock): the second insert finds the first's row and changes nothing; its content is
+        // compared below.
         let inserted = tx
             .query(
                 "INSERT INTO photos (id, opinion_id, station_id, sha256, mime, uploaded_by, \
-                 uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                 uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (opinion_id, id) DO NOTHING",
             )
             .bind(photo.id.to_string())
             .bind(photo.opinion_id.to_string())
@@ -129,11 +140,23 @@ impl Db {
             .bind(photo.now_ms)
             .execute()
             .await?;
-        tx.commit().await?;
-        Ok(if inserted == 1 {
+        let stored = if inserted == 1 {
             PhotoStored::Created
         } else {
-            PhotoStored::AlreadyThere
-        })
+            let winner: String = tx
+                .query("SELECT sha256 FROM photos WHERE opinion_id = $1 AND id = $2")
+                .bind(photo.opinion_id.to_string())
+                .bind(photo.id.to_string())
+                .fetch_one()
+                .await?
+                .try_get("sha256")?;
+            if winner == photo.sha256 {
+                PhotoStored::AlreadyThere
+            } else {
+                PhotoStored::Conflict
+            }
+        };
+        tx.commit().await?;
+        Ok(stored)
     }
 }

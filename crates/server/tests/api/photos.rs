@@ -50,9 +50,19 @@ impl TestApp {
         self.request(request.body(Body::from(bytes)).unwrap()).await
     }
 
-    async fn download(&self, token: Option<&str>, photo: PhotoId) -> Response<Body> {
-        self.call(Method::GET, &format!("/api/v1/photos/{photo}"), token, None)
-            .await
+    async fn download(
+        &self,
+        token: Option<&str>,
+        opinion: OpinionId,
+        photo: PhotoId,
+    ) -> Response<Body> {
+        self.call(
+            Method::GET,
+            &format!("/api/v1/photos/{photo}?opinion={opinion}"),
+            token,
+            None,
+        )
+        .await
     }
 
     /// Pushes an opinion of `station` with the given photos as `token`.
@@ -161,7 +171,7 @@ async fn a_pushed_opinions_photo_is_uploaded_once_and_read_back_by_its_station_o
 
     // The station's staff read it back, byte for byte.
     let staff = app.token("staff-xingfuli", None).await;
-    let response = app.download(Some(&staff), first).await;
+    let response = app.download(Some(&staff), opinion, first).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
@@ -179,22 +189,33 @@ async fn a_pushed_opinions_photo_is_uploaded_once_and_read_back_by_its_station_o
     // Another station's staff, and nobody signed in, get nothing.
     let other = app.token("staff-heping", None).await;
     assert_eq!(
-        app.download(Some(&other), first).await.status(),
+        app.download(Some(&other), opinion, first).await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.download(None, first).await.status(),
+        app.download(None, opinion, first).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.download(Some(&staff), photo_id(99)).await.status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.call(Method::GET, "/api/v1/photos/not-an-id", Some(&staff), None)
+        app.download(Some(&staff), opinion, photo_id(99))
             .await
             .status(),
         StatusCode::NOT_FOUND
+    );
+    let not_an_id = format!("/api/v1/photos/not-an-id?opinion={opinion}");
+    assert_eq!(
+        app.call(Method::GET, &not_an_id, Some(&staff), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // Without the opinion it is not a request for a photo at all.
+    let without_opinion = format!("/api/v1/photos/{first}");
+    assert_eq!(
+        app.call(Method::GET, &without_opinion, Some(&staff), None)
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
     );
 }
 
@@ -326,4 +347,55 @@ async fn bad_uploads_are_refused_and_store_nothing() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body_json(response).await["error"]["code"], "photo_conflict");
     assert_eq!(count(&app.db, "photo_blobs").await, 1);
+}
+
+#[tokio::test]
+async fn a_photo_id_listed_by_another_stations_opinion_cannot_be_taken_over() {
+    let app = app_with_accounts().await;
+    let deputy = app.token("deputy-zhang", None).await;
+    let other = app.token("staff-heping", None).await;
+    let photo = photo_id(1);
+    let real = jpeg(1);
+    let junk = jpeg(2);
+    // 幸福里's opinion lists the photo; before its tablet uploads it, someone at 和平 pushes an
+    // opinion listing the same photo id and uploads junk under it.
+    let theirs = app
+        .push_opinion_with_photos(&deputy, 1, "station-xingfuli", &[(photo, real.len())])
+        .await;
+    let squatter = app
+        .push_opinion_with_photos(&other, 2, "station-heping", &[(photo, junk.len())])
+        .await;
+    let response = app
+        .upload(
+            Some(&other),
+            photo,
+            squatter,
+            &sha256(&junk),
+            "image/jpeg",
+            junk.clone(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // The real upload still goes through, and each opinion serves its own picture.
+    let response = app
+        .upload(
+            Some(&deputy),
+            photo,
+            theirs,
+            &sha256(&real),
+            "image/jpeg",
+            real.clone(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let staff = app.token("staff-xingfuli", None).await;
+    assert_eq!(
+        bytes_of(app.download(Some(&staff), theirs, photo).await).await,
+        real
+    );
+    // 幸福里's staff cannot read 和平's, whatever id it uses.
+    assert_eq!(
+        app.download(Some(&staff), squatter, photo).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
