@@ -456,6 +456,19 @@ impl Browser {
     }
 }
 
+/// The sync badge in the app's header: `(kind, pending)`, where kind is `ok`, `busy`, `waiting`
+/// or `problem` and pending the records waiting.
+pub async fn sync_badge(browser: &Browser) -> (String, u64) {
+    let value = browser
+        .js("const b = document.querySelector('#sync-status');
+             return b ? [b.dataset.kind, Number(b.dataset.pending)] : ['', -1];")
+        .await;
+    (
+        value[0].as_str().unwrap_or_default().to_owned(),
+        value[1].as_u64().unwrap_or(u64::MAX),
+    )
+}
+
 /// Calls the server's JSON API from the test (not through the browser): `(status, body)`.
 pub async fn api(
     method: &str,

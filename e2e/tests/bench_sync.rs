@@ -18,7 +18,9 @@
 //!    200 simulated tablets push `CreateOpinion` batches at once over HTTP to the release server
 //!    binary (a load generator in this process, on the same 2 cores).
 
-use liaison_e2e::{Browser, Driver, Server, WAIT, api_sign_in, server_opinions};
+use liaison_e2e::{
+    Browser, Driver, Server, WAIT, api_sign_in, server_opinions, sync_badge as badge,
+};
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::Arc;
@@ -224,18 +226,6 @@ const request = (r) => new Promise((ok, fail) => {{
     seed.ms = performance.now() - t0;
 }})().then(() => {{ seed.done = true; }}, (e) => {{ seed.error = String(e); }});
 "#
-    )
-}
-
-/// The badge's data: `(kind, pending)`.
-async fn badge(browser: &Browser) -> (String, u64) {
-    let value = browser
-        .js("const b = document.querySelector('#sync-status');
-             return b ? [b.dataset.kind, Number(b.dataset.pending)] : ['', -1];")
-        .await;
-    (
-        value[0].as_str().unwrap_or_default().to_owned(),
-        value[1].as_u64().unwrap_or(u64::MAX),
     )
 }
 

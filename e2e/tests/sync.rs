@@ -4,7 +4,7 @@
 //! API, and every test checks the same two things: nothing lost, nothing twice.
 
 use liaison_e2e::proxy::{Fault, Proxy};
-use liaison_e2e::{Browser, Driver, Server, api_sign_in, server_opinions};
+use liaison_e2e::{Browser, Driver, Server, api_sign_in, server_opinions, sync_badge as badge};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -41,18 +41,6 @@ async fn capture(browser: &Browser, summary: &str) {
             "const s = document.querySelector('#field-summary'); return !!s && s.value === ''",
         )
         .await;
-}
-
-/// The badge's data: `(kind, pending)`.
-async fn badge(browser: &Browser) -> (String, u64) {
-    let value = browser
-        .js("const b = document.querySelector('#sync-status');
-             return b ? [b.dataset.kind, Number(b.dataset.pending)] : ['', -1];")
-        .await;
-    (
-        value[0].as_str().unwrap_or_default().to_owned(),
-        value[1].as_u64().unwrap_or(u64::MAX),
-    )
 }
 
 /// Waits until the tablet says everything is synced, without anyone pressing a button.
@@ -395,16 +383,23 @@ async fn an_app_version_the_server_no_longer_accepts_is_told_to_update_and_keeps
     browser.close().await;
 }
 
+/// Two tablets (their own browser profiles), both signed in as the demo deputy. (Keep the driver
+/// and the profiles alive for the test's length.)
+async fn two_signed_in_tablets(base: &str) -> (Driver, [tempfile::TempDir; 2], Browser, Browser) {
+    let driver = Driver::start();
+    let profiles = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = Browser::open(&driver, profiles[0].path()).await;
+    let b = Browser::open(&driver, profiles[1].path()).await;
+    sign_in(&a, base, DEPUTY).await;
+    sign_in(&b, base, DEPUTY).await;
+    (driver, profiles, a, b)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_record_saved_on_one_tablet_reaches_the_other_without_waiting_for_the_poll() {
     let server = Server::start();
     let base = server.url("");
-    let driver = Driver::start();
-    let (profile_a, profile_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Browser::open(&driver, profile_a.path()).await;
-    let b = Browser::open(&driver, profile_b.path()).await;
-    sign_in(&a, &base, DEPUTY).await;
-    sign_in(&b, &base, DEPUTY).await;
+    let (_driver, _profiles, a, b) = two_signed_in_tablets(&base).await;
     wait_synced(&a, "A").await;
     wait_synced(&b, "B").await;
     b.goto(&format!("{base}/records")).await;
@@ -441,12 +436,7 @@ async fn a_record_saved_on_one_tablet_reaches_the_other_without_waiting_for_the_
 async fn a_photo_taken_on_one_tablet_is_shown_on_the_other() {
     let server = Server::start();
     let base = server.url("");
-    let driver = Driver::start();
-    let (profile_a, profile_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = Browser::open(&driver, profile_a.path()).await;
-    let b = Browser::open(&driver, profile_b.path()).await;
-    sign_in(&a, &base, DEPUTY).await;
-    sign_in(&b, &base, DEPUTY).await;
+    let (_driver, _profiles, a, b) = two_signed_in_tablets(&base).await;
 
     a.click("#nav-capture").await;
     a.select("#field-category", "parking").await;

@@ -221,12 +221,7 @@ impl Store {
     /// A read-write transaction over `stores` that the browser flushes to disk before it reports
     /// success.
     fn write_tx(&self, stores: &[&str]) -> Result<Transaction<'_>> {
-        Ok(self
-            .db
-            .transaction(stores.to_vec())
-            .with_mode(TransactionMode::Readwrite)
-            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Strict))
-            .build()?)
+        self.write_tx_with(stores, TransactionDurability::Strict)
     }
 
     /// A read-write transaction the browser may report before it reaches the disk. Only for
@@ -234,11 +229,19 @@ impl Store {
     /// acknowledgements (the entries are pushed again and the server skips them) and a pulled
     /// page with its cursor (pulled again). Never for what a deputy typed.
     fn write_tx_relaxed(&self, stores: &[&str]) -> Result<Transaction<'_>> {
+        self.write_tx_with(stores, TransactionDurability::Relaxed)
+    }
+
+    fn write_tx_with(
+        &self,
+        stores: &[&str],
+        durability: TransactionDurability,
+    ) -> Result<Transaction<'_>> {
         Ok(self
             .db
             .transaction(stores.to_vec())
             .with_mode(TransactionMode::Readwrite)
-            .with_options(TransactionOptions::new().with_durability(TransactionDurability::Relaxed))
+            .with_options(TransactionOptions::new().with_durability(durability))
             .build()?)
     }
 

@@ -79,25 +79,33 @@ impl Store {
             height: photo.height,
             bytes: photo.blob.size() as u32,
         };
+        self.put_photo_record(&reference, &PhotoOwner::Draft(draft.clone()), &photo.blob)
+            .await?;
+        Ok(reference)
+    }
+
+    /// Stores a photo record (without an upload mark) in its own transaction.
+    async fn put_photo_record(
+        &self,
+        reference: &PhotoRef,
+        owner: &PhotoOwner,
+        blob: &web_sys::Blob,
+    ) -> Result<()> {
         let record = Object::new();
-        set(&record, "id", &JsValue::from_str(&photo.id.to_string()))?;
-        set(
-            &record,
-            "owner",
-            &JsValue::from_str(&PhotoOwner::Draft(draft.clone()).key()),
-        )?;
-        set(&record, "blob", &photo.blob)?;
+        set(&record, "id", &JsValue::from_str(&reference.id.to_string()))?;
+        set(&record, "owner", &JsValue::from_str(&owner.key()))?;
+        set(&record, "blob", blob)?;
         set(&record, "mime", &JsValue::from_str(&reference.mime))?;
-        set(&record, "width", &JsValue::from(photo.width))?;
-        set(&record, "height", &JsValue::from(photo.height))?;
-        set(&record, "bytes", &JsValue::from(reference.bytes))?;
+        set(&record, "width", &JsValue::from(reference.width))?;
+        set(&record, "height", &JsValue::from(reference.height))?;
+        set(&record, "bytes", &JsValue::from(blob.size() as u32))?;
         let tx = self.write_tx(&[stores::PHOTOS])?;
         tx.object_store(stores::PHOTOS)?
             .put(JsValue::from(record))
             .primitive()?
             .await?;
         tx.commit().await?;
-        Ok(reference)
+        Ok(())
     }
 
     /// The photo's bytes, for showing it (`URL.createObjectURL`) or uploading it.
@@ -185,25 +193,8 @@ impl Store {
         reference: &PhotoRef,
         blob: &web_sys::Blob,
     ) -> Result<()> {
-        let record = Object::new();
-        set(&record, "id", &JsValue::from_str(&reference.id.to_string()))?;
-        set(
-            &record,
-            "owner",
-            &JsValue::from_str(&PhotoOwner::Opinion(opinion).key()),
-        )?;
-        set(&record, "blob", blob)?;
-        set(&record, "mime", &JsValue::from_str(&reference.mime))?;
-        set(&record, "width", &JsValue::from(reference.width))?;
-        set(&record, "height", &JsValue::from(reference.height))?;
-        set(&record, "bytes", &JsValue::from(blob.size() as u32))?;
-        let tx = self.write_tx(&[stores::PHOTOS])?;
-        tx.object_store(stores::PHOTOS)?
-            .put(JsValue::from(record))
-            .primitive()?
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.put_photo_record(reference, &PhotoOwner::Opinion(opinion), blob)
+            .await
     }
 
     /// Removes a photo from a draft (the deputy took it back).

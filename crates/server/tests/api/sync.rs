@@ -11,6 +11,7 @@ use liaison_domain::{
     default_categories,
 };
 use liaison_server::Db;
+use liaison_server::db::Decodable;
 use liaison_server::db::PushFailure;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::task::JoinSet;
@@ -99,8 +100,8 @@ pub(super) fn set(
     )
 }
 
-/// One `i64` the query returns in its column `value`.
-pub(super) async fn scalar(db: &Db, sql: &str) -> i64 {
+/// The one value the query returns in its column `value`.
+pub(super) async fn value<T: Decodable>(db: &Db, sql: &str) -> T {
     let mut conn = db.acquire().await.unwrap();
     conn.query(sql)
         .fetch_one()
@@ -110,15 +111,14 @@ pub(super) async fn scalar(db: &Db, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// One `i64` the query returns in its column `value`.
+pub(super) async fn scalar(db: &Db, sql: &str) -> i64 {
+    value(db, sql).await
+}
+
 /// One text the query returns in its column `value`.
 pub(super) async fn text(db: &Db, sql: &str) -> String {
-    let mut conn = db.acquire().await.unwrap();
-    conn.query(sql)
-        .fetch_one()
-        .await
-        .unwrap()
-        .try_get("value")
-        .unwrap()
+    value(db, sql).await
 }
 
 pub(super) async fn count(db: &Db, table: &str) -> i64 {
