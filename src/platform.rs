@@ -131,7 +131,12 @@ pub fn download_text(file_name: &str, text: &str) -> Option<()> {
     anchor.set_href(&url);
     anchor.set_download(file_name);
     anchor.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // Revoked a moment later: some browsers (Safari) start reading the download only after the
+    // click returns, and a URL revoked at once gives them an empty file.
+    gloo_timers::callback::Timeout::new(10_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
     Some(())
 }
 

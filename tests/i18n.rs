@@ -100,9 +100,12 @@ fn every_domain_code_has_a_text_in_both_languages() {
         AccountError::DeviceNotEnrolled,
         AccountError::Forbidden,
         AccountError::Refused("x".into()),
+        AccountError::Refused("invalid_device_name".into()),
+        AccountError::Refused("unknown_station".into()),
         AccountError::Unreachable,
     ];
     needed.extend(account_errors.iter().map(|e| e.message_key().to_owned()));
+    needed.extend(["sync.storage_full", "sync.storage_failed"].map(String::from));
     for key in needed {
         for lang in [Lang::Zh, Lang::En] {
             assert_ne!(text(lang, &key), key, "{key} is missing in {lang:?}");

@@ -7,7 +7,7 @@ use crate::components::sync_status::{status_kind, status_line};
 use crate::i18n::{I18n, text, text_with, tr, use_i18n};
 use crate::platform::{StorageEstimate, format_time};
 use crate::state::{AppState, use_app};
-use crate::storage::RejectedMutation;
+use crate::storage::{RejectedMutation, StorageError};
 use crate::sync::api::{self, AccountError};
 use leptos::prelude::*;
 use liaison_domain::{DutyContext, StationId};
@@ -41,7 +41,7 @@ pub fn SyncScreen() -> impl IntoView {
                 </Show>
                 <Show when=move || engine.storage_error.get().is_some()>
                     <p class="error" role="alert">{move || {
-                        engine.storage_error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()
+                        engine.storage_error.get().map(|e| i18n.t(storage_problem_key(&e))).unwrap_or_default()
                     }}</p>
                 </Show>
                 <button
@@ -58,6 +58,15 @@ pub fn SyncScreen() -> impl IntoView {
             <DevicePanel/>
             <StoragePanel/>
         </section>
+    }
+}
+
+/// What to tell about a storage failure during sync or sign-in: the capture form's texts speak
+/// of "this entry", which does not fit here.
+fn storage_problem_key(error: &StorageError) -> &'static str {
+    match error {
+        StorageError::QuotaExceeded => "sync.storage_full",
+        _ => "sync.storage_failed",
     }
 }
 

@@ -74,7 +74,11 @@ impl AccountError {
             AccountError::InvalidCredentials => "account.error.invalid_credentials",
             AccountError::DeviceNotEnrolled => "account.error.device_not_enrolled",
             AccountError::Forbidden => "account.error.forbidden",
-            AccountError::Refused(_) => "account.error.refused",
+            AccountError::Refused(code) => match code.as_str() {
+                "invalid_device_name" => "account.error.invalid_device_name",
+                "unknown_station" => "account.error.unknown_station",
+                _ => "account.error.refused",
+            },
             AccountError::Unreachable => "account.error.unreachable",
         }
     }
