@@ -23,6 +23,18 @@ pub enum Field {
     Outcome,
     Channel,
     Photos,
+    /// A follow-up step's note or text.
+    Note,
+    /// A follow-up step's reason (a return, an extension, "cannot be solved").
+    Reason,
+    /// A handling unit's reply.
+    Reply,
+    /// The handling unit of a referral.
+    Unit,
+    /// A referral's deadline in working days.
+    WorkingDays,
+    /// A new deadline.
+    Due,
 }
 
 impl Field {
@@ -43,6 +55,12 @@ impl Field {
             Field::Outcome => "outcome",
             Field::Channel => "channel",
             Field::Photos => "photos",
+            Field::Note => "note",
+            Field::Reason => "reason",
+            Field::Reply => "reply",
+            Field::Unit => "unit",
+            Field::WorkingDays => "working_days",
+            Field::Due => "due",
         }
     }
 }
@@ -65,6 +83,8 @@ pub enum FieldError {
     ConsentMissing,
     #[error("too many photos: at most {max}")]
     TooMany { max: usize },
+    #[error("out of range: {min} to {max}")]
+    OutOfRange { min: usize, max: usize },
 }
 
 impl FieldError {
@@ -78,13 +98,16 @@ impl FieldError {
             FieldError::AnonymousWithPersonalData => "anonymous_with_personal_data",
             FieldError::ConsentMissing => "consent_missing",
             FieldError::TooMany { .. } => "too_many",
+            FieldError::OutOfRange { .. } => "out_of_range",
         }
     }
 
     /// The number a translated message may need (`{max}`).
     pub fn max(&self) -> Option<usize> {
         match self {
-            FieldError::TooLong { max } | FieldError::TooMany { max } => Some(*max),
+            FieldError::TooLong { max }
+            | FieldError::TooMany { max }
+            | FieldError::OutOfRange { max, .. } => Some(*max),
             _ => None,
         }
     }

@@ -56,6 +56,11 @@ uuid_id!(
     PhotoId
 );
 uuid_id!(
+    /// One step of an opinion's follow-up (a referral, a reply, a return visit...), made where
+    /// the step was recorded.
+    FollowUpId
+);
+uuid_id!(
     /// One installation of the app on one device (one browser profile): the author of a
     /// numbered stream of sync mutations and the node of its hybrid logical clock. Made once,
     /// on the device, and kept with the outbox; a device whose storage is wiped is a new client.
@@ -94,6 +99,11 @@ text_id!(
 text_id!(
     /// A deputy. Assigned by the server.
     DeputyId
+);
+text_id!(
+    /// A handling unit (承办单位): a government department, a township, the 12345 hotline.
+    /// Assigned by the server.
+    UnitId
 );
 
 #[cfg(test)]

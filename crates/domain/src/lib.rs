@@ -10,6 +10,8 @@
 //! - [`category`]: the configurable category list.
 //! - [`directory`]: regions, stations and deputies (the duty context).
 //! - [`error`]: validation errors as stable codes that the UI translates.
+//! - [`followup`]: after intake: the lifecycle state machine with its append-only steps,
+//!   working-day deadlines and their colours, attendance, and the ledger's wire types.
 //! - [`sync`]: what offline capture needs to converge: hybrid logical clocks, the versioned
 //!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
@@ -18,6 +20,7 @@ pub mod category;
 pub mod citizen;
 pub mod directory;
 pub mod error;
+pub mod followup;
 pub mod ids;
 pub mod opinion;
 pub mod sync;
@@ -27,7 +30,7 @@ pub use category::{Category, default_categories};
 pub use citizen::{Citizen, Phone};
 pub use directory::{Deputy, Directory, Region, Station};
 pub use error::{Field, FieldError, ValidationErrors};
-pub use ids::{ClientId, DeputyId, OpinionId, PhotoId, RegionId, StationId};
+pub use ids::{ClientId, DeputyId, FollowUpId, OpinionId, PhotoId, RegionId, StationId, UnitId};
 pub use opinion::{
     DutyContext, Opinion, OpinionDraft, OpinionFilter, Outcome, OutcomeKind, PhotoRef,
     RedirectChannel, limits,

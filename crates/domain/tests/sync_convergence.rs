@@ -130,7 +130,7 @@ fn record(steps: &[Step]) -> Vec<Mutation> {
 type Replica = BTreeMap<OpinionId, OpinionReplica>;
 
 fn apply(replica: &mut Replica, m: &Mutation) -> bool {
-    let id = m.kind.opinion_id();
+    let id = m.kind.opinion_id().expect("opinion mutations only");
     replica
         .entry(id)
         .or_insert_with(|| OpinionReplica::new(id))
@@ -143,7 +143,7 @@ fn apply(replica: &mut Replica, m: &Mutation) -> bool {
 fn expected(mutations: &[Mutation], id: OpinionId) -> Option<Opinion> {
     let about: Vec<&Mutation> = mutations
         .iter()
-        .filter(|m| m.kind.opinion_id() == id)
+        .filter(|m| m.kind.opinion_id() == Some(id))
         .collect();
     if about
         .iter()

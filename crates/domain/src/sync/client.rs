@@ -255,7 +255,7 @@ pub fn local_view(
     let mut view = server_state
         .cloned()
         .unwrap_or_else(|| OpinionReplica::new(id));
-    for mutation in pending.iter().filter(|m| m.kind.opinion_id() == id) {
+    for mutation in pending.iter().filter(|m| m.kind.opinion_id() == Some(id)) {
         view.apply(mutation);
     }
     view.opinion()
@@ -311,6 +311,7 @@ mod tests {
                 code: RejectCode::Forbidden,
                 message: "not your station".into(),
                 errors: Default::default(),
+                transition: None,
             }]
         );
     }

@@ -27,12 +27,20 @@
 //!   so the deputy is told rather than left guessing. The tombstone keeps only the id and the
 //!   greatest delete stamp: the personal data goes with the record.
 //!
+//! - **Follow-up steps are appended, in the order the server took them.** They are a history,
+//!   not registers: each step was checked against the lifecycle as it stood when the server
+//!   took it ([`crate::followup::lifecycle`]), so the server's order is the only order in which
+//!   they make sense. Applying a step again changes nothing (steps have ids). Only the server
+//!   appends to the replica it stores; a tablet shows its own unsynced steps on top of the
+//!   server's copy and never merges.
+//!
 //! On the tablet, the copy of a record the user sees is the server's state (from a pull) with
 //! the outbox's unacknowledged mutations applied on top, rebuilt whenever either changes. The
 //! tablet must not merge a pulled state into its own copy: when the server clamped one of this
 //! tablet's stamps, its own copy still holds the unclamped stamp, which would keep winning.
 
 use crate::citizen::Citizen;
+use crate::followup::{FollowUp, Lifecycle};
 use crate::ids::OpinionId;
 use crate::opinion::{Opinion, Outcome};
 use crate::sync::hlc::Hlc;
@@ -85,6 +93,9 @@ pub struct OpinionReplica {
     outcome: Option<Lww<Outcome>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     citizen: Option<Lww<Citizen>>,
+    /// The follow-up history, in the order the server took the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<Lww<FollowUp>>,
 }
 
 impl OpinionReplica {
@@ -101,6 +112,7 @@ impl OpinionReplica {
             on_site_reply: None,
             outcome: None,
             citizen: None,
+            steps: Vec::new(),
         }
     }
 
@@ -142,6 +154,18 @@ impl OpinionReplica {
         Some(opinion)
     }
 
+    /// The follow-up steps, oldest first.
+    pub fn steps(&self) -> impl Iterator<Item = &FollowUp> {
+        self.steps.iter().map(|r| &r.value)
+    }
+
+    /// Where the item stands: its intake decision with every step replayed. `None` while the
+    /// record is not shown ([`Self::opinion`]).
+    pub fn lifecycle(&self) -> Option<Lifecycle> {
+        let opinion = self.opinion()?;
+        Some(Lifecycle::replay(&opinion.outcome, self.steps()))
+    }
+
     /// The greatest stamp in the state. The tablet passes it to
     /// [`Clock::observe`](crate::sync::hlc::Clock::observe) after a pull, so its next edit of the
     /// record sorts after everything it has seen.
@@ -156,6 +180,7 @@ impl OpinionReplica {
             self.on_site_reply.as_ref().map(|r| r.stamp),
             self.outcome.as_ref().map(|r| r.stamp),
             self.citizen.as_ref().map(|r| r.stamp),
+            self.steps.iter().map(|r| r.stamp).max(),
         ]
         .into_iter()
         .flatten()
@@ -188,6 +213,7 @@ impl OpinionReplica {
             || self.on_site_reply.is_some()
             || self.outcome.is_some()
             || self.citizen.is_some()
+            || !self.steps.is_empty()
     }
 }
 
@@ -207,7 +233,7 @@ fn overlay<T: Clone>(target: &mut T, register: &Option<Lww<T>>, since: Hlc) {
 /// by the server ([`validate_mutation`](crate::sync::validate_mutation) and its own
 /// authorisation), and a refused mutation is never applied.
 pub fn apply(state: &mut OpinionReplica, mutation: &Mutation) -> bool {
-    if mutation.kind.opinion_id() != state.id {
+    if mutation.kind.opinion_id() != Some(state.id) {
         return false;
     }
     let stamp = mutation.hlc;
@@ -239,7 +265,18 @@ pub fn apply(state: &mut OpinionReplica, mutation: &Mutation) -> bool {
             }
             changed
         }
+        MutationKind::RecordFollowUp { step, .. } => {
+            if state.steps.iter().any(|r| r.value.id == step.id) {
+                return false;
+            }
+            state.steps.push(Lww {
+                stamp,
+                value: step.clone(),
+            });
+            true
+        }
         MutationKind::DeleteOpinion { .. } => unreachable!("handled above"),
+        MutationKind::MarkAttendance { .. } => unreachable!("not about an opinion"),
     }
 }
 

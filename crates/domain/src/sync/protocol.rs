@@ -15,6 +15,7 @@
 
 use crate::citizen::Citizen;
 use crate::error::ValidationErrors;
+use crate::followup::{Attendance, AttendanceMark, FollowUp, TransitionError};
 use crate::ids::{ClientId, OpinionId};
 use crate::opinion::{Opinion, Outcome};
 use crate::sync::hlc::Hlc;
@@ -105,6 +106,15 @@ pub enum MutationKind {
     },
     /// Deletes the opinion for good (see [`crate::sync::merge`] for how a tombstone wins).
     DeleteOpinion { id: OpinionId },
+    /// One follow-up step (a referral, a reply, feedback, an evaluation...), appended to the
+    /// opinion's history if the lifecycle allows it when the server takes it
+    /// ([`crate::followup::lifecycle`]).
+    RecordFollowUp {
+        opinion_id: OpinionId,
+        step: FollowUp,
+    },
+    /// A deputy signing in or out of a duty shift ([`crate::followup::attendance`]).
+    MarkAttendance { mark: AttendanceMark },
 }
 
 impl MutationKind {
@@ -114,6 +124,8 @@ impl MutationKind {
             MutationKind::CreateOpinion { .. } => "create_opinion",
             MutationKind::SetOpinionFields { .. } => "set_opinion_fields",
             MutationKind::DeleteOpinion { .. } => "delete_opinion",
+            MutationKind::RecordFollowUp { .. } => "record_follow_up",
+            MutationKind::MarkAttendance { .. } => "mark_attendance",
         }
     }
 
@@ -124,14 +136,33 @@ impl MutationKind {
             MutationKind::CreateOpinion { .. } => 1,
             MutationKind::SetOpinionFields { .. } => 1,
             MutationKind::DeleteOpinion { .. } => 1,
+            MutationKind::RecordFollowUp { .. } => 1,
+            MutationKind::MarkAttendance { .. } => 1,
         }
     }
 
-    /// The opinion the mutation is about.
-    pub fn opinion_id(&self) -> OpinionId {
+    /// The opinion the mutation is about; `None` for an attendance mark.
+    pub fn opinion_id(&self) -> Option<OpinionId> {
         match self {
-            MutationKind::CreateOpinion { opinion } => opinion.id,
-            MutationKind::SetOpinionFields { id, .. } | MutationKind::DeleteOpinion { id } => *id,
+            MutationKind::CreateOpinion { opinion } => Some(opinion.id),
+            MutationKind::SetOpinionFields { id, .. } | MutationKind::DeleteOpinion { id } => {
+                Some(*id)
+            }
+            MutationKind::RecordFollowUp { opinion_id, .. } => Some(*opinion_id),
+            MutationKind::MarkAttendance { .. } => None,
+        }
+    }
+
+    /// The id of the record the mutation is about, as text: the opinion's id, or the attendance
+    /// record's key ([`AttendanceKey::id`](crate::followup::AttendanceKey::id)). The mutation log
+    /// and the tablet's outbox index mutations by it.
+    pub fn record_id(&self) -> String {
+        match self {
+            MutationKind::MarkAttendance { mark } => mark.key.id(),
+            other => other
+                .opinion_id()
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -186,6 +217,9 @@ pub struct Rejected {
     /// For [`RejectCode::Invalid`]: what is wrong with which field, with the capture form's codes.
     #[serde(default, skip_serializing_if = "ValidationErrors::is_empty")]
     pub errors: ValidationErrors,
+    /// For [`RejectCode::NotAllowed`]: why the lifecycle refused the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transition: Option<TransitionError>,
 }
 
 /// Why a mutation was refused. Stable codes; the UI translates `reject.<code>`.
@@ -204,6 +238,9 @@ pub enum RejectCode {
     Forbidden,
     /// The mutation is inconsistent in itself (e.g. one field set twice).
     Malformed,
+    /// The follow-up step does not apply to the item as it stands now (see
+    /// [`Rejected::transition`]): someone else moved it on first, or the role never takes it.
+    NotAllowed,
     /// A code from a newer server. Old apps still show "rejected" rather than fail to read the
     /// whole response.
     #[serde(other)]
@@ -219,6 +256,7 @@ impl RejectCode {
             RejectCode::AlreadyExists => "already_exists",
             RejectCode::Forbidden => "forbidden",
             RejectCode::Malformed => "malformed",
+            RejectCode::NotAllowed => "not_allowed",
             RejectCode::Unknown => "unknown",
         }
     }
@@ -299,12 +337,14 @@ pub enum Change {
         cursor: Cursor,
         state: OpinionReplica,
     },
+    /// A deputy's attendance on a day, merged from every tablet's marks.
+    Attendance { cursor: Cursor, state: Attendance },
 }
 
 impl Change {
     pub fn cursor(&self) -> Cursor {
         match self {
-            Change::Opinion { cursor, .. } => *cursor,
+            Change::Opinion { cursor, .. } | Change::Attendance { cursor, .. } => *cursor,
         }
     }
 }
@@ -574,12 +614,14 @@ mod tests {
                     code: RejectCode::Invalid,
                     message: "summary: required".into(),
                     errors: ValidationErrors(vec![(Field::Summary, FieldError::Required)]),
+                    transition: None,
                 },
                 Rejected {
                     seq: Seq(6),
                     code: RejectCode::Deleted,
                     message: "deleted".into(),
                     errors: ValidationErrors::default(),
+                    transition: None,
                 },
             ],
         };
@@ -661,7 +703,7 @@ mod tests {
         );
         for m in &request.mutations {
             assert_eq!(m.kind_version, 1);
-            assert_eq!(m.kind.opinion_id(), opinion_id());
+            assert_eq!(m.kind.opinion_id(), Some(opinion_id()));
         }
     }
 

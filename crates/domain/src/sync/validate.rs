@@ -4,6 +4,7 @@
 
 use crate::category::Category;
 use crate::error::{Field, FieldError, ValidationErrors};
+use crate::followup::TransitionError;
 use crate::opinion::{
     CitizenInput, DutyContext, Opinion, OpinionDraft, check_category, check_citizen, check_text,
     limits,
@@ -138,19 +139,32 @@ pub fn validate_set_fields(
 pub struct Rejection {
     pub code: RejectCode,
     pub errors: ValidationErrors,
+    pub transition: Option<TransitionError>,
 }
 
 impl Rejection {
-    fn new(code: RejectCode) -> Self {
+    pub fn new(code: RejectCode) -> Self {
         Rejection {
             code,
             errors: ValidationErrors::default(),
+            transition: None,
+        }
+    }
+
+    /// A step the lifecycle refuses.
+    pub fn not_allowed(error: TransitionError) -> Self {
+        Rejection {
+            code: RejectCode::NotAllowed,
+            errors: ValidationErrors::default(),
+            transition: Some(error),
         }
     }
 
     /// The entry for [`PushResponse::rejected`](crate::sync::PushResponse).
     pub fn into_rejected(self, seq: Seq) -> Rejected {
-        let message = if self.errors.is_empty() {
+        let message = if let Some(transition) = &self.transition {
+            format!("{}: {transition}", self.code.code())
+        } else if self.errors.is_empty() {
             self.code.code().to_owned()
         } else {
             let fields: Vec<String> = self
@@ -166,6 +180,7 @@ impl Rejection {
             code: self.code,
             message,
             errors: self.errors,
+            transition: self.transition,
         }
     }
 }
@@ -200,6 +215,7 @@ pub fn validate_mutation(
             validate_opinion(opinion, categories).map_err(|errors| Rejection {
                 code: RejectCode::Invalid,
                 errors,
+                transition: None,
             })
         }
         MutationKind::SetOpinionFields { fields, .. } => {
@@ -217,11 +233,51 @@ pub fn validate_mutation(
             if repeated {
                 return Err(Rejection::new(RejectCode::Malformed));
             }
+            let sets_outcome = fields
+                .iter()
+                .any(|f| matches!(f, OpinionFieldValue::Outcome(_)));
+            if sets_outcome && current.is_some_and(|r| r.steps().next().is_some()) {
+                return Err(Rejection::not_allowed(
+                    TransitionError::IntakeDecisionLocked,
+                ));
+            }
             validate_set_fields(&opinion, fields, categories).map_err(|errors| Rejection {
                 code: RejectCode::Invalid,
                 errors,
+                transition: None,
             })
         }
+        MutationKind::RecordFollowUp { step, .. } => {
+            if deleted {
+                return Err(Rejection::new(RejectCode::Deleted));
+            }
+            if current.is_some_and(|r| r.steps().any(|s| s.id == step.id)) {
+                // The same step again (from another push path): nothing to do.
+                return Ok(());
+            }
+            let Some(lifecycle) = current.and_then(OpinionReplica::lifecycle) else {
+                return Err(Rejection::new(RejectCode::NotFound));
+            };
+            match step.action.validate() {
+                Ok(trimmed) if trimmed == step.action => {}
+                // Steps are stored as sent; one that is not already in its trimmed form did
+                // not come from our forms.
+                Ok(_) => return Err(Rejection::new(RejectCode::Malformed)),
+                Err(errors) => {
+                    return Err(Rejection {
+                        code: RejectCode::Invalid,
+                        errors,
+                        transition: None,
+                    });
+                }
+            }
+            lifecycle
+                .check(&step.by, &step.action)
+                .map_err(Rejection::not_allowed)
+        }
+        MutationKind::MarkAttendance { mark } => mark
+            .validate()
+            .map_err(|_| Rejection::new(RejectCode::Invalid)),
         MutationKind::DeleteOpinion { .. } => {
             if current.is_some_and(OpinionReplica::exists) {
                 Ok(())

@@ -1,0 +1,86 @@
+//! The supervision ledger (工作台账) and the item view, as the server sends them. The back office
+//! and the handling units work online against these; the tablet shows the same item view from
+//! its own copy.
+
+use crate::followup::calendar::{Date, DeadlineColour};
+use crate::followup::lifecycle::{Action, ActionKind, FollowUp, Lifecycle, StatusKind};
+use crate::ids::{DeputyId, OpinionId, RegionId, StationId, UnitId};
+use crate::opinion::Opinion;
+use serde::{Deserialize, Serialize};
+
+/// A handling unit (承办单位).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingUnit {
+    pub id: UnitId,
+    pub name: String,
+    /// The region whose office refers items to it.
+    pub region_id: RegionId,
+}
+
+/// The ledger's filters. Every one is optional; the server narrows further to what the signed-in
+/// account may see (a unit sees only what was ever referred to it). As query parameters:
+/// `?station=&status=&category=&deputy=&unit=&from=&to=&colour=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<StationId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deputy: Option<DeputyId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitId>,
+    /// Recorded on or after this day (China time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Date>,
+    /// Recorded on or before this day (China time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<DeadlineColour>,
+}
+
+/// One line of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    pub opinion_id: OpinionId,
+    pub station_id: StationId,
+    pub deputy_id: DeputyId,
+    pub category: String,
+    pub summary: String,
+    pub created_at_ms: u64,
+    pub status: StatusKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<UnitId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Date>,
+    /// While a unit holds it: on time, due soon or overdue, on the server's calendar today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<DeadlineColour>,
+    /// Steps taken since intake.
+    pub steps: u32,
+}
+
+/// One item with its whole history, and the steps the signed-in account may take now.
+/// The citizen's personal data is masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemView {
+    pub opinion: Opinion,
+    pub lifecycle: Lifecycle,
+    pub steps: Vec<FollowUp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<DeadlineColour>,
+    pub available: Vec<ActionKind>,
+}
+
+/// A step taken online (`POST /api/v1/opinions/{id}/steps`): the server adds the id, the time
+/// and the actor, checks it with the same rule as a pushed one, and stores it the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRequest {
+    #[serde(flatten)]
+    pub action: Action,
+}

@@ -1,0 +1,526 @@
+//! The lifecycle state machine, checked against the rules restated as a plain table: every
+//! status, every step, every role. Each refusal must carry the right reason.
+
+use liaison_domain::followup::{
+    Action, ActionKind, Actor, Conclusion, Date, Evaluation, FeedbackMethod, FollowUp, Lifecycle,
+    NoteKind, Status, StatusKind, TransitionError, WorkCalendar, check_referral_deadline,
+};
+use liaison_domain::{FollowUpId, Outcome, RedirectChannel, Role, UnitId};
+
+const T0: u64 = 1_795_741_200_000; // 2026-11-27 09:00 in Beijing, a Friday.
+
+fn actor(role: Role) -> Actor {
+    Actor {
+        user_id: format!("user-{role}"),
+        name: role.to_string(),
+        role,
+        unit_id: (role == Role::HandlingUnit).then(|| UnitId("unit-a".into())),
+    }
+}
+
+fn other_unit() -> Actor {
+    Actor {
+        user_id: "user-b".into(),
+        name: "unit b".into(),
+        role: Role::HandlingUnit,
+        unit_id: Some(UnitId("unit-b".into())),
+    }
+}
+
+fn day(text: &str) -> Date {
+    Date::parse(text).unwrap()
+}
+
+/// A valid action of each kind, as the actor would send it.
+fn action(kind: ActionKind, by: &Actor) -> Action {
+    match kind {
+        ActionKind::Refer => Action::Refer {
+            unit_id: UnitId("unit-a".into()),
+            unit_name: "区住建局".into(),
+            working_days: 5,
+            due: day("2026-12-04"),
+            note: String::new(),
+        },
+        ActionKind::Accept => Action::Accept,
+        ActionKind::Return => Action::Return {
+            reason: "不属于本单位职责".into(),
+        },
+        ActionKind::Extend => Action::Extend {
+            due: day("2027-01-15"),
+            reason: "需要协调多个部门".into(),
+        },
+        ActionKind::HandleByDeputy => Action::HandleByDeputy {
+            note: String::new(),
+        },
+        ActionKind::ConvertToSuggestion => Action::ConvertToSuggestion {
+            note: String::new(),
+        },
+        ActionKind::NotAccept => Action::NotAccept {
+            channel: RedirectChannel::Litigation,
+            note: String::new(),
+        },
+        ActionKind::Conclude => Action::Conclude {
+            conclusion: Conclusion::Resolved,
+            reply: "已完成路灯维修".into(),
+        },
+        ActionKind::FeedBack => Action::FeedBack {
+            method: FeedbackMethod::Phone,
+            on: day("2026-12-05"),
+            note: String::new(),
+        },
+        ActionKind::Evaluate => Action::Evaluate {
+            evaluation: Evaluation::Satisfied,
+            note: String::new(),
+        },
+        ActionKind::Archive => Action::Archive,
+        ActionKind::Note => Action::Note {
+            kind: if by.role == Role::HandlingUnit {
+                NoteKind::Progress
+            } else {
+                NoteKind::Reminder
+            },
+            text: "已电话提醒".into(),
+        },
+    }
+}
+
+fn step(n: u8, by: Actor, action: Action) -> FollowUp {
+    FollowUp {
+        id: FollowUpId::new_v7(T0 + u64::from(n), [n; 10]),
+        at_ms: T0 + u64::from(n) * 1000,
+        by,
+        action,
+    }
+}
+
+/// An item in `status`, reached through the steps a real item would take.
+fn item_in(status: StatusKind) -> Lifecycle {
+    let staff = actor(Role::StationStaff);
+    let unit = actor(Role::HandlingUnit);
+    let deputy = actor(Role::Deputy);
+    let go = |intake: Outcome, steps: &[(Actor, ActionKind)]| {
+        let mut lifecycle = Lifecycle::at_intake(&intake);
+        for (n, (by, kind)) in steps.iter().enumerate() {
+            let s = step(n as u8, by.clone(), action(*kind, by));
+            lifecycle
+                .apply(&s)
+                .unwrap_or_else(|e| panic!("{kind:?} by {:?}: {e}", by.role));
+        }
+        lifecycle
+    };
+    use ActionKind as A;
+    let refer = (staff.clone(), A::Refer);
+    let accept = (unit.clone(), A::Accept);
+    let conclude = (unit.clone(), A::Conclude);
+    let feed_back = (deputy.clone(), A::FeedBack);
+    let lifecycle = match status {
+        StatusKind::Registered => go(Outcome::ToBeReferred, &[]),
+        StatusKind::AnsweredOnSpot => go(Outcome::AnsweredOnSpot, &[]),
+        StatusKind::HandledByDeputy => go(Outcome::HandledByDeputy, &[]),
+        StatusKind::NotAccepted => go(
+            Outcome::NotAccepted {
+                channel: RedirectChannel::Petition,
+            },
+            &[],
+        ),
+        StatusKind::ConvertedToSuggestion => go(
+            Outcome::ToBeReferred,
+            &[(deputy.clone(), A::ConvertToSuggestion)],
+        ),
+        StatusKind::Referred => go(Outcome::ToBeReferred, &[refer]),
+        StatusKind::Returned => go(Outcome::ToBeReferred, &[refer, (unit.clone(), A::Return)]),
+        StatusKind::InProgress => go(Outcome::ToBeReferred, &[refer, accept]),
+        StatusKind::Concluded => go(Outcome::ToBeReferred, &[refer, accept, conclude]),
+        StatusKind::FedBack => go(Outcome::ToBeReferred, &[refer, accept, conclude, feed_back]),
+        StatusKind::Evaluated => go(
+            Outcome::ToBeReferred,
+            &[
+                refer,
+                accept,
+                conclude,
+                feed_back,
+                (deputy.clone(), A::Evaluate),
+            ],
+        ),
+        StatusKind::Reopened => {
+            let mut lifecycle = go(Outcome::ToBeReferred, &[refer, accept, conclude, feed_back]);
+            let dissatisfied = Action::Evaluate {
+                evaluation: Evaluation::Dissatisfied,
+                note: "路灯又坏了".into(),
+            };
+            lifecycle
+                .apply(&step(9, deputy.clone(), dissatisfied))
+                .unwrap();
+            lifecycle
+        }
+        StatusKind::Archived => go(
+            Outcome::AnsweredOnSpot,
+            &[(deputy.clone(), A::Evaluate), (staff.clone(), A::Archive)],
+        ),
+    };
+    assert_eq!(lifecycle.status.kind(), status);
+    lifecycle
+}
+
+/// The rules, restated: what staff (station, office, admin) may do in each status.
+fn staff_may(status: StatusKind) -> &'static [ActionKind] {
+    use ActionKind as A;
+    match status {
+        StatusKind::Registered | StatusKind::Reopened => &[
+            A::Refer,
+            A::HandleByDeputy,
+            A::ConvertToSuggestion,
+            A::NotAccept,
+            A::Note,
+        ],
+        StatusKind::AnsweredOnSpot => &[A::Evaluate, A::Archive, A::Note],
+        StatusKind::HandledByDeputy => &[A::Refer, A::Conclude, A::Note],
+        StatusKind::Referred => &[A::Extend, A::Note],
+        StatusKind::Returned => &[A::Refer, A::Note],
+        StatusKind::InProgress => &[A::Extend, A::Conclude, A::Note],
+        StatusKind::ConvertedToSuggestion => &[A::FeedBack, A::Archive, A::Note],
+        StatusKind::NotAccepted => &[A::Archive, A::Note],
+        StatusKind::Concluded => &[A::FeedBack, A::Note],
+        StatusKind::FedBack => &[A::Evaluate, A::Archive, A::Note],
+        StatusKind::Evaluated => &[A::Archive, A::Note],
+        StatusKind::Archived => &[],
+    }
+}
+
+/// What a deputy may do: the staff's steps except referring, extending, archiving, and
+/// recording a unit's conclusion.
+fn deputy_may(status: StatusKind) -> Vec<ActionKind> {
+    use ActionKind as A;
+    staff_may(status)
+        .iter()
+        .copied()
+        .filter(|a| !matches!(a, A::Refer | A::Extend | A::Archive))
+        .filter(|a| !(status == StatusKind::InProgress && *a == A::Conclude))
+        .collect()
+}
+
+/// What the unit an item is referred to may do.
+fn unit_may(status: StatusKind) -> &'static [ActionKind] {
+    use ActionKind as A;
+    match status {
+        StatusKind::Referred => &[A::Accept, A::Return, A::Note],
+        StatusKind::InProgress => &[A::Conclude, A::Note],
+        _ => &[],
+    }
+}
+
+fn never_taken_by(role: Role, action: ActionKind) -> bool {
+    use ActionKind as A;
+    match role {
+        Role::Deputy => matches!(
+            action,
+            A::Refer | A::Extend | A::Archive | A::Accept | A::Return
+        ),
+        Role::HandlingUnit => !matches!(action, A::Accept | A::Return | A::Conclude | A::Note),
+        _ => matches!(action, A::Accept | A::Return),
+    }
+}
+
+#[test]
+fn every_step_in_every_status_for_every_role_is_allowed_or_refused_with_its_reason() {
+    let mut checked = 0;
+    for status in StatusKind::ALL {
+        let lifecycle = item_in(status);
+        for role in Role::ALL {
+            let by = actor(role);
+            let allowed: Vec<ActionKind> = match role {
+                Role::Deputy => deputy_may(status),
+                Role::HandlingUnit => unit_may(status).to_vec(),
+                _ => staff_may(status).to_vec(),
+            };
+            for kind in ActionKind::ALL {
+                let result = lifecycle.check(&by, &action(kind, &by));
+                checked += 1;
+                if allowed.contains(&kind) {
+                    assert_eq!(result, Ok(()), "{kind:?} by {role} when {status:?}");
+                    continue;
+                }
+                let error = result.expect_err(&format!("{kind:?} by {role} when {status:?}"));
+                let expected = if never_taken_by(role, kind) {
+                    "role_may_not"
+                } else if role == Role::HandlingUnit
+                    && !matches!(
+                        status,
+                        StatusKind::Referred
+                            | StatusKind::InProgress
+                            | StatusKind::Returned
+                            | StatusKind::Concluded
+                            | StatusKind::FedBack
+                            | StatusKind::Evaluated
+                            | StatusKind::Reopened
+                            | StatusKind::Archived
+                    )
+                {
+                    // Never referred to this unit: it learns nothing about the item.
+                    "not_your_unit"
+                } else {
+                    "not_in_this_status"
+                };
+                assert_eq!(
+                    error.code(),
+                    expected,
+                    "{kind:?} by {role} when {status:?}: {error}"
+                );
+            }
+            assert_eq!(
+                lifecycle.available(&by),
+                allowed,
+                "the buttons offered to {role} when {status:?}"
+            );
+        }
+    }
+    assert_eq!(checked, 13 * 5 * 12);
+}
+
+#[test]
+fn a_unit_acts_only_on_what_is_referred_to_it() {
+    let other = other_unit();
+    for status in [StatusKind::Referred, StatusKind::InProgress] {
+        let lifecycle = item_in(status);
+        for kind in [
+            ActionKind::Accept,
+            ActionKind::Return,
+            ActionKind::Conclude,
+            ActionKind::Note,
+        ] {
+            assert_eq!(
+                lifecycle.check(&other, &action(kind, &other)),
+                Err(TransitionError::NotYourUnit),
+                "{kind:?} by another unit when {status:?}"
+            );
+        }
+        assert!(lifecycle.available(&other).is_empty());
+    }
+    // Once it was returned, the unit cannot accept it again until it is re-referred.
+    let returned = item_in(StatusKind::Returned);
+    let unit = actor(Role::HandlingUnit);
+    assert_eq!(
+        returned.check(&unit, &Action::Accept).unwrap_err().code(),
+        "not_in_this_status"
+    );
+    // A unit may not log reminders or return visits: those are the supervisors'.
+    let in_progress = item_in(StatusKind::InProgress);
+    let reminder = Action::Note {
+        kind: NoteKind::Reminder,
+        text: "x".into(),
+    };
+    assert!(matches!(
+        in_progress.check(&unit, &reminder),
+        Err(TransitionError::RoleMayNot { .. })
+    ));
+    // And staff do not write the unit's progress reports.
+    let progress = Action::Note {
+        kind: NoteKind::Progress,
+        text: "x".into(),
+    };
+    assert!(matches!(
+        in_progress.check(&actor(Role::OfficeStaff), &progress),
+        Err(TransitionError::RoleMayNot { .. })
+    ));
+}
+
+#[test]
+fn the_whole_life_of_an_item_with_a_return_an_extension_and_a_reopening() {
+    let staff = actor(Role::OfficeStaff);
+    let unit = actor(Role::HandlingUnit);
+    let deputy = actor(Role::Deputy);
+    let refer = |days: u32, due: &str| Action::Refer {
+        unit_id: UnitId("unit-a".into()),
+        unit_name: "区住建局".into(),
+        working_days: days,
+        due: day(due),
+        note: String::new(),
+    };
+    let steps = vec![
+        step(1, staff.clone(), refer(5, "2026-12-04")),
+        step(2, unit.clone(), action(ActionKind::Return, &unit)),
+        step(3, staff.clone(), refer(5, "2026-12-04")),
+        step(4, unit.clone(), Action::Accept),
+        step(
+            5,
+            staff.clone(),
+            Action::Extend {
+                due: day("2026-12-18"),
+                reason: "汛期施工".into(),
+            },
+        ),
+        step(6, unit.clone(), action(ActionKind::Note, &unit)),
+        step(7, unit.clone(), action(ActionKind::Conclude, &unit)),
+        step(8, deputy.clone(), action(ActionKind::FeedBack, &deputy)),
+        step(
+            9,
+            deputy.clone(),
+            Action::Evaluate {
+                evaluation: Evaluation::Dissatisfied,
+                note: String::new(),
+            },
+        ),
+        step(10, staff.clone(), refer(3, "2026-12-02")),
+        step(11, unit.clone(), Action::Accept),
+        step(
+            12,
+            unit.clone(),
+            Action::Conclude {
+                conclusion: Conclusion::Planned,
+                reply: "已列入明年计划".into(),
+            },
+        ),
+        step(13, deputy.clone(), action(ActionKind::FeedBack, &deputy)),
+        step(
+            14,
+            deputy.clone(),
+            Action::Evaluate {
+                evaluation: Evaluation::BasicallySatisfied,
+                note: String::new(),
+            },
+        ),
+        step(15, staff.clone(), Action::Archive),
+    ];
+    let mut lifecycle = Lifecycle::at_intake(&Outcome::ToBeReferred);
+    let mut seen = vec![];
+    for s in &steps {
+        lifecycle
+            .apply(s)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", s.action));
+        seen.push(lifecycle.status.kind());
+    }
+    use StatusKind as S;
+    assert_eq!(
+        seen,
+        vec![
+            S::Referred,
+            S::Returned,
+            S::Referred,
+            S::InProgress,
+            S::InProgress,
+            S::InProgress,
+            S::Concluded,
+            S::FedBack,
+            S::Reopened,
+            S::Referred,
+            S::InProgress,
+            S::Concluded,
+            S::FedBack,
+            S::Evaluated,
+            S::Archived,
+        ]
+    );
+    assert_eq!(lifecycle.referrals, 3);
+    assert_eq!(lifecycle.reopened, 1);
+    assert_eq!(lifecycle.conclusion, Some(Conclusion::Planned));
+    assert_eq!(lifecycle.evaluation, Some(Evaluation::BasicallySatisfied));
+    assert_eq!(lifecycle.steps, 15);
+    assert_eq!(Lifecycle::replay(&Outcome::ToBeReferred, &steps), lifecycle);
+}
+
+#[test]
+fn a_step_that_no_longer_applies_is_skipped_on_replay() {
+    // Two tablets record feedback offline for the same concluded item; the server took one
+    // first. The other, replayed on top, is skipped rather than breaking the history.
+    let deputy = actor(Role::Deputy);
+    let mut lifecycle = item_in(StatusKind::Concluded);
+    let first = step(20, deputy.clone(), action(ActionKind::FeedBack, &deputy));
+    let second = step(21, deputy.clone(), action(ActionKind::FeedBack, &deputy));
+    lifecycle.apply(&first).unwrap();
+    assert_eq!(
+        lifecycle.apply(&second),
+        Err(TransitionError::NotInThisStatus {
+            action: ActionKind::FeedBack,
+            status: StatusKind::FedBack
+        })
+    );
+    assert_eq!(lifecycle.status, Status::FedBack);
+}
+
+#[test]
+fn steps_need_their_reasons_and_sane_deadlines() {
+    let staff = actor(Role::StationStaff);
+    let unit = actor(Role::HandlingUnit);
+    let referred = item_in(StatusKind::Referred);
+    let blank_return = Action::Return {
+        reason: "  ".into(),
+    };
+    assert_eq!(
+        referred.check(&unit, &blank_return).unwrap_err().code(),
+        "invalid"
+    );
+    let earlier = Action::Extend {
+        due: day("2026-12-03"),
+        reason: "x".into(),
+    };
+    assert_eq!(
+        referred.check(&staff, &earlier),
+        Err(TransitionError::ExtensionNotLater {
+            current: day("2026-12-04")
+        })
+    );
+    let in_progress = item_in(StatusKind::InProgress);
+    let no_reason = Action::Conclude {
+        conclusion: Conclusion::CannotBeSolved {
+            reason: String::new(),
+        },
+        reply: "答复".into(),
+    };
+    assert_eq!(
+        in_progress.check(&unit, &no_reason).unwrap_err().code(),
+        "invalid"
+    );
+    let registered = item_in(StatusKind::Registered);
+    for working_days in [0, 251] {
+        let refer = Action::Refer {
+            unit_id: UnitId("unit-a".into()),
+            unit_name: "x".into(),
+            working_days,
+            due: day("2026-12-04"),
+            note: String::new(),
+        };
+        assert_eq!(
+            registered.check(&staff, &refer).unwrap_err().code(),
+            "invalid"
+        );
+    }
+}
+
+#[test]
+fn a_referral_deadline_is_counted_in_working_days_on_the_servers_calendar() {
+    let staff = actor(Role::OfficeStaff);
+    // Referred on Friday 27 November with 5 working days: due Friday 4 December.
+    let referral = |due: &str| {
+        step(
+            1,
+            staff.clone(),
+            Action::Refer {
+                unit_id: UnitId("unit-a".into()),
+                unit_name: "x".into(),
+                working_days: 5,
+                due: day(due),
+                note: String::new(),
+            },
+        )
+    };
+    let weekdays = WorkCalendar::weekdays_only();
+    assert_eq!(
+        check_referral_deadline(&weekdays, &referral("2026-12-04")),
+        Ok(())
+    );
+    // With Wednesday 2 December a holiday, it is due on Monday 7 December.
+    let mut holiday = WorkCalendar::weekdays_only();
+    holiday.holidays.insert(day("2026-12-02"));
+    assert_eq!(
+        check_referral_deadline(&holiday, &referral("2026-12-04")),
+        Err(TransitionError::DeadlineMismatch {
+            given: day("2026-12-04"),
+            expected: day("2026-12-07"),
+            working_days: 5,
+        })
+    );
+    assert_eq!(
+        check_referral_deadline(&holiday, &referral("2026-12-07")),
+        Ok(())
+    );
+}
