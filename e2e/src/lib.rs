@@ -6,6 +6,7 @@
 //! `LIAISON_DIST` (the release app), `CHROMEDRIVER` and `CHROMIUM`.
 
 pub mod proxy;
+pub mod tablet;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -379,6 +380,31 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Replaces the text of an input (a number field with a default, a date).
+    pub async fn fill(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        element
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clearing {css}: {e}"));
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Waits until the element matching `css` exists and its `data-<name>` is `value`.
+    pub async fn wait_for_data(&self, css: &str, name: &str, value: &str) {
+        let script = format!(
+            "const e = document.querySelector({css}); return !!e && e.dataset[{name}] === {value}",
+            css = serde_json::to_string(css).unwrap(),
+            name = serde_json::to_string(name).unwrap(),
+            value = serde_json::to_string(value).unwrap(),
+        );
+        self.wait_until(&format!("{css} with data-{name}={value}"), &script)
+            .await;
+    }
+
     /// Clicks like a finger would: the element is scrolled to the middle of the screen first,
     /// clear of the sticky header and action bar.
     pub async fn click(&self, css: &str) {
@@ -526,6 +552,9 @@ pub async fn server_opinions(server: &Server, token: &str) -> Vec<(String, Strin
         .await;
         assert_eq!(status, 200, "pull: {page}");
         for change in page["changes"].as_array().unwrap() {
+            if change["type"] != "opinion" {
+                continue;
+            }
             let state = &change["state"];
             if state.get("deleted").is_some() {
                 continue;

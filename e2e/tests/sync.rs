@@ -4,63 +4,10 @@
 //! API, and every test checks the same two things: nothing lost, nothing twice.
 
 use liaison_e2e::proxy::{Fault, Proxy};
+use liaison_e2e::tablet::{DEPUTY, STAFF, SYNC_WAIT, capture, enroll, sign_in, wait_synced};
 use liaison_e2e::{Browser, Driver, Server, api_sign_in, server_opinions, sync_badge as badge};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-const DEPUTY: (&str, &str) = ("demo-deputy", "demo-deputy-2026");
-const STAFF: (&str, &str) = ("demo-station", "demo-station-2026");
-
-/// Long enough for several retries with backoff (0.5–1 s, 1–2 s, 2–4 s, …).
-const SYNC_WAIT: Duration = Duration::from_secs(90);
-
-async fn sign_in(browser: &Browser, base: &str, (username, password): (&str, &str)) {
-    browser.goto(&format!("{base}/sync")).await;
-    browser.type_into("#sign-in-username", username).await;
-    browser.type_into("#sign-in-password", password).await;
-    browser.click("#sign-in").await;
-    browser.find("#signed-in-as").await;
-}
-
-/// Records one opinion with the fewest fields (the deputy on duty comes from the sign-in).
-async fn capture(browser: &Browser, summary: &str) {
-    if browser
-        .js("return location.pathname === '/' && !!document.querySelector('#field-summary')")
-        .await
-        != serde_json::Value::Bool(true)
-    {
-        browser.click("#nav-capture").await;
-    }
-    browser.select("#field-category", "parking").await;
-    browser.type_into("#field-summary", summary).await;
-    browser.click("#outcome-to_be_referred").await;
-    browser.click("#save-opinion").await;
-    browser
-        .wait_until(
-            "the form to be cleared after saving",
-            "const s = document.querySelector('#field-summary'); return !!s && s.value === ''",
-        )
-        .await;
-}
-
-/// Waits until the tablet says everything is synced, without anyone pressing a button.
-async fn wait_synced(browser: &Browser, what: &str) {
-    let deadline = Instant::now() + SYNC_WAIT;
-    loop {
-        let (kind, pending) = badge(browser).await;
-        if kind == "ok" && pending == 0 {
-            return;
-        }
-        if Instant::now() > deadline {
-            browser.screenshot(&format!("not-synced-{what}")).await;
-            let text = browser.text("#sync-status").await;
-            panic!(
-                "{what}: not synced after {SYNC_WAIT:?}: kind {kind}, pending {pending}, {text:?}"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The records the tablet lists for its station (the summaries).
 async fn tablet_summaries(browser: &Browser, base: &str, expected: usize) -> BTreeSet<String> {
@@ -122,13 +69,7 @@ async fn two_tablets_capture_offline_and_each_ends_with_the_union() {
     let b = Browser::open(&driver, profile_b.path()).await;
 
     // Tablet A is enrolled to the station by the station staff; the deputy signs in on both.
-    a.goto(&format!("{base}/sync")).await;
-    a.select("#enroll-station", "station-xingfuli").await;
-    a.type_into("#enroll-name", "幸福里 1 号平板").await;
-    a.type_into("#enroll-username", STAFF.0).await;
-    a.type_into("#enroll-password", STAFF.1).await;
-    a.click("#enroll").await;
-    a.wait_for_text("#device-enrolled", "幸福里 1 号平板").await;
+    enroll(&a, &base, "幸福里 1 号平板").await;
     sign_in(&a, &base, DEPUTY).await;
     sign_in(&b, &base, DEPUTY).await;
     wait_synced(&a, "A online").await;

@@ -933,7 +933,7 @@ fn test(ctx: &Ctx) -> Result<()> {
             e2e_env(ctx),
         ),
         Step {
-            title: "end-to-end sync tests (server on PostgreSQL)",
+            title: "end-to-end sync and follow-up tests (server on PostgreSQL)",
             run: Box::new(|| {
                 let url = postgres_test_url(ctx)?;
                 let mut cmd = ctx.cmd("cargo");
@@ -943,6 +943,8 @@ fn test(ctx: &Ctx) -> Result<()> {
                     "liaison-e2e",
                     "--test",
                     "sync",
+                    "--test",
+                    "followup",
                     "--",
                     "--test-threads=1",
                 ])

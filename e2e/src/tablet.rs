@@ -1,0 +1,77 @@
+//! What a person does with the app, as the tests need it again and again: the demo accounts,
+//! signing in, enrolling a tablet, recording an opinion, waiting for sync.
+
+use crate::{Browser, sync_badge};
+use std::time::{Duration, Instant};
+
+/// The demo accounts (`--demo`), as `(username, password)`.
+pub const DEPUTY: (&str, &str) = ("demo-deputy", "demo-deputy-2026");
+pub const STAFF: (&str, &str) = ("demo-station", "demo-station-2026");
+pub const OFFICE: (&str, &str) = ("demo-office", "demo-office-2026");
+pub const UNIT: (&str, &str) = ("demo-unit", "demo-unit-2026");
+pub const STATION: &str = "station-xingfuli";
+pub const DEPUTY_ID: &str = "deputy-demo-zhang";
+
+/// Long enough for several retries with backoff (0.5–1 s, 1–2 s, 2–4 s, …).
+pub const SYNC_WAIT: Duration = Duration::from_secs(90);
+
+/// Signs in on the sync page, and waits until the app says who is signed in.
+pub async fn sign_in(browser: &Browser, base: &str, (username, password): (&str, &str)) {
+    browser.goto(&format!("{base}/sync")).await;
+    browser.type_into("#sign-in-username", username).await;
+    browser.type_into("#sign-in-password", password).await;
+    browser.click("#sign-in").await;
+    browser.find("#signed-in-as").await;
+}
+
+/// Enrols the tablet to the demo station as the station staff, naming it `name`.
+pub async fn enroll(browser: &Browser, base: &str, name: &str) {
+    browser.goto(&format!("{base}/sync")).await;
+    browser.select("#enroll-station", STATION).await;
+    browser.type_into("#enroll-name", name).await;
+    browser.type_into("#enroll-username", STAFF.0).await;
+    browser.type_into("#enroll-password", STAFF.1).await;
+    browser.click("#enroll").await;
+    browser.wait_for_text("#device-enrolled", name).await;
+}
+
+/// Records one opinion with the fewest fields (the deputy on duty comes from the sign-in),
+/// to be referred.
+pub async fn capture(browser: &Browser, summary: &str) {
+    if browser
+        .js("return location.pathname === '/' && !!document.querySelector('#field-summary')")
+        .await
+        != serde_json::Value::Bool(true)
+    {
+        browser.click("#nav-capture").await;
+    }
+    browser.select("#field-category", "parking").await;
+    browser.type_into("#field-summary", summary).await;
+    browser.click("#outcome-to_be_referred").await;
+    browser.click("#save-opinion").await;
+    browser
+        .wait_until(
+            "the form to be cleared after saving",
+            "const s = document.querySelector('#field-summary'); return !!s && s.value === ''",
+        )
+        .await;
+}
+
+/// Waits until the tablet says everything is synced, without anyone pressing a button.
+pub async fn wait_synced(browser: &Browser, what: &str) {
+    let deadline = Instant::now() + SYNC_WAIT;
+    loop {
+        let (kind, pending) = sync_badge(browser).await;
+        if kind == "ok" && pending == 0 {
+            return;
+        }
+        if Instant::now() > deadline {
+            browser.screenshot(&format!("not-synced-{what}")).await;
+            let text = browser.text("#sync-status").await;
+            panic!(
+                "{what}: not synced after {SYNC_WAIT:?}: kind {kind}, pending {pending}, {text:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
