@@ -524,3 +524,73 @@ fn a_referral_deadline_is_counted_in_working_days_on_the_servers_calendar() {
         Ok(())
     );
 }
+
+mod random_histories {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_actor() -> impl Strategy<Value = Actor> {
+        prop_oneof![
+            Just(actor(Role::Deputy)),
+            Just(actor(Role::StationStaff)),
+            Just(actor(Role::OfficeStaff)),
+            Just(actor(Role::HandlingUnit)),
+            Just(other_unit()),
+        ]
+    }
+
+    fn any_action() -> impl Strategy<Value = ActionKind> {
+        proptest::sample::select(ActionKind::ALL.to_vec())
+    }
+
+    fn any_intake() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::AnsweredOnSpot),
+            Just(Outcome::ToBeReferred),
+            Just(Outcome::HandledByDeputy),
+            Just(Outcome::NotAccepted {
+                channel: RedirectChannel::Arbitration
+            }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever people try, in whatever order: the steps taken replay to the same state,
+        /// nothing moves an archived item, and a unit's steps were all taken while it held the
+        /// item.
+        #[test]
+        fn any_sequence_of_attempts_keeps_the_rules(
+            intake in any_intake(),
+            attempts in proptest::collection::vec((any_actor(), any_action()), 0..40),
+        ) {
+            let mut lifecycle = Lifecycle::at_intake(&intake);
+            let mut taken = vec![];
+            for (n, (by, kind)) in attempts.into_iter().enumerate() {
+                let mut action = action(kind, &by);
+                // Extensions must move the deadline on.
+                if let (Action::Extend { due, .. }, Some(current)) = (&mut action, lifecycle.due) {
+                    *due = current.add_days(7);
+                }
+                let before = lifecycle.clone();
+                let s = step(n as u8, by.clone(), action);
+                match lifecycle.apply(&s) {
+                    Ok(()) => {
+                        prop_assert!(before.status != Status::Archived);
+                        if by.role == Role::HandlingUnit {
+                            let held = match &before.status {
+                                Status::Referred { unit_id, .. }
+                                | Status::InProgress { unit_id, .. } => Some(unit_id),
+                                _ => None,
+                            };
+                            prop_assert_eq!(held, by.unit_id.as_ref());
+                        }
+                        taken.push(s);
+                    }
+                    Err(_) => prop_assert_eq!(&lifecycle, &before, "a refused step changes nothing"),
+                }
+            }
+            prop_assert_eq!(Lifecycle::replay(&intake, &taken), lifecycle.clone());
+            prop_assert_eq!(lifecycle.steps as usize, taken.len());
+        }
+    }
+}

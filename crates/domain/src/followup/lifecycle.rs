@@ -777,7 +777,7 @@ impl Lifecycle {
             _ => TransitionError::NotYourUnit,
         }
     }
-    /// Takes `step` if [`check`](Self::check) allows it; tells whether it did.
+    /// Takes `step` if [`check`](Self::check) allows it; a refused step changes nothing.
     pub fn apply(&mut self, step: &FollowUp) -> Result<(), TransitionError> {
         self.check(&step.by, &step.action)?;
         self.steps += 1;

@@ -15,7 +15,8 @@ pub mod ledger;
 pub mod lifecycle;
 
 pub use attendance::{
-    Activity, ActivityKind, Attendance, AttendanceError, AttendanceKey, AttendanceMark, Mark, RosterEntry,
+    Activity, ActivityKind, Attendance, AttendanceError, AttendanceKey, AttendanceMark, Mark,
+    RosterEntry,
 };
 pub use calendar::{
     CHINA_UTC_OFFSET_MINUTES, DUE_SOON_WORKING_DAYS, Date, DeadlineColour, Weekday, WorkCalendar,
