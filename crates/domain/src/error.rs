@@ -35,6 +35,10 @@ pub enum Field {
     WorkingDays,
     /// A new deadline.
     Due,
+    /// An activity's title.
+    Title,
+    /// An activity's attendees.
+    Attendees,
 }
 
 impl Field {
@@ -61,6 +65,8 @@ impl Field {
             Field::Unit => "unit",
             Field::WorkingDays => "working_days",
             Field::Due => "due",
+            Field::Title => "title",
+            Field::Attendees => "attendees",
         }
     }
 }

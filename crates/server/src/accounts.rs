@@ -2,7 +2,7 @@
 //!
 //! - `POST /session`: sign in (username, password, optional device token) → bearer token + user.
 //! - `DELETE /session`: sign out (revokes the session of the bearer token).
-//! - `GET /me`: the signed-in user, role, scopes, deputy and device.
+//! - `GET /me`: the signed-in user, role, scopes, deputy, handling unit and device.
 //! - `POST /devices`: enrol a tablet to a station (station staff or above, in scope) → device
 //!   token, shown once.
 //! - `DELETE /devices/{id}`: revoke a tablet; its sessions stop working at their next request.
@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use liaison_domain::account::can_manage_devices;
-use liaison_domain::{DeputyId, Role, Scope, StationId};
+use liaison_domain::{DeputyId, Role, Scope, StationId, UnitId};
 use serde::{Deserialize, Serialize};
 
 pub fn router() -> Router<AppState> {
@@ -54,6 +54,8 @@ pub struct Me {
     pub display_name: String,
     pub role: Role,
     pub deputy_id: Option<DeputyId>,
+    /// The unit of a handling-unit account (it sees what is referred to that unit).
+    pub unit_id: Option<UnitId>,
     pub scopes: Vec<Scope>,
     pub device: Option<DeviceRef>,
     /// Milliseconds since the Unix epoch.
@@ -68,6 +70,7 @@ impl From<Auth> for Me {
             display_name: auth.display_name,
             role: auth.role,
             deputy_id: auth.deputy_id,
+            unit_id: auth.unit_id,
             scopes: auth.scopes,
             device: auth.device,
             session_expires_at: auth.session_expires_at,

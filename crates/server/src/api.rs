@@ -3,7 +3,9 @@
 //! The account routes (`/api/v1/session`, `/me`, `/devices`) are in [`crate::accounts`], the sync
 //! routes (`/api/v1/sync/push`, `/api/v1/sync/pull`) in [`crate::sync`], the change-event
 //! stream (`/api/v1/sync/events`) in [`crate::events`], the photos (`/api/v1/photos/{id}`) in
-//! [`crate::photos`].
+//! [`crate::photos`], the follow-up loop (`/api/v1/units`, `/calendar`, `/ledger`,
+//! `/opinions/{id}` and its `/steps`) in [`crate::followup`], attendance, roster and station
+//! events (`/api/v1/attendance`, `/roster`, `/activities`) in [`crate::duty`].
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -25,7 +27,9 @@ pub fn router() -> Router<AppState> {
             crate::accounts::router()
                 .merge(crate::sync::router())
                 .merge(crate::events::router())
-                .merge(crate::photos::router()),
+                .merge(crate::photos::router())
+                .merge(crate::followup::router())
+                .merge(crate::duty::router()),
         )
         // Unknown API paths answer a JSON 404. Without this they would fall through to the app's
         // SPA fallback and answer index.html with 200, which a client would try to parse as JSON.

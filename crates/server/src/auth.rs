@@ -15,7 +15,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use liaison_domain::{DeputyId, Role, Scope, StationId};
+use liaison_domain::{DeputyId, Role, Scope, StationId, UnitId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
@@ -156,6 +156,8 @@ pub struct Auth {
     pub display_name: String,
     pub role: Role,
     pub deputy_id: Option<DeputyId>,
+    /// The unit a handling-unit account acts for.
+    pub unit_id: Option<UnitId>,
     pub scopes: Vec<Scope>,
     pub device: Option<DeviceRef>,
 }

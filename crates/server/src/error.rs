@@ -1,11 +1,18 @@
 //! One error type for every handler. Internals (SQL errors, I/O) are logged here and never sent:
-//! the client gets a stable `code` it can switch on and a plain `message`.
+//! the client gets a stable `code` it can switch on and a plain `message`:
+//! `{"error": {"code": "...", "message": "..."}}`. Two codes carry the domain's reasons beside
+//! them, for the app to translate: `invalid` with `errors` (the field errors, as the capture
+//! form's [`ValidationErrors`]) and `not_allowed` with `transition` (why the lifecycle refused a
+//! follow-up step, a [`TransitionError`]).
 
 use axum::body::{Bytes, HttpBody};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Json};
+use liaison_domain::ValidationErrors;
+use liaison_domain::followup::TransitionError;
 use serde::Serialize;
+use std::borrow::Cow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -37,6 +44,14 @@ pub enum AppError {
         code: &'static str,
         message: &'static str,
     },
+
+    /// Fields break the domain's rules (422 `invalid`, with `errors`).
+    #[error("invalid: {0}")]
+    InvalidFields(ValidationErrors),
+
+    /// The lifecycle refuses the follow-up step (422 `not_allowed`, with `transition`).
+    #[error("not allowed: {0}")]
+    NotAllowed(TransitionError),
 
     #[error("database error")]
     Database(sqlx::Error),
@@ -74,6 +89,10 @@ struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a ValidationErrors>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transition: Option<&'a TransitionError>,
 }
 
 impl AppError {
@@ -82,7 +101,9 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::InvalidFields(_) | AppError::NotAllowed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AppError::Status(status) => *status,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,21 +118,27 @@ impl AppError {
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden => "forbidden",
             AppError::Invalid { code, .. } => code,
+            AppError::InvalidFields(_) => "invalid",
+            AppError::NotAllowed(_) => "not_allowed",
             AppError::Status(status) => status_code_name(*status),
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
     }
 
-    fn message(&self) -> &'static str {
-        match self {
+    fn message(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             AppError::NotFound => "Not found",
             AppError::Unauthenticated => "Sign in first",
             AppError::InvalidCredentials => "Wrong username or password",
             AppError::Forbidden => "Not allowed",
             AppError::Invalid { message, .. } => message,
+            // The domain's texts say what is wrong with which field or step, nothing internal.
+            AppError::InvalidFields(_) | AppError::NotAllowed(_) => {
+                return Cow::Owned(self.to_string());
+            }
             AppError::Status(status) => status.canonical_reason().unwrap_or("Error"),
             AppError::Database(_) | AppError::Internal(_) => "Internal server error",
-        }
+        })
     }
 }
 
@@ -139,10 +166,19 @@ impl IntoResponse for AppError {
             // `{:?}` keeps the source chain (the SQL error, the I/O error) in the log only.
             tracing::error!(error = ?self, "request failed");
         }
+        let message = self.message();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
-                message: self.message(),
+                message: &message,
+                errors: match &self {
+                    AppError::InvalidFields(errors) => Some(errors),
+                    _ => None,
+                },
+                transition: match &self {
+                    AppError::NotAllowed(transition) => Some(transition),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -202,6 +238,8 @@ where
             error: ErrorDetail {
                 code: status_code_name(status),
                 message: &message,
+                errors: None,
+                transition: None,
             },
         };
         let mut with_text = (status, Json(body)).into_response();
@@ -302,6 +340,46 @@ mod tests {
         assert_eq!(ok.status(), StatusCode::OK);
         let body = to_bytes(ok.into_body(), usize::MAX).await.unwrap();
         assert_eq!(&body[..], b"<html>");
+    }
+
+    #[tokio::test]
+    async fn domain_refusals_carry_their_reasons_beside_the_code() {
+        use liaison_domain::followup::{ActionKind, StatusKind};
+        use liaison_domain::{Field, FieldError};
+
+        let invalid = AppError::InvalidFields(ValidationErrors(vec![(
+            Field::Reason,
+            FieldError::Required,
+        )]));
+        let response = invalid.into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = json(response).await;
+        assert_eq!(body["error"]["code"], "invalid");
+        assert_eq!(
+            body["error"]["errors"],
+            serde_json::json!([["reason", {"code": "required"}]])
+        );
+        assert!(body["error"]["message"].is_string());
+        assert!(body["error"].get("transition").is_none());
+
+        let refused = AppError::NotAllowed(TransitionError::NotInThisStatus {
+            action: ActionKind::Accept,
+            status: StatusKind::Returned,
+        });
+        let body = json(refused.into_response()).await;
+        assert_eq!(body["error"]["code"], "not_allowed");
+        assert_eq!(
+            body["error"]["transition"],
+            serde_json::json!({"code": "not_in_this_status", "action": "accept", "status": "returned"})
+        );
+        assert!(body["error"].get("errors").is_none());
+
+        // The other errors keep the plain shape.
+        let body = json(AppError::Forbidden.into_response()).await;
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {"code": "forbidden", "message": "Not allowed"}})
+        );
     }
 
     #[tokio::test]

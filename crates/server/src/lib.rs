@@ -10,10 +10,12 @@
 //! - [`db`]: [`Db`], the connection pool (SQLite or PostgreSQL, see [`db::Storage`]), embedded
 //!   migrations per backend, category and demo seeding, queries; `db/backend.rs` is the thin layer
 //!   that runs one query text on either backend;
-//!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::pull`]: exactly-once mutations, merged
-//!   opinions, commit-ordered change cursor); it authorises nothing itself: [`Db::push`] takes a
-//!   may-write callback and [`Db::pull`] a station list, both from [`sync`]. `db/accounts.rs`
-//!   holds users, devices (with their bound sync client) and sessions.
+//!   `db/sync.rs` is the sync store ([`Db::push`], [`Db::record_online`], [`Db::pull`]:
+//!   exactly-once mutations, merged opinions with their follow-up steps and attendance,
+//!   commit-ordered change cursor); it authorises nothing itself: [`Db::push`] takes an
+//!   authority ([`db::PushAuthority`], from [`access`]) and [`Db::pull`] a station list, from
+//!   [`sync`]. `db/accounts.rs` holds users, devices (with their bound sync client) and
+//!   sessions; `db/followup.rs` units, calendar, roster and station events.
 //! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
 //! - [`accounts`]: the account routes under `/api/v1` (sign-in and out, `/me`, device enrolment
 //!   and revocation), with the sign-in lock and one generic failure answer.
@@ -21,6 +23,14 @@
 //!   ↔ sync-client binding (409 `client_mismatch`), per-mutation authorisation by station
 //!   (`forbidden` rejections), pull limited to the readable stations, whole-push refusals mapped
 //!   to 409 / 413 / 422 with their detail.
+//! - [`access`]: who may read and act on what, from the session: the authority every mutation
+//!   passes (pushed or taken online: station scope, a step's author is the account, a deputy
+//!   marks only its own attendance), item and unit visibility (a handling unit sees what was
+//!   referred to it).
+//! - [`followup`]: the follow-up loop online: handling units, the working-day calendar, the
+//!   supervision ledger, the item view and steps taken in the back office (through the same
+//!   sync store as pushed ones).
+//! - [`duty`]: attendance (as pushed by the tablets), the duty roster and station events.
 //! - [`events`]: `GET /api/v1/sync/events`, the server-sent-events stream that pokes tablets
 //!   (`event: changed`, `data: <cursor>`) after a push committed changes; the only route that
 //!   also takes the token as `?token=` (for `EventSource`); [`ChangeEvents::close`] ends the
@@ -35,12 +45,15 @@
 //! - [`telemetry`]: tracing subscriber setup.
 //! - [`shutdown_signal`]: Ctrl-C / SIGTERM for graceful shutdown.
 
+pub mod access;
 pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod duty;
 pub mod error;
 pub mod events;
+pub mod followup;
 pub mod photos;
 pub mod security;
 pub mod state;

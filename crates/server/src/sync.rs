@@ -6,14 +6,18 @@
 //!   supported protocol or the minimum version; the tablet keeps its outbox and asks for an
 //!   update). A session on an enrolled device binds the push's client id to that device (the
 //!   first push records it, another client id later is 409 `client_mismatch`); a session without
-//!   a device may push with its own client id, but not with one bound to a device. Then
-//!   [`Db::push`](crate::Db::push) takes the batch with an authorisation callback: a mutation for
-//!   a station the user may not write ([`can_write_station`]; on a device, only the device's
-//!   station) is rejected `forbidden` inside the 200 answer, recorded and its seq consumed, never
-//!   applied.
+//!   a device may push with its own client id, but not with one bound to a device nor with the
+//!   server's own client of an account (see [`crate::followup`]). Then
+//!   [`Db::push`](crate::Db::push) takes the batch with the session's authority
+//!   ([`SessionAuthority`]): a mutation for a station the user may not write
+//!   ([`can_write_station`]; on a device, only the device's station), a follow-up step recorded
+//!   under another account, a deputy's mark of another deputy's attendance, are rejected
+//!   `forbidden` inside the 200 answer, recorded and their seq consumed, never applied.
 //! - `POST /sync/pull` ([`PullRequest`] → [`PullResponse`]): the stations passed to
 //!   [`Db::pull`](crate::Db::pull) are exactly those the user may read ([`can_read_station`]; on
-//!   a device, only the device's station). A handling unit reads no station, so it gets nothing.
+//!   a device, only the device's station); the changes are their opinions (with the follow-up
+//!   steps) and attendance records. A handling unit reads no station, so it gets nothing (it
+//!   works online, see [`crate::followup`]).
 //!
 //! Whole-push refusals answer `{"error": {"code", "message", ...detail}}` with the detail of the
 //! [`PushError`]: `gap` 409 (`expected`), `batch_too_large` 413 (`max`), `malformed` and
@@ -30,6 +34,7 @@
 //! [`Settings::body_limit`]: crate::Settings::body_limit
 //! [`MAX_PUSH_MUTATIONS`]: liaison_domain::sync::MAX_PUSH_MUTATIONS
 
+use crate::access::SessionAuthority;
 use crate::auth::{Auth, now_ms};
 use crate::db::PushFailure;
 use crate::error::AppError;
@@ -41,7 +46,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use liaison_domain::account::{can_read_station, can_write_station};
 use liaison_domain::sync::{
-    PROTOCOL_VERSION, PullRequest, PullResponse, PushError, PushRequest, PushResponse, check_compat,
+    MutationKind, PROTOCOL_VERSION, PullRequest, PullResponse, PushError, PushRequest,
+    PushResponse, check_compat,
 };
 use liaison_domain::{Directory, StationId};
 use serde_json::{Value, json};
@@ -135,18 +141,21 @@ pub(crate) fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId)
         && can_write_station(auth.role, &auth.scopes, station, hierarchy)
 }
 
-/// The stations this session may read, by the same rule as [`may_write`].
+/// May this session read the station's records? By the same rule as [`may_write`].
+pub(crate) fn may_read(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
+    auth.device
+        .as_ref()
+        .is_none_or(|d| &d.station_id == station)
+        && can_read_station(auth.role, &auth.scopes, station, hierarchy)
+}
+
+/// The stations this session may read ([`may_read`]).
 pub(crate) fn readable_stations(auth: &Auth, hierarchy: &Directory) -> Vec<StationId> {
     hierarchy
         .stations
         .iter()
         .map(|s| &s.id)
-        .filter(|station| {
-            auth.device
-                .as_ref()
-                .is_none_or(|d| &d.station_id == *station)
-                && can_read_station(auth.role, &auth.scopes, station, hierarchy)
-        })
+        .filter(|station| may_read(auth, hierarchy, station))
         .cloned()
         .collect()
 }
@@ -175,7 +184,7 @@ async fn push(
     let client = request.client_id.to_string();
     let bound = match &auth.device {
         Some(device) => state.db.bind_device_client(&device.id, &client).await?,
-        None => !state.db.client_bound_to_a_device(&client).await?,
+        None => !state.db.client_reserved(&client).await?,
     };
     if !bound {
         tracing::warn!(
@@ -187,8 +196,18 @@ async fn push(
         return Err(SyncError::ClientMismatch);
     }
 
-    let hierarchy = state.db.station_hierarchy().await?;
-    let authorise = |station: &StationId| may_write(&auth, &hierarchy, station);
+    // Attendance marks are checked against the deputies of each station; everything else needs
+    // only the regions and stations.
+    let marks = request
+        .mutations
+        .iter()
+        .any(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }));
+    let hierarchy = if marks {
+        state.db.directory().await?
+    } else {
+        state.db.station_hierarchy().await?
+    };
+    let authority = SessionAuthority::new(&auth, &hierarchy);
     let server_now = u64::try_from(now_ms()).unwrap_or(0);
     let response: PushResponse = state
         .db
@@ -196,7 +215,7 @@ async fn push(
             request.client_id,
             &request.mutations,
             server_now,
-            &authorise,
+            &authority,
         )
         .await?;
     if !request.mutations.is_empty() {

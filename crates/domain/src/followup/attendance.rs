@@ -9,6 +9,7 @@
 //! replica that has seen the same marks shows the same attendance, and there is one record per
 //! deputy per day however many tablets recorded it.
 
+use crate::error::{Field, FieldError, ValidationErrors};
 use crate::followup::calendar::{CHINA_UTC_OFFSET_MINUTES, Date};
 use crate::ids::{DeputyId, StationId};
 use serde::{Deserialize, Serialize};
@@ -104,17 +105,20 @@ impl Attendance {
         if mark.key != self.key {
             return false;
         }
-        let (slot, keep_new): (&mut Option<u64>, fn(u64, u64) -> bool) = match mark.mark {
-            Mark::SignIn => (&mut self.signed_in_at_ms, |new, old| new < old),
-            Mark::SignOut => (&mut self.signed_out_at_ms, |new, old| new > old),
+        let at = mark.at_ms;
+        let slot = match mark.mark {
+            Mark::SignIn => &mut self.signed_in_at_ms,
+            Mark::SignOut => &mut self.signed_out_at_ms,
         };
-        match *slot {
-            Some(old) if !keep_new(mark.at_ms, old) => false,
-            _ => {
-                *slot = Some(mark.at_ms);
-                true
-            }
+        let wins = match (*slot, mark.mark) {
+            (None, _) => true,
+            (Some(old), Mark::SignIn) => at < old,
+            (Some(old), Mark::SignOut) => at > old,
+        };
+        if wins {
+            *slot = Some(at);
         }
+        wins
     }
 
     /// Signed in and not (yet) out: on duty now.
@@ -175,6 +179,55 @@ pub struct Activity {
     pub citizens_received: u32,
     #[serde(default)]
     pub note: String,
+}
+
+/// Length limits of an activity's texts, in characters.
+pub mod limits {
+    pub const TITLE: usize = 200;
+    pub const NOTE: usize = 2000;
+    /// More than any station's event; a bound against nonsense input.
+    pub const ATTENDEES: usize = 200;
+}
+
+impl Activity {
+    /// The activity's own rules: a title, texts within their limits, each attendee once (in the
+    /// order first given).
+    /// Returns it with its texts trimmed. Whether the attendees are deputies of the directory is
+    /// the server's check.
+    pub fn validate(&self) -> Result<Activity, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let title = self.title.trim().to_owned();
+        if title.is_empty() {
+            errors.push(Field::Title, FieldError::Required);
+        } else if title.chars().count() > limits::TITLE {
+            errors.push(Field::Title, FieldError::TooLong { max: limits::TITLE });
+        }
+        let note = self.note.trim().to_owned();
+        if note.chars().count() > limits::NOTE {
+            errors.push(Field::Note, FieldError::TooLong { max: limits::NOTE });
+        }
+        // Each once, in the order first given (the order people were listed in).
+        let mut attendees: Vec<DeputyId> = Vec::with_capacity(self.attendees.len());
+        for deputy in &self.attendees {
+            if !attendees.contains(deputy) {
+                attendees.push(deputy.clone());
+            }
+        }
+        if attendees.len() > limits::ATTENDEES {
+            errors.push(
+                Field::Attendees,
+                FieldError::TooMany {
+                    max: limits::ATTENDEES,
+                },
+            );
+        }
+        errors.into_result(Activity {
+            title,
+            note,
+            attendees,
+            ..self.clone()
+        })
+    }
 }
 
 /// A deputy on the duty roster of a station for a day (排班).

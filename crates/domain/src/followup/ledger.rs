@@ -69,7 +69,12 @@ pub struct LedgerRow {
 /// The citizen's personal data is masked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemView {
+    /// The opinion with its citizen's personal data removed (masked name, no phone, no address:
+    /// a masked phone is not a phone); the masked form to show is `citizen_masked`.
     pub opinion: Opinion,
+    /// The citizen as the viewer may see them, e.g. `张* 138****1234`; `None` when anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen_masked: Option<String>,
     pub lifecycle: Lifecycle,
     pub steps: Vec<FollowUp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,13 +1,14 @@
 //! Accounts in the database (tables from `migrations/sqlite/0003_accounts.sql`, the devices' sync
-//! client from `0004_device_clients.sql`): users and their scopes, enrolled devices (and the sync
-//! client each is bound to), sessions, the failed-sign-in counter and lock, the first
-//! administrator and the demo accounts. Passwords arrive here already hashed; tokens as their
+//! client from `0004_device_clients.sql`, a handling-unit account's unit from
+//! `0008_followup.sql`): users and their scopes, enrolled devices (and the sync client each is
+//! bound to), sessions, the failed-sign-in counter and lock, the first administrator and the demo
+//! accounts. Passwords arrive here already hashed; tokens as their
 //! hashes (see `auth.rs`).
 
 use super::Db;
 use super::backend::{Begin, Conn};
 use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
-use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId};
+use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId, UnitId};
 
 /// A user to create. `password_hash` is a PHC string from [`Passwords::hash`].
 #[derive(Clone, Debug)]
@@ -16,6 +17,8 @@ pub struct NewUser {
     pub display_name: String,
     pub role: Role,
     pub deputy_id: Option<DeputyId>,
+    /// The unit a handling-unit account acts for (only that role has one).
+    pub unit_id: Option<UnitId>,
     pub scopes: Vec<Scope>,
     pub password_hash: String,
 }
@@ -76,6 +79,7 @@ impl Db {
             display_name: "Administrator".into(),
             role: Role::Admin,
             deputy_id: None,
+            unit_id: None,
             scopes: Vec::new(),
             password_hash: hash_blocking(passwords, &password).await?,
         };
@@ -209,7 +213,7 @@ impl Db {
         let row = conn
             .query(
                 "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
-                        u.display_name, u.role, u.deputy_id, d.id AS device_id, \
+                        u.display_name, u.role, u.deputy_id, u.unit_id, d.id AS device_id, \
                         d.station_id AS device_station_id \
                  FROM sessions s \
                  JOIN users u ON u.id = s.user_id \
@@ -247,6 +251,7 @@ impl Db {
             display_name: row.try_get("display_name")?,
             role,
             deputy_id: row.try_get::<Option<String>>("deputy_id")?.map(DeputyId),
+            unit_id: row.try_get::<Option<String>>("unit_id")?.map(UnitId),
             scopes,
             device,
         }))
@@ -328,8 +333,12 @@ impl Db {
         client_id: &str,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin(Begin::ReadThenWrite).await?;
+        // Another device's client, or the server's own client of an account (its online steps).
         let elsewhere = tx
-            .query("SELECT id FROM devices WHERE client_id = $1 AND id <> $2")
+            .query(
+                "SELECT id FROM devices WHERE client_id = $1 AND id <> $2 \
+                 UNION ALL SELECT id FROM users WHERE server_client_id = $1",
+            )
             .bind(client_id)
             .bind(device_id)
             .fetch_optional()
@@ -360,13 +369,16 @@ impl Db {
         Ok(bound.as_deref() == Some(client_id))
     }
 
-    /// Whether `client_id` is bound to some device (a session without a device may not push
-    /// with a tablet's client id).
-    pub async fn client_bound_to_a_device(&self, client_id: &str) -> Result<bool, sqlx::Error> {
+    /// Whether `client_id` is bound to some device, or is the server's own client of an account
+    /// (for its online steps): a session without a device may push with neither.
+    pub async fn client_reserved(&self, client_id: &str) -> Result<bool, sqlx::Error> {
         let found = self
             .acquire()
             .await?
-            .query("SELECT id FROM devices WHERE client_id = $1")
+            .query(
+                "SELECT id FROM devices WHERE client_id = $1 \
+                 UNION ALL SELECT id FROM users WHERE server_client_id = $1",
+            )
             .bind(client_id)
             .fetch_optional()
             .await?;
@@ -407,14 +419,17 @@ impl Db {
         tx.commit().await
     }
 
-    /// With `--demo`: the demo accounts of [`DEMO_ACCOUNTS`], each created only if its username
-    /// is free and the demo station it belongs to exists (i.e. the demo directory was seeded).
-    /// Returns how many were created.
+    /// With `--demo`: the demo handling units, then the demo accounts of [`DEMO_ACCOUNTS`], each
+    /// created only if its username is free and the demo station it belongs to exists (i.e. the
+    /// demo directory was seeded). Returns how many accounts were created.
     pub async fn seed_demo_accounts(&self, passwords: &Passwords) -> anyhow::Result<usize> {
         let hierarchy = self.station_hierarchy().await?;
         if hierarchy.station(&"station-xingfuli".into()).is_none() {
             tracing::info!("no demo directory: demo accounts not created");
             return Ok(0);
+        }
+        if super::seed::seed_demo_units(&self.pool).await? > 0 {
+            tracing::info!("seeded the demo handling units");
         }
         let mut created = 0;
         for account in DEMO_ACCOUNTS {
@@ -426,6 +441,7 @@ impl Db {
                 display_name: account.display_name.into(),
                 role: account.role,
                 deputy_id: account.deputy_id.map(Into::into),
+                unit_id: account.unit_id.map(Into::into),
                 scopes: account.scopes.iter().map(|s| s.to_scope()).collect(),
                 password_hash: hash_blocking(passwords, account.password).await?,
             };
@@ -444,6 +460,7 @@ pub struct DemoAccount {
     pub display_name: &'static str,
     pub role: Role,
     pub deputy_id: Option<&'static str>,
+    pub unit_id: Option<&'static str>,
     pub scopes: &'static [DemoScope],
 }
 
@@ -468,6 +485,7 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         display_name: "示范区人大代表工作室",
         role: Role::OfficeStaff,
         deputy_id: None,
+        unit_id: None,
         scopes: &[DemoScope::Region("region-demo-district")],
     },
     DemoAccount {
@@ -476,6 +494,7 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         display_name: "幸福里联络站站长",
         role: Role::StationStaff,
         deputy_id: None,
+        unit_id: None,
         scopes: &[DemoScope::Station("station-xingfuli")],
     },
     DemoAccount {
@@ -484,7 +503,27 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         display_name: "张建国",
         role: Role::Deputy,
         deputy_id: Some("deputy-demo-zhang"),
+        unit_id: None,
         scopes: &[DemoScope::Station("station-xingfuli")],
+    },
+    // Handling units have no scope: they see what is referred to their unit.
+    DemoAccount {
+        username: "demo-unit",
+        password: "demo-unit-2026",
+        display_name: "区住房和城乡建设局",
+        role: Role::HandlingUnit,
+        deputy_id: None,
+        unit_id: Some("unit-demo-housing"),
+        scopes: &[],
+    },
+    DemoAccount {
+        username: "demo-unit2",
+        password: "demo-unit2-2026",
+        display_name: "区城市管理局",
+        role: Role::HandlingUnit,
+        deputy_id: None,
+        unit_id: Some("unit-demo-urban"),
+        scopes: &[],
     },
 ];
 
@@ -500,15 +539,16 @@ async fn insert_user(conn: &mut Conn<'_>, user: &NewUser) -> Result<Option<Strin
     let username = normalize_username(&user.username);
     let inserted = conn
         .query(
-            "INSERT INTO users (id, username, display_name, role, deputy_id, password_hash, \
-                                created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING",
+            "INSERT INTO users (id, username, display_name, role, deputy_id, unit_id, \
+                                password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (username) DO NOTHING",
         )
         .bind(id.as_str())
         .bind(username.as_str())
         .bind(user.display_name.as_str())
         .bind(user.role.as_str())
         .bind(user.deputy_id.as_ref().map(|d| d.0.as_str()))
+        .bind(user.unit_id.as_ref().map(|u| u.0.as_str()))
         .bind(user.password_hash.as_str())
         .bind(now_ms())
         .execute()

@@ -238,12 +238,39 @@ impl<T> Decodable for T where
 {
 }
 
+/// `column IN ($first, ..., $first+len-1)` on SQLite (which has no array type), `column =
+/// ANY($first)` on PostgreSQL (one array parameter: one statement text whatever the list's
+/// length, so it is prepared once). Bind the list with [`Query::bind_list`] at `$first`; the
+/// placeholders may appear again later in the same statement (both backends bind `$N` by number).
+pub fn in_list(backend: Backend, column: &str, first: usize, len: usize) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let placeholders: Vec<String> = (first..first + len).map(|n| format!("${n}")).collect();
+            format!("{column} IN ({})", placeholders.join(", "))
+        }
+        Backend::Postgres => format!("{column} = ANY(${first})"),
+    }
+}
+
 impl<'a> Query<'a> {
     /// Binds the next `$N`.
     pub fn bind(self, value: impl Bindable<'a>) -> Self {
         match self {
             Query::Sqlite(conn, query) => Query::Sqlite(conn, query.bind(value)),
             Query::Postgres(conn, query) => Query::Postgres(conn, query.bind(value)),
+        }
+    }
+
+    /// Binds the values of an [`in_list`]: one `$N` each on SQLite, one array on PostgreSQL.
+    pub fn bind_list(self, values: &'a [&'a str]) -> Self {
+        match self {
+            Query::Sqlite(conn, mut query) => {
+                for value in values {
+                    query = query.bind(*value);
+                }
+                Query::Sqlite(conn, query)
+            }
+            Query::Postgres(conn, query) => Query::Postgres(conn, query.bind(values.to_vec())),
         }
     }
 

@@ -28,17 +28,22 @@
 //! - `seed.rs`: the default categories and the demo directory.
 //! - `accounts.rs`: users, scopes, devices, sessions, the sign-in lock, the first administrator
 //!   and the demo accounts (tables from `0003_accounts.sql`).
-//! - `sync.rs`: the sync store, [`Db::push`] and [`Db::pull`] (tables from `0002_sync.sql`); its
-//!   module docs explain the locking and the change order on each backend.
+//! - `sync.rs`: the sync store, [`Db::push`], [`Db::record_online`] and [`Db::pull`] (tables from
+//!   `0002_sync.sql`, attendance and referrals from `0008_followup.sql`); its module docs explain
+//!   the locking and the change order on each backend.
+//! - `followup.rs`: handling units, the working-day calendar, the server-side sync client of an
+//!   account, the opinions a ledger reads, attendance, roster and station events (tables from
+//!   `0008_followup.sql`).
 
 pub mod accounts;
 mod backend;
+pub mod followup;
 pub mod photos;
 mod seed;
 mod sync;
 
 pub use backend::{Backend, Bindable, Conn, Decodable, PooledConn, Query, Row};
-pub use sync::PushFailure;
+pub use sync::{PushAuthority, PushFailure, record_station};
 
 use anyhow::Context;
 use backend::{Begin, Pool};

@@ -1,5 +1,5 @@
 //! Data the server puts in by itself: the default categories on first start, and the demo
-//! directory with `--demo`. Done in Rust rather than in migrations because both are data that
+//! directory and handling units with `--demo`. Done in Rust rather than in migrations because both are data that
 //! administrators may change afterwards, and the category list comes from the domain crate.
 
 use super::backend::{Begin, Pool};
@@ -87,6 +87,42 @@ const DEMO_DEPUTIES: &[(&str, &str, &str, &[&str])] = &[
         &["station-heping", "station-xingfuli"],
     ),
 ];
+
+/// The demo handling units (承办单位) of the demo district: `(id, name, region)`.
+pub(super) const DEMO_UNITS: &[(&str, &str, &str)] = &[
+    (
+        "unit-demo-housing",
+        "区住房和城乡建设局",
+        "region-demo-district",
+    ),
+    ("unit-demo-urban", "区城市管理局", "region-demo-district"),
+    (
+        "unit-demo-hotline",
+        "12345 政务服务热线",
+        "region-demo-district",
+    ),
+];
+
+/// Adds each demo unit that is missing, if its region exists (the demo directory was seeded).
+/// Apart from the directory so that a demo database seeded before units existed gets them too.
+/// Returns how many were added.
+pub(super) async fn seed_demo_units(pool: &Pool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin(Begin::Plain).await?;
+    let mut added = 0;
+    for (id, name, region_id) in DEMO_UNITS {
+        added += tx
+            .query(
+                "INSERT INTO handling_units (id, name, region_id)                  SELECT $1, $2, id FROM regions WHERE id = $3                  ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(*id)
+            .bind(*name)
+            .bind(*region_id)
+            .execute()
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(added)
+}
 
 /// Seeds the demo directory when no region, station or deputy exists yet. All or nothing, in one
 /// transaction. Returns whether it seeded.

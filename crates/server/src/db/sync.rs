@@ -1,11 +1,23 @@
 //! The sync store: push (take a tablet's numbered mutations exactly once) and pull (the merged
-//! opinions changed after a cursor, in commit order). The rules are the domain's
-//! ([`liaison_domain::sync`]); this module only runs them inside database transactions.
+//! records changed after a cursor, in commit order). The rules are the domain's
+//! ([`liaison_domain::sync`], [`liaison_domain::followup`]); this module only runs them inside
+//! database transactions.
 //!
-//! Tables (`0002_sync.sql`, one per backend): `sync_clients` (each client's `last_seq` and
-//! `last_stamp`), `mutations` (every mutation taken, applied or rejected, with the reason),
-//! `opinions` (the merged [`OpinionReplica`] as JSON and the `change_seq` of its last change)
-//! and `sync_counter` (the one-row change counter).
+//! Tables (`0002_sync.sql` and `0008_followup.sql`, one per backend): `sync_clients` (each
+//! client's `last_seq` and `last_stamp`), `mutations` (every mutation taken, applied or rejected,
+//! with the reason), `opinions` (the merged [`OpinionReplica`] as JSON, follow-up steps
+//! included, and the `change_seq` of its last change), `attendance` (the merged [`Attendance`]
+//! of one deputy on one day at one station, with its `change_seq`), `referrals` (which units an
+//! opinion was ever referred to) and `sync_counter` (the one-row change counter, shared by
+//! opinions and attendance).
+//!
+//! **Two ways in.** [`Db::push`] takes a tablet's batch as numbered on the tablet;
+//! [`Db::record_online`] takes one mutation the server makes for a signed-in account (a step
+//! taken in the back office), numbered inside the same transaction with the account's own
+//! server-side client (seq `last_seq + 1`, stamp from the server's clock). Both then run the same
+//! code: authorisation, validation, merge, change numbering, writes. So a step taken online is
+//! checked, numbered and pulled exactly like one pushed from a tablet, and two online steps of
+//! one account at once simply queue on the lock below (no gap, no skipped seq).
 //!
 //! **Locking.** A push is one transaction that takes a lock every other push needs before it
 //! reads anything (`Begin::SyncWriter`): on SQLite `BEGIN IMMEDIATE`, the database's write lock;
@@ -14,8 +26,9 @@
 //! - two pushes of the same client (two tabs, a retry racing the original) cannot both apply a
 //!   mutation: the second reads the `last_seq` the first committed and skips what it applied.
 //!   (Locking only later, at the first counter bump, would let both read the same `last_seq`.)
-//! - an opinion is never merged from a stale read: the stored state is read under the lock, and
-//!   PostgreSQL's READ COMMITTED gives each statement the latest committed state.
+//! - a record is never merged from a stale read, and a follow-up step is checked against the
+//!   lifecycle as it stands: the stored state is read under the lock, and PostgreSQL's READ
+//!   COMMITTED gives each statement the latest committed state.
 //!
 //! A finer lock (the client's `sync_clients` row) would let pushes of different clients
 //! interleave, but then two pushes editing one opinion could each merge into the state they read
@@ -23,7 +36,7 @@
 //! rates (a push is a few milliseconds) and keeps both backends equally simple.
 //!
 //! **Change order.** A push reads `sync_counter` under the lock, numbers each state change it
-//! makes (the next value, stored as the opinion's `change_seq` and the mutation row's), and
+//! makes (the next value, stored as the record's `change_seq` and the mutation row's), and
 //! writes the counter back before commit. The lock above is
 //! held until commit, and PostgreSQL makes a commit visible before it releases the transaction's
 //! locks, so a number is handed out only after every smaller one is committed and visible: the
@@ -32,22 +45,26 @@
 //! concurrent pushers and a paging puller on both backends.
 //!
 //! **Statements per push.** Everything a push needs is read up front (the client's row, the
-//! categories, the stored states of every opinion it touches, the counter) and everything it
-//! changes is written at the end in multi-row statements (opinions, mutations, counter, client):
-//! about ten statements whatever the push's size, instead of four per mutation. Every other push
-//! waits for the lock meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
+//! categories, the stored states of every record it touches, the counter, and for a referral the
+//! calendar and the units) and everything it changes is written at the end in multi-row
+//! statements (opinions, attendance, referrals, mutations, counter, client): about ten
+//! statements whatever the push's size, instead of four per mutation. Every other push waits for
+//! the lock meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
 
-use super::backend::{Begin, Conn, Pool, Row};
+use super::backend::{Begin, Conn, in_list};
+use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
+use liaison_domain::followup::{
+    Action, Attendance, FollowUp, WorkCalendar, check_referral_deadline,
+};
 use liaison_domain::sync::validate::Rejection;
 use liaison_domain::sync::{
-    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Disposition, Hlc, MAX_PULL_LIMIT, Mutation, MutationKind,
-    OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Rejected, Seq, clamp,
-    plan_push, validate_mutation,
+    Change, Clock, Cursor, DEFAULT_MAX_AHEAD_MS, Disposition, Hlc, MAX_PULL_LIMIT, Mutation,
+    MutationKind, OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Rejected, Seq,
+    clamp, plan_push, validate_mutation,
 };
-use liaison_domain::{Category, ClientId, StationId, ValidationErrors};
-use sqlx::{QueryBuilder, Sqlite};
-use std::collections::{BTreeMap, HashMap};
+use liaison_domain::{Category, ClientId, Field, FieldError, StationId, ValidationErrors};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Why a push was refused as a whole, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,28 +79,123 @@ pub enum PushFailure {
     Database(#[from] sqlx::Error),
 }
 
+/// Who may make a mutation: asked by the store for each new one, with the stored state of the
+/// opinion it is about (`None`: not on the server, or an attendance mark), before it is
+/// validated. A refusal is recorded and returned like any rejection (seq consumed, never
+/// applied); refusing first means a forbidden mutation learns nothing about the record.
+///
+/// The routes implement it from the signed-in session (`crate::access::SessionAuthority`: the
+/// station scope, who a follow-up step is by, whose attendance a deputy may mark). Any
+/// `Fn(&StationId) -> bool` is an authority too, deciding by the record's station alone
+/// ([`record_station`]); the store's own tests use that.
+pub trait PushAuthority: Send + Sync {
+    fn authorise(
+        &self,
+        mutation: &MutationKind,
+        current: Option<&OpinionReplica>,
+    ) -> Result<(), Rejection>;
+}
+
+impl<F> PushAuthority for F
+where
+    F: Fn(&StationId) -> bool + Send + Sync + ?Sized,
+{
+    fn authorise(
+        &self,
+        mutation: &MutationKind,
+        current: Option<&OpinionReplica>,
+    ) -> Result<(), Rejection> {
+        match record_station(mutation, current) {
+            Some(station) if !self(station) => Err(Rejection::new(RejectCode::Forbidden)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The station whose record a mutation changes: a new opinion's, the stored opinion's for an
+/// edit, a delete or a follow-up step (`None` when the server has no creation of it; validation
+/// then rejects it as `not_found`), the mark's for attendance.
+pub fn record_station<'a>(
+    mutation: &'a MutationKind,
+    current: Option<&'a OpinionReplica>,
+) -> Option<&'a StationId> {
+    match mutation {
+        MutationKind::CreateOpinion { opinion } => Some(&opinion.station_id),
+        MutationKind::SetOpinionFields { .. }
+        | MutationKind::DeleteOpinion { .. }
+        | MutationKind::RecordFollowUp { .. } => current
+            .and_then(OpinionReplica::created)
+            .map(|o| &o.station_id),
+        MutationKind::MarkAttendance { mark } => Some(&mark.key.station_id),
+    }
+}
+
+/// What a push takes: a tablet's numbered batch, or one mutation the server numbers itself.
+enum Incoming<'m> {
+    Numbered(&'m [Mutation]),
+    Next(MutationKind),
+}
+
 impl Db {
     /// Takes one push of `client_id`'s mutations, in one transaction (see the module docs on
     /// locking): plans it with [`plan_push`] against the client's `last_seq`; skips mutations
     /// already taken (acknowledged again, and a rejected one rejected again with its stored
     /// reason); for each new one clamps its stamp ([`clamp`] with the client's `last_stamp` and
-    /// `server_now_ms`), checks it ([`validate_mutation`] against the stored opinion and the
-    /// configured categories), applies it to the stored [`OpinionReplica`] and bumps the change
-    /// counter if the state changed, and records it in `mutations` as applied or rejected. A
-    /// rejected mutation consumes its seq like an applied one.
+    /// `server_now_ms`), asks `authority`, checks it ([`validate_mutation`] against the stored
+    /// record and the configured categories; a referral also against the server's calendar with
+    /// [`check_referral_deadline`], and its unit must exist), applies it (merge into the stored
+    /// [`OpinionReplica`], a step appended to it, a mark merged into the stored [`Attendance`])
+    /// and bumps the change counter if the state changed, and records it in `mutations` as
+    /// applied or rejected. A rejected mutation consumes its seq like an applied one.
     ///
-    /// `may_write` decides, per new mutation, whether the pusher may write to its station: the
-    /// `station_id` of a `CreateOpinion`, the stored opinion's station for an edit or a delete. A
-    /// mutation for a station it refuses is rejected with [`RejectCode::Forbidden`] like any
-    /// other rejection (recorded, seq consumed, returned) and never applied. An edit or delete of
-    /// an opinion the server has no creation of has no station; validation rejects it as
-    /// `not_found`. The caller derives `may_write` from the signed-in user (see `crate::sync`).
-    pub async fn push(
+    /// The caller derives `authority` from the signed-in user (see `crate::sync`).
+    pub async fn push<A: PushAuthority + ?Sized>(
         &self,
         client_id: ClientId,
         mutations: &[Mutation],
         server_now_ms: u64,
-        may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
+        authority: &A,
+    ) -> Result<PushResponse, PushFailure> {
+        self.take(
+            client_id,
+            Incoming::Numbered(mutations),
+            server_now_ms,
+            authority,
+        )
+        .await
+    }
+
+    /// Takes one mutation made by the server for an account (a follow-up step taken online), as
+    /// the next of `client_id`'s stream: numbered `last_seq + 1` and stamped by the client's clock
+    /// resumed at its `last_stamp` and ticked at `server_now_ms`, both inside the push
+    /// transaction, so concurrent calls for one client queue on the push lock and each gets its
+    /// own seq. Then exactly as [`Db::push`]: the answer acknowledges the seq, with the rejection
+    /// if it was refused.
+    ///
+    /// `client_id` must be a server-side client ([`Db::server_client`]), never a tablet's: a
+    /// tablet would see its own seqs taken.
+    pub async fn record_online<A: PushAuthority + ?Sized>(
+        &self,
+        client_id: ClientId,
+        mutation: MutationKind,
+        server_now_ms: u64,
+        authority: &A,
+    ) -> Result<PushResponse, PushFailure> {
+        self.take(
+            client_id,
+            Incoming::Next(mutation),
+            server_now_ms,
+            authority,
+        )
+        .await
+    }
+
+    async fn take<A: PushAuthority + ?Sized>(
+        &self,
+        client_id: ClientId,
+        incoming: Incoming<'_>,
+        server_now_ms: u64,
+        authority: &A,
     ) -> Result<PushResponse, PushFailure> {
         let mut tx = self.pool.begin(Begin::SyncWriter).await?;
         let mut conn = tx.conn();
@@ -104,10 +216,27 @@ impl Db {
             None => (Seq::NONE, None),
         };
 
+        let made_here: [Mutation; 1];
+        let mutations: &[Mutation] = match incoming {
+            Incoming::Numbered(mutations) => mutations,
+            Incoming::Next(kind) => {
+                let stamp = Clock::resume(last_stamp.unwrap_or_else(|| Hlc::zero(client_id)))
+                    .tick(server_now_ms);
+                made_here = [Mutation::new(client_id, last_seq.next(), stamp, kind)];
+                &made_here
+            }
+        };
+
         // A refused batch returns here; dropping `tx` rolls back, and nothing was written yet.
         let plan = plan_push(client_id, last_seq, mutations)?;
 
-        let applies = plan.dispositions.contains(&Disposition::Apply);
+        let new: Vec<&Mutation> = mutations
+            .iter()
+            .zip(&plan.dispositions)
+            .filter(|(_, d)| **d == Disposition::Apply)
+            .map(|(m, _)| m)
+            .collect();
+        let applies = !new.is_empty();
         let categories = if applies {
             // The `mutations` rows reference the client's row.
             conn.query(
@@ -127,13 +256,30 @@ impl Db {
         // cost a round trip each, under the write lock that every other push waits for).
         let mut batch = Batch::default();
         if applies {
-            let ids: Vec<String> = mutations
+            let opinion_ids: Vec<String> = new
                 .iter()
-                .zip(&plan.dispositions)
-                .filter(|(_, d)| **d == Disposition::Apply)
-                .map(|(m, _)| m.kind.opinion_id().to_string())
+                .filter_map(|m| m.kind.opinion_id())
+                .map(|id| id.to_string())
                 .collect();
-            batch.states = load_states(&mut conn, &ids).await?;
+            batch.states = load_states(&mut conn, "opinions", &opinion_ids).await?;
+            let attendance_ids: Vec<String> = new
+                .iter()
+                .filter(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }))
+                .map(|m| m.kind.record_id())
+                .collect();
+            batch.attendance = load_states(&mut conn, "attendance", &attendance_ids).await?;
+            // The calendar and the units only matter to a referral, which is rare in a push.
+            let refers = new.iter().any(|m| {
+                matches!(
+                    &m.kind,
+                    MutationKind::RecordFollowUp { step, .. }
+                        if matches!(step.action, Action::Refer { .. })
+                )
+            });
+            if refers {
+                batch.calendar = calendar(&mut conn).await?;
+                batch.units = unit_ids(&mut conn).await?;
+            }
             batch.counter = conn
                 .query("SELECT value FROM sync_counter WHERE id = 1")
                 .fetch_one()
@@ -160,7 +306,7 @@ impl Db {
                         DEFAULT_MAX_AHEAD_MS,
                     )
                     .stamp();
-                    let taken = batch.take(mutation, stamp, &categories, may_write);
+                    let taken = batch.take(mutation, stamp, &categories, authority);
                     batch.rows.push(mutation_row(
                         &client,
                         mutation,
@@ -185,6 +331,8 @@ impl Db {
                 .await?;
         }
         write_opinions(&mut conn, &batch.changed).await?;
+        write_attendance(&mut conn, &batch.changed_attendance).await?;
+        write_referrals(&mut conn, &batch.referrals).await?;
         write_mutations(&mut conn, &batch.rows).await?;
 
         if applies {
@@ -204,12 +352,13 @@ impl Db {
         })
     }
 
-    /// The opinions of `stations` changed after `cursor`, oldest change first, at most `limit`
-    /// of them (clamped to 1..=[`MAX_PULL_LIMIT`]). Each opinion appears once, with its current
-    /// merged state and the cursor of its latest change; `next_cursor` is the last change's cursor
-    /// (or `cursor` when there is none) and `more` tells whether another page follows.
+    /// The records of `stations` changed after `cursor` (opinions and attendance, interleaved in
+    /// change order), oldest change first, at most `limit` of them (clamped to
+    /// 1..=[`MAX_PULL_LIMIT`]). Each record appears once, with its current merged state and the
+    /// cursor of its latest change; `next_cursor` is the last change's cursor (or `cursor` when
+    /// there is none) and `more` tells whether another page follows.
     ///
-    /// Only opinions whose station is in `stations` are returned; an empty list returns nothing.
+    /// Only records whose station is in `stations` are returned; an empty list returns nothing.
     /// The caller must pass exactly the stations the signed-in user may read: this method does no
     /// authorisation. An opinion of which only edits have arrived (no creation yet) has no station
     /// and is returned once its creation arrives. `reset_required` is always false, since nothing
@@ -231,46 +380,47 @@ impl Db {
         }
         // One more than asked, to know whether another page follows.
         let fetch = i64::from(limit) + 1;
-        // The one query whose SQL differs beyond the shared subset: the station list is an
-        // `IN (...)` of bound values on SQLite, which has no array type, and one array parameter
-        // on PostgreSQL (one statement text whatever the list's length, so it is prepared once).
-        let rows: Vec<Row> = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut query = QueryBuilder::<Sqlite>::new(
-                    "SELECT state, change_seq FROM opinions WHERE change_seq > ",
-                );
-                query.push_bind(cursor_to_db(cursor));
-                query.push(" AND station_id IN (");
-                let mut separated = query.separated(", ");
-                for station in stations {
-                    separated.push_bind(station.0.as_str());
-                }
-                query.push(") ORDER BY change_seq LIMIT ");
-                query.push_bind(fetch);
-                let rows = query.build().fetch_all(pool).await?;
-                rows.into_iter().map(Row::Sqlite).collect()
-            }
-            Pool::Postgres(pool) => {
-                let stations: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
-                let rows = sqlx::query(
-                    "SELECT state, change_seq FROM opinions \
-                     WHERE change_seq > $1 AND station_id = ANY($2) \
-                     ORDER BY change_seq LIMIT $3",
-                )
-                .bind(cursor_to_db(cursor))
-                .bind(stations)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?;
-                rows.into_iter().map(Row::Postgres).collect()
-            }
-        };
+        let mut conn = self.acquire().await?;
+        let backend = conn.conn().backend();
+        // Each table is read in change order up to the page size by its own index
+        // (`station_id, change_seq`), then the two are merged. `$1` the cursor, `$2` the page
+        // size, `$3...` the stations (used by both halves).
+        let stations_at = in_list(backend, "station_id", 3, stations.len());
+        let sql = format!(
+            "SELECT kind, state, change_seq FROM ( \
+                 SELECT 'opinion' AS kind, state, change_seq FROM opinions \
+                 WHERE change_seq > $1 AND {stations_at} ORDER BY change_seq LIMIT $2 \
+             ) AS o \
+             UNION ALL \
+             SELECT kind, state, change_seq FROM ( \
+                 SELECT 'attendance' AS kind, state, change_seq FROM attendance \
+                 WHERE change_seq > $1 AND {stations_at} ORDER BY change_seq LIMIT $2 \
+             ) AS a \
+             ORDER BY change_seq LIMIT $2"
+        );
+        let station_ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
+        let rows = conn
+            .query(&sql)
+            .bind(cursor_to_db(cursor))
+            .bind(fetch)
+            .bind_list(&station_ids)
+            .fetch_all()
+            .await?;
         let more = rows.len() > limit as usize;
         let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
         for row in rows.into_iter().take(limit as usize) {
-            let state: OpinionReplica = parse_json(&row.try_get::<String>("state")?)?;
             let cursor = Cursor(seq_from_db(row.try_get("change_seq")?)?.0);
-            changes.push(Change::Opinion { cursor, state });
+            let state: String = row.try_get("state")?;
+            changes.push(match row.try_get::<String>("kind")?.as_str() {
+                "attendance" => Change::Attendance {
+                    cursor,
+                    state: parse_json(&state)?,
+                },
+                _ => Change::Opinion {
+                    cursor,
+                    state: parse_json(&state)?,
+                },
+            });
         }
         Ok(PullResponse {
             next_cursor: changes.last().map_or(cursor, Change::cursor),
@@ -317,94 +467,171 @@ struct Changed {
     change_seq: i64,
 }
 
+/// An attendance record a push changed.
+struct ChangedAttendance {
+    state: Attendance,
+    change_seq: i64,
+}
+
 /// What one push reads and changes, held in memory until it is written at the end.
 #[derive(Default)]
 struct Batch {
     /// The stored state of every opinion the new mutations touch (`None`: not on the server),
     /// updated as the mutations are applied.
     states: HashMap<String, Option<OpinionReplica>>,
+    /// The same for the attendance records the new marks touch, by their key's text.
+    attendance: HashMap<String, Option<Attendance>>,
+    /// The server's working-day calendar and its units, read when the push holds a referral.
+    calendar: WorkCalendar,
+    units: HashSet<String>,
     /// The change counter: read at the start, one up per state change.
     counter: i64,
     /// The opinions changed: their state, station and the number of their latest change.
     changed: BTreeMap<String, Changed>,
+    /// The attendance records changed.
+    changed_attendance: BTreeMap<String, ChangedAttendance>,
+    /// `(unit, opinion)` of each referral applied.
+    referrals: BTreeSet<(String, String)>,
     /// The `mutations` rows to insert.
     rows: Vec<MutationRow>,
 }
 
 impl Batch {
     /// Authorises, checks and applies one new mutation under the stamp the server gave it.
-    fn take(
+    fn take<A: PushAuthority + ?Sized>(
         &mut self,
         mutation: &Mutation,
         stamp: Hlc,
         categories: &[Category],
-        may_write: &(dyn Fn(&StationId) -> bool + Send + Sync),
+        authority: &A,
     ) -> Taken {
-        let opinion_id = mutation.kind.opinion_id().to_string();
-        let current = self.states.get(&opinion_id).cloned().flatten();
+        let result = match &mutation.kind {
+            MutationKind::MarkAttendance { .. } => self.mark(mutation, categories, authority),
+            _ => self.opinion_change(mutation, stamp, categories, authority),
+        };
+        match result {
+            Ok(change_seq) => Taken::Applied { change_seq },
+            Err(rejection) => Taken::Rejected(rejection.into_rejected(mutation.seq)),
+        }
+    }
+
+    /// A mutation of an opinion (its creation, an edit, a delete, a follow-up step). Returns the
+    /// change it made, if any.
+    fn opinion_change<A: PushAuthority + ?Sized>(
+        &mut self,
+        mutation: &Mutation,
+        stamp: Hlc,
+        categories: &[Category],
+        authority: &A,
+    ) -> Result<Option<i64>, Rejection> {
+        let Some(opinion_id) = mutation.kind.opinion_id() else {
+            return Err(Rejection::new(RejectCode::Malformed));
+        };
+        let key = opinion_id.to_string();
+        let current = self.states.get(&key).cloned().flatten();
 
         // Authorisation comes first, so that a forbidden mutation tells nothing about the
         // other station's opinion (whether it exists, was deleted, or what it holds).
-        let station = match &mutation.kind {
-            MutationKind::CreateOpinion { opinion } => Some(&opinion.station_id),
-            MutationKind::SetOpinionFields { .. } | MutationKind::DeleteOpinion { .. } => current
+        authority.authorise(&mutation.kind, current.as_ref())?;
+        validate_mutation(current.as_ref(), &mutation.kind, categories)?;
+        if let MutationKind::RecordFollowUp { step, .. } = &mutation.kind {
+            let repeated = current
                 .as_ref()
-                .and_then(OpinionReplica::created)
-                .map(|o| &o.station_id),
-        };
-        if station.is_some_and(|station| !may_write(station)) {
-            return Taken::Rejected(
-                Rejection {
-                    code: RejectCode::Forbidden,
-                    errors: ValidationErrors::default(),
-                }
-                .into_rejected(mutation.seq),
-            );
-        }
-
-        if let Err(rejection) = validate_mutation(current.as_ref(), &mutation.kind, categories) {
-            return Taken::Rejected(rejection.into_rejected(mutation.seq));
+                .is_some_and(|r| r.steps().any(|s| s.id == step.id));
+            if !repeated {
+                self.check_referral(step)?;
+            }
         }
 
         let station_before = current
             .as_ref()
             .and_then(OpinionReplica::created)
             .map(|o| o.station_id.0.clone());
-        let mut state = current.unwrap_or_else(|| OpinionReplica::new(mutation.kind.opinion_id()));
+        let mut state = current.unwrap_or_else(|| OpinionReplica::new(opinion_id));
         let stamped = Mutation {
             hlc: stamp,
             ..mutation.clone()
         };
         if !state.apply(&stamped) {
-            return Taken::Applied { change_seq: None };
+            return Ok(None);
         }
         self.counter += 1;
+        if let MutationKind::RecordFollowUp { step, .. } = &mutation.kind
+            && let Action::Refer { unit_id, .. } = &step.action
+        {
+            self.referrals.insert((unit_id.0.clone(), key.clone()));
+        }
         let station_id = state
             .created()
             .map(|o| o.station_id.0.clone())
             .or(station_before)
-            .or_else(|| {
-                self.changed
-                    .get(&opinion_id)
-                    .and_then(|c| c.station_id.clone())
-            });
-        self.states.insert(opinion_id.clone(), Some(state.clone()));
+            .or_else(|| self.changed.get(&key).and_then(|c| c.station_id.clone()));
+        self.states.insert(key.clone(), Some(state.clone()));
         self.changed.insert(
-            opinion_id,
+            key,
             Changed {
                 state,
                 station_id,
                 change_seq: self.counter,
             },
         );
-        Taken::Applied {
-            change_seq: Some(self.counter),
+        Ok(Some(self.counter))
+    }
+
+    /// What the server adds to the lifecycle's check of a referral: the unit exists, and the
+    /// deadline is the step's working days on the server's calendar (a tablet may have counted
+    /// on an outdated holiday list).
+    fn check_referral(&self, step: &FollowUp) -> Result<(), Rejection> {
+        if let Action::Refer { unit_id, .. } = &step.action {
+            if !self.units.contains(&unit_id.0) {
+                return Err(Rejection {
+                    code: RejectCode::Invalid,
+                    errors: ValidationErrors(vec![(Field::Unit, FieldError::UnknownChoice)]),
+                    transition: None,
+                });
+            }
+            check_referral_deadline(&self.calendar, step).map_err(Rejection::not_allowed)?;
         }
+        Ok(())
+    }
+
+    /// An attendance mark: merged into the one record of its deputy, station and day.
+    fn mark<A: PushAuthority + ?Sized>(
+        &mut self,
+        mutation: &Mutation,
+        categories: &[Category],
+        authority: &A,
+    ) -> Result<Option<i64>, Rejection> {
+        let MutationKind::MarkAttendance { mark } = &mutation.kind else {
+            return Err(Rejection::new(RejectCode::Malformed));
+        };
+        authority.authorise(&mutation.kind, None)?;
+        validate_mutation(None, &mutation.kind, categories)?;
+        let key = mark.key.id();
+        let mut state = self
+            .attendance
+            .get(&key)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| Attendance::new(mark.key.clone()));
+        if !state.apply(mark) {
+            return Ok(None);
+        }
+        self.counter += 1;
+        self.attendance.insert(key.clone(), Some(state.clone()));
+        self.changed_attendance.insert(
+            key,
+            ChangedAttendance {
+                state,
+                change_seq: self.counter,
+            },
+        );
+        Ok(Some(self.counter))
     }
 }
 
 /// Rows per multi-row statement: well within SQLite's bound-variable limit (32,766) and
-/// PostgreSQL's (65,535) at 13 columns.
+/// PostgreSQL's (65,535) at 14 columns.
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
@@ -420,35 +647,31 @@ fn value_lists(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-/// The stored states of `ids` (duplicates allowed), `None` for those the server does not have.
-async fn load_states(
+/// The stored states in `table` (`opinions` or `attendance`: `id` and JSON `state` columns) of
+/// `ids` (duplicates allowed), `None` for those the server does not have.
+async fn load_states<T: serde::de::DeserializeOwned>(
     conn: &mut Conn<'_>,
+    table: &'static str,
     ids: &[String],
-) -> Result<HashMap<String, Option<OpinionReplica>>, sqlx::Error> {
-    let mut states: HashMap<String, Option<OpinionReplica>> =
-        ids.iter().map(|id| (id.clone(), None)).collect();
-    let distinct: Vec<&String> = states.keys().collect::<Vec<_>>();
-    let mut found = Vec::new();
+) -> Result<HashMap<String, Option<T>>, sqlx::Error> {
+    let mut states: HashMap<String, Option<T>> = ids.iter().map(|id| (id.clone(), None)).collect();
+    let distinct: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let backend = conn.backend();
     for chunk in distinct.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT id, state FROM opinions WHERE id IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT id, state FROM {table} WHERE {}",
+            in_list(backend, "id", 1, chunk.len())
         );
-        let mut query = conn.query(&sql);
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
-        for row in query.fetch_all().await? {
+        for row in conn.query(&sql).bind_list(chunk).fetch_all().await? {
             let id: String = row.try_get("id")?;
-            let state: OpinionReplica = parse_json(&row.try_get::<String>("state")?)?;
-            found.push((id, state));
+            let state: T = parse_json(&row.try_get::<String>("state")?)?;
+            states.insert(id, Some(state));
         }
-    }
-    for (id, state) in found {
-        states.insert(id, Some(state));
     }
     Ok(states)
 }
@@ -481,12 +704,65 @@ async fn write_opinions(
     Ok(())
 }
 
+/// Writes the changed attendance records with the number of their latest change.
+async fn write_attendance(
+    conn: &mut Conn<'_>,
+    changed: &BTreeMap<String, ChangedAttendance>,
+) -> Result<(), sqlx::Error> {
+    let changed: Vec<_> = changed.iter().collect();
+    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO attendance (id, station_id, deputy_id, day, state, change_seq) \
+             VALUES {} \
+             ON CONFLICT (id) DO UPDATE SET \
+                 state = excluded.state, \
+                 change_seq = excluded.change_seq",
+            value_lists(chunk.len(), 6)
+        );
+        let mut query = conn.query(&sql);
+        for (id, changed) in chunk {
+            let key = &changed.state.key;
+            query = query
+                .bind(id.as_str())
+                .bind(key.station_id.0.as_str())
+                .bind(key.deputy_id.0.as_str())
+                .bind(key.day.to_string())
+                .bind(to_json(&changed.state)?)
+                .bind(changed.change_seq);
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+/// Records which unit each referred opinion went to (kept if it was referred there before).
+async fn write_referrals(
+    conn: &mut Conn<'_>,
+    referrals: &BTreeSet<(String, String)>,
+) -> Result<(), sqlx::Error> {
+    let referrals: Vec<_> = referrals.iter().collect();
+    for chunk in referrals.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO referrals (unit_id, opinion_id) VALUES {} \
+             ON CONFLICT (unit_id, opinion_id) DO NOTHING",
+            value_lists(chunk.len(), 2)
+        );
+        let mut query = conn.query(&sql);
+        for (unit, opinion) in chunk {
+            query = query.bind(unit.as_str()).bind(opinion.as_str());
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
 /// One `mutations` row.
 struct MutationRow {
     client: String,
     seq: i64,
     kind: &'static str,
-    opinion_id: String,
+    /// The record's id ([`MutationKind::record_id`]): an opinion's, or an attendance key.
+    record_id: String,
     hlc: String,
     original_hlc: Option<String>,
     body: String,
@@ -494,6 +770,7 @@ struct MutationRow {
     reject_code: Option<&'static str>,
     reject_message: Option<String>,
     reject_errors: Option<String>,
+    reject_transition: Option<String>,
     received_at: i64,
     change_seq: Option<i64>,
 }
@@ -514,7 +791,7 @@ fn mutation_row(
         client: client.to_owned(),
         seq: seq_to_db(mutation.seq)?,
         kind: mutation.kind.name(),
-        opinion_id: mutation.kind.opinion_id().to_string(),
+        record_id: mutation.kind.record_id(),
         hlc: String::from(stamp),
         original_hlc: (stamp != mutation.hlc).then(|| String::from(mutation.hlc)),
         body: to_json(mutation)?,
@@ -529,6 +806,10 @@ fn mutation_row(
             .filter(|r| !r.errors.is_empty())
             .map(|r| to_json(&r.errors))
             .transpose()?,
+        reject_transition: rejected
+            .and_then(|r| r.transition.as_ref())
+            .map(to_json)
+            .transpose()?,
         received_at: i64::try_from(server_now_ms).map_err(encode_error)?,
         change_seq,
     })
@@ -539,9 +820,10 @@ async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<()
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
-                 outcome, reject_code, reject_message, reject_errors, received_at, change_seq) \
+                 outcome, reject_code, reject_message, reject_errors, reject_transition, \
+                 received_at, change_seq) \
              VALUES {}",
-            value_lists(chunk.len(), 13)
+            value_lists(chunk.len(), 14)
         );
         let mut query = conn.query(&sql);
         for row in chunk {
@@ -549,7 +831,7 @@ async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<()
                 .bind(row.client.as_str())
                 .bind(row.seq)
                 .bind(row.kind)
-                .bind(row.opinion_id.as_str())
+                .bind(row.record_id.as_str())
                 .bind(row.hlc.as_str())
                 .bind(row.original_hlc.as_deref())
                 .bind(row.body.as_str())
@@ -557,6 +839,7 @@ async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<()
                 .bind(row.reject_code)
                 .bind(row.reject_message.as_deref())
                 .bind(row.reject_errors.as_deref())
+                .bind(row.reject_transition.as_deref())
                 .bind(row.received_at)
                 .bind(row.change_seq);
         }
@@ -565,7 +848,8 @@ async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<()
     Ok(())
 }
 
-/// The stored rejection of a mutation taken before, if it was rejected.
+/// The stored rejection of a mutation taken before, if it was rejected: the same answer as the
+/// first time, field errors and lifecycle refusal included.
 async fn stored_rejection(
     conn: &mut Conn<'_>,
     client: &str,
@@ -573,7 +857,7 @@ async fn stored_rejection(
 ) -> Result<Option<Rejected>, sqlx::Error> {
     let row = conn
         .query(
-            "SELECT reject_code, reject_message, reject_errors FROM mutations \
+            "SELECT reject_code, reject_message, reject_errors, reject_transition FROM mutations \
              WHERE client_id = $1 AND seq = $2 AND outcome = 'rejected'",
         )
         .bind(client)
@@ -588,12 +872,17 @@ async fn stored_rejection(
         Some(json) => parse_json(&json)?,
         None => ValidationErrors::default(),
     };
+    let transition = row
+        .try_get::<Option<String>>("reject_transition")?
+        .map(|json| parse_json(&json))
+        .transpose()?;
     Ok(Some(Rejected {
         seq,
         // `RejectCode::code` is the serde name, so the string parses back.
         code: serde_json::from_value(serde_json::Value::String(code)).map_err(decode_error)?,
         message: row.try_get("reject_message")?,
         errors,
+        transition,
     }))
 }
 

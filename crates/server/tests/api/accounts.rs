@@ -47,7 +47,22 @@ impl TestApp {
             display_name: format!("{username} name"),
             role,
             deputy_id: deputy.map(Into::into),
+            unit_id: None,
             scopes: scopes.to_vec(),
+            password_hash: Passwords::insecure_for_tests().hash(PASSWORD).unwrap(),
+        };
+        assert!(self.db.create_user(&user).await.unwrap().is_some());
+    }
+
+    /// A handling-unit account of `unit`.
+    pub(super) async fn add_unit_user(&self, username: &str, unit: &str) {
+        let user = NewUser {
+            username: username.into(),
+            display_name: format!("{username} name"),
+            role: Role::HandlingUnit,
+            deputy_id: None,
+            unit_id: Some(unit.into()),
+            scopes: Vec::new(),
             password_hash: Passwords::insecure_for_tests().hash(PASSWORD).unwrap(),
         };
         assert!(self.db.create_user(&user).await.unwrap().is_some());
@@ -520,7 +535,7 @@ async fn demo_accounts_come_only_with_the_demo_directory() {
     let passwords = Passwords::insecure_for_tests();
     assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 0);
     app.db.seed_demo().await.unwrap();
-    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 3);
+    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 5);
     assert_eq!(
         app.db.seed_demo_accounts(&passwords).await.unwrap(),
         0,
@@ -536,6 +551,36 @@ async fn demo_accounts_come_only_with_the_demo_directory() {
     let token = app.token_for("demo-station", "demo-station-2026").await;
     let response = app.enroll(&token, "station-xingfuli").await;
     assert_eq!(response.status(), StatusCode::CREATED);
+
+    // The two handling units, each bound to its demo unit, which `/me` tells.
+    for (username, password, unit) in [
+        ("demo-unit", "demo-unit-2026", "unit-demo-housing"),
+        ("demo-unit2", "demo-unit2-2026", "unit-demo-urban"),
+    ] {
+        let token = app.token_for(username, password).await;
+        let me = body_json(app.me(&token).await).await;
+        assert_eq!(me["role"], "handling_unit", "{username}");
+        assert_eq!(me["unit_id"], unit, "{username}");
+        assert_eq!(me["scopes"], json!([]), "{username}");
+    }
+    let me = body_json(
+        app.me(&app.token_for("demo-office", "demo-office-2026").await)
+            .await,
+    )
+    .await;
+    assert_eq!(me["unit_id"], Value::Null, "only units have one");
+    let units: Vec<String> = app
+        .db
+        .units()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id.0)
+        .collect();
+    assert_eq!(
+        units,
+        ["unit-demo-hotline", "unit-demo-housing", "unit-demo-urban"]
+    );
 }
 
 impl TestApp {

@@ -27,7 +27,7 @@ enum Sse {
 }
 
 /// Reads a `text/event-stream` body block by block (blocks end with a blank line).
-struct EventReader {
+pub(super) struct EventReader {
     body: Body,
     buffer: String,
 }
@@ -61,7 +61,7 @@ impl EventReader {
     }
 
     /// The next `changed` event's cursor, skipping keep-alive comments.
-    async fn next_change(&mut self) -> u64 {
+    pub(super) async fn next_change(&mut self) -> u64 {
         loop {
             match self.next_within(WAIT).await {
                 Some(Sse::Event { event, data }) => {
@@ -92,7 +92,7 @@ fn parse_block(block: &str) -> Sse {
 }
 
 impl TestApp {
-    async fn open_events(&self, token: &str) -> EventReader {
+    pub(super) async fn open_events(&self, token: &str) -> EventReader {
         EventReader::new(self.call(Method::GET, EVENTS, Some(token), None).await)
     }
 

@@ -65,7 +65,9 @@ async fn pull_into(
         for change in page.changes {
             assert!(change.cursor() > cursor, "cursors only grow");
             cursor = change.cursor();
-            let Change::Opinion { state, .. } = change;
+            let Change::Opinion { state, .. } = change else {
+                panic!("only opinions were pushed");
+            };
             local.insert(state.id(), state);
         }
         assert_eq!(page.next_cursor, cursor);

@@ -16,9 +16,15 @@
 //! property test of tablets with faults and server restarts against the real server),
 //! [`hostile_input`] (bad input to every `/api` route, and a property test throwing arbitrary
 //! bodies at push and pull), [`events`] (the change-event stream and shutdown with open streams).
+//!
+//! The follow-up loop: [`followup`] (units, calendar, ledger, item view and steps, per role with
+//! every denied case, and one item's whole life across four roles) and [`attendance`]
+//! (attendance marks from two tablets converging, roster, station events).
 
 mod accounts;
+mod attendance;
 mod events;
+mod followup;
 mod hostile_input;
 mod instances;
 mod photos;

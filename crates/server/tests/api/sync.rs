@@ -142,6 +142,7 @@ fn states(response: &PullResponse) -> Vec<&OpinionReplica> {
         .iter()
         .map(|change| match change {
             Change::Opinion { state, .. } => state,
+            Change::Attendance { .. } => panic!("only opinions were pushed"),
         })
         .collect()
 }
@@ -652,7 +653,9 @@ async fn a_paging_puller_misses_no_change_of_concurrent_pushers() {
                 for change in page.changes {
                     assert!(change.cursor() > cursor, "cursors only grow");
                     cursor = change.cursor();
-                    let Change::Opinion { state, .. } = change;
+                    let Change::Opinion { state, .. } = change else {
+                        panic!("only opinions were pushed");
+                    };
                     copy.insert(state.id(), state);
                 }
                 assert_eq!(page.next_cursor, cursor);

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 const PUSH: &str = "/api/v1/sync/push";
 const PULL: &str = "/api/v1/sync/pull";
 
-fn push_body(client_id: ClientId, mutations: Vec<Mutation>) -> Value {
+pub(super) fn push_body(client_id: ClientId, mutations: Vec<Mutation>) -> Value {
     serde_json::to_value(PushRequest {
         protocol: PROTOCOL_VERSION,
         app_version: Settings::DEFAULT_MIN_APP_VERSION.into(),
@@ -39,7 +39,7 @@ impl TestApp {
     }
 
     /// Pushes and expects a 200 [`PushResponse`].
-    async fn push_ok(
+    pub(super) async fn push_ok(
         &self,
         token: &str,
         client_id: ClientId,
@@ -51,7 +51,7 @@ impl TestApp {
         serde_json::from_value(body_json(response).await).unwrap()
     }
 
-    async fn pull(&self, token: &str) -> PullResponse {
+    pub(super) async fn pull(&self, token: &str) -> PullResponse {
         let response = self
             .call(Method::POST, PULL, Some(token), Some(pull_body(0)))
             .await;
@@ -76,6 +76,7 @@ fn pulled_opinions(response: &PullResponse) -> Vec<Opinion> {
         .iter()
         .filter_map(|change| match change {
             Change::Opinion { state, .. } => state.opinion(),
+            Change::Attendance { .. } => None,
         })
         .collect()
 }
