@@ -3,7 +3,10 @@
 use crate::components::duty::DutyPicker;
 use crate::components::header::Header;
 use crate::i18n::{I18n, tr, use_i18n};
-use crate::pages::{capture::CaptureScreen, records::RecordsScreen, sync::SyncScreen};
+use crate::pages::{
+    capture::CaptureScreen, item::ItemScreen, ledger::LedgerScreen, record::RecordScreen,
+    records::RecordsScreen, sync::SyncScreen,
+};
 use crate::state::AppState;
 use crate::storage::Store;
 use leptos::prelude::*;
@@ -67,6 +70,9 @@ fn Shell(state: AppState) -> impl IntoView {
         leptos::task::spawn_local(async move {
             state.refresh_directory().await;
             state.sync_now();
+            if state.online.get_untracked() {
+                state.refresh_follow_up_data().await;
+            }
         })
     };
     state.sync.listen(state.store(), state.records_version);
@@ -91,6 +97,9 @@ fn Shell(state: AppState) -> impl IntoView {
                 <Routes fallback=|| view! { <CaptureScreen/> }>
                     <Route path=path!("/") view=CaptureScreen/>
                     <Route path=path!("/records") view=RecordsScreen/>
+                    <Route path=path!("/records/:id") view=RecordScreen/>
+                    <Route path=path!("/ledger") view=LedgerScreen/>
+                    <Route path=path!("/items/:id") view=ItemScreen/>
                     <Route path=path!("/sync") view=SyncScreen/>
                 </Routes>
             </main>

@@ -1,7 +1,8 @@
 //! Small wrappers over browser APIs that the rest of the app needs: time, random ids, online
 //! state, persistent storage. Kept here so components read as plain Rust.
 
-use liaison_domain::{OpinionId, PhotoId};
+use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
+use liaison_domain::{FollowUpId, OpinionId, PhotoId};
 use wasm_bindgen::JsCast;
 
 /// Milliseconds since the Unix epoch, from the device clock.
@@ -27,6 +28,19 @@ pub fn new_opinion_id() -> OpinionId {
 
 pub fn new_photo_id() -> PhotoId {
     PhotoId::new_v7(now_ms(), random_bytes())
+}
+
+pub fn new_follow_up_id() -> FollowUpId {
+    FollowUpId::new_v7(now_ms(), random_bytes())
+}
+
+/// Today's date where the stations are (China time), whatever zone the device is set to:
+/// deadlines and duty days are counted in it.
+pub fn today_in_china() -> Date {
+    Date::from_unix_ms(
+        i64::try_from(now_ms()).unwrap_or(i64::MAX),
+        CHINA_UTC_OFFSET_MINUTES,
+    )
 }
 
 pub fn is_online() -> bool {
@@ -57,6 +71,12 @@ pub fn format_time(ms: u64) -> String {
         d.get_hours(),
         d.get_minutes()
     )
+}
+
+/// Formats a Unix time in milliseconds as local `HH:MM` (a time on a day already shown).
+pub fn format_clock(ms: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!("{:02}:{:02}", d.get_hours(), d.get_minutes())
 }
 
 /// An object URL for showing a blob in an `<img>`; revoke it when the image goes away.

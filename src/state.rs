@@ -1,9 +1,10 @@
-//! What every screen shares: the open local store, the directory copy, the duty context, and
-//! whether the device is online. Provided once through context by [`crate::app::App`].
+//! What every screen shares: the open local store, the directory copy, the duty context,
+//! whether the device is online, and the handling units and working-day calendar last fetched. Provided once through context by [`crate::app::App`].
 
 use crate::storage::{Store, settings::keys};
 use crate::sync::SyncEngine;
 use leptos::prelude::*;
+use liaison_domain::followup::{HandlingUnit, WorkCalendar};
 use liaison_domain::{Directory, DutyContext, default_categories};
 
 #[derive(Clone, Copy)]
@@ -22,6 +23,10 @@ pub struct AppState {
     pub flush: Trigger,
     /// The sync engine and the status it shows.
     pub sync: SyncEngine,
+    /// The handling units last fetched (referrals, the ledger's filter).
+    pub units: RwSignal<Vec<HandlingUnit>>,
+    /// The working-day calendar last fetched; `None` until fetched once.
+    pub calendar: RwSignal<Option<WorkCalendar>>,
 }
 
 impl AppState {
@@ -36,6 +41,13 @@ impl AppState {
         }
         let duty: Option<DutyContext> = store.get_setting(keys::DUTY_CONTEXT).await.ok().flatten();
         let sync = SyncEngine::load(&store).await;
+        let units: Vec<HandlingUnit> = store
+            .get_setting(keys::UNITS)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let calendar: Option<WorkCalendar> = store.get_setting(keys::CALENDAR).await.ok().flatten();
         AppState {
             store: StoredValue::new_local(store),
             directory: RwSignal::new(directory),
@@ -44,6 +56,8 @@ impl AppState {
             records_version: RwSignal::new(0),
             flush: Trigger::new(),
             sync,
+            units: RwSignal::new(units),
+            calendar: RwSignal::new(calendar),
         }
     }
 
@@ -97,6 +111,47 @@ impl AppState {
             .is_ok()
         {
             self.directory.set(directory);
+        }
+    }
+
+    /// Refreshes, when the server answers and someone is signed in, what follow-up steps need
+    /// offline: who the account is, the handling units and the working-day calendar, each kept
+    /// for the next time the tablet is offline. Quiet on failure: the copies from last time stay.
+    pub async fn refresh_follow_up_data(&self) {
+        self.sync.refresh_account(self.store()).await;
+        self.refresh_units_and_calendar().await;
+    }
+
+    /// Fetches the handling units and the working-day calendar a referral needs, and keeps
+    /// them. Quiet on failure: the copies from last time stay.
+    pub async fn refresh_units_and_calendar(&self) {
+        let Some(session) = self.sync.session.get_untracked() else {
+            return;
+        };
+        if let Ok(units) = crate::sync::office::units(&session.token).await {
+            self.keep_units(units).await;
+        }
+        if let Ok(calendar) = crate::sync::office::calendar(&session.token).await {
+            self.keep_calendar(calendar).await;
+        }
+    }
+
+    /// Shows and keeps a fresh list of handling units.
+    pub async fn keep_units(&self, units: Vec<HandlingUnit>) {
+        if self.units.with_untracked(|u| *u != units) {
+            let _ = self.store().set_setting(keys::UNITS, &units).await;
+            self.units.set(units);
+        }
+    }
+
+    /// Shows and keeps a fresh working-day calendar.
+    pub async fn keep_calendar(&self, calendar: WorkCalendar) {
+        if self
+            .calendar
+            .with_untracked(|c| c.as_ref() != Some(&calendar))
+        {
+            let _ = self.store().set_setting(keys::CALENDAR, &calendar).await;
+            self.calendar.set(Some(calendar));
         }
     }
 

@@ -2,9 +2,14 @@
 
 use liaison_app::i18n::{EN_SOURCE, Lang, ZH_SOURCE, text};
 use liaison_app::sync::api::AccountError;
+use liaison_app::sync::office::OfficeError;
+use liaison_domain::followup::{
+    ActionKind, AttendanceError, DeadlineColour, Evaluation, FeedbackMethod, NoteKind, StatusKind,
+    TransitionError,
+};
 use liaison_domain::sync::client::{Problem, RetryReason};
 use liaison_domain::sync::{RejectCode, Seq};
-use liaison_domain::{Field, FieldError, OutcomeKind, RedirectChannel};
+use liaison_domain::{Field, FieldError, OutcomeKind, RedirectChannel, Role};
 use std::collections::BTreeMap;
 use wasm_bindgen_test::*;
 
@@ -39,6 +44,14 @@ fn every_domain_code_has_a_text_in_both_languages() {
         Field::Outcome,
         Field::Channel,
         Field::Photos,
+        Field::Note,
+        Field::Reason,
+        Field::Reply,
+        Field::Unit,
+        Field::WorkingDays,
+        Field::Due,
+        Field::Title,
+        Field::Attendees,
     ];
     needed.extend(fields.iter().map(|f| format!("field.{}", f.name())));
     let errors = [
@@ -49,6 +62,7 @@ fn every_domain_code_has_a_text_in_both_languages() {
         FieldError::AnonymousWithPersonalData,
         FieldError::ConsentMissing,
         FieldError::TooMany { max: 1 },
+        FieldError::OutOfRange { min: 1, max: 2 },
     ];
     needed.extend(errors.iter().map(|e| format!("error.{}", e.code())));
     needed.extend(
@@ -70,6 +84,7 @@ fn every_domain_code_has_a_text_in_both_languages() {
         RejectCode::AlreadyExists,
         RejectCode::Forbidden,
         RejectCode::Malformed,
+        RejectCode::NotAllowed,
         RejectCode::Unknown,
     ];
     needed.extend(rejects.iter().map(|r| format!("reject.{}", r.code())));
@@ -106,9 +121,112 @@ fn every_domain_code_has_a_text_in_both_languages() {
     ];
     needed.extend(account_errors.iter().map(|e| e.message_key().to_owned()));
     needed.extend(["sync.storage_full", "sync.storage_failed"].map(String::from));
+    needed.extend(follow_up_keys());
     for key in needed {
         for lang in [Lang::Zh, Lang::En] {
             assert_ne!(text(lang, &key), key, "{key} is missing in {lang:?}");
         }
     }
+}
+
+/// What the follow-up loop shows: statuses, steps and their data, refusals, deadline colours,
+/// roles (who took a step), back-office failures and attendance.
+fn follow_up_keys() -> Vec<String> {
+    let mut needed: Vec<String> = Vec::new();
+    needed.extend(
+        StatusKind::ALL
+            .iter()
+            .map(|s| format!("status.{}", s.code())),
+    );
+    needed.extend(
+        ActionKind::ALL
+            .iter()
+            .map(|a| format!("action.{}", a.code())),
+    );
+    let date = liaison_domain::followup::Date::parse("2026-11-27").unwrap();
+    let transitions = [
+        TransitionError::NotInThisStatus {
+            action: ActionKind::Refer,
+            status: StatusKind::Archived,
+        },
+        TransitionError::RoleMayNot {
+            role: Role::Deputy,
+            action: ActionKind::Refer,
+        },
+        TransitionError::NotYourUnit,
+        TransitionError::ExtensionNotLater { current: date },
+        TransitionError::DeadlineMismatch {
+            given: date,
+            expected: date,
+            working_days: 1,
+        },
+        TransitionError::IntakeDecisionLocked,
+        TransitionError::Invalid {
+            errors: Default::default(),
+        },
+    ];
+    needed.extend(
+        transitions
+            .iter()
+            .map(|t| format!("transition.{}", t.code())),
+    );
+    needed.extend(
+        Evaluation::ALL
+            .iter()
+            .map(|e| format!("evaluation.{}", e.code())),
+    );
+    let conclusions = [
+        liaison_domain::followup::Conclusion::Resolved,
+        liaison_domain::followup::Conclusion::Planned,
+        liaison_domain::followup::Conclusion::CannotBeSolved {
+            reason: String::new(),
+        },
+    ];
+    needed.extend(
+        conclusions
+            .iter()
+            .map(|c| format!("conclusion.{}", c.code())),
+    );
+    needed.extend(
+        FeedbackMethod::ALL
+            .iter()
+            .map(|m| format!("feedback_method.{}", m.code())),
+    );
+    needed.extend(NoteKind::ALL.iter().map(|n| format!("note.{}", n.code())));
+    let colours = [
+        DeadlineColour::OnTime,
+        DeadlineColour::DueSoon,
+        DeadlineColour::Overdue,
+    ];
+    needed.extend(colours.iter().map(|c| format!("deadline.{}", c.code())));
+    needed.extend(Role::ALL.iter().map(|r| format!("role.{}", r.as_str())));
+    needed.extend([AttendanceError::WrongDay].iter().map(|e| {
+        format!(
+            "attendance.{}",
+            serde_json::to_value(e).unwrap().as_str().unwrap()
+        )
+    }));
+    let office_errors = [
+        OfficeError::Unreachable,
+        OfficeError::NotOurServer,
+        OfficeError::ServerBusy,
+        OfficeError::SignInNeeded,
+        OfficeError::Forbidden,
+        OfficeError::NotFound,
+        OfficeError::NotAllowed(TransitionError::NotYourUnit),
+        OfficeError::Invalid(Default::default()),
+        OfficeError::Refused("x".into()),
+    ];
+    needed.extend(
+        office_errors
+            .iter()
+            .map(|e| format!("office.error.{}", e.code())),
+    );
+    // The confirmations of the steps that have no fields.
+    needed.extend(
+        ["accept", "archive"]
+            .iter()
+            .map(|a| format!("item.confirm.{a}")),
+    );
+    needed
 }

@@ -306,6 +306,118 @@ async fn upgrading_from_schema_v4_queues_the_photos_of_saved_opinions_only() {
 }
 
 #[wasm_bindgen_test]
+async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_attendance() {
+    let name = "test-upgrade-v5";
+    Store::delete_database(name).await.unwrap();
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let v5 = Store::open_with(name, 5, test_source(&clock, 1))
+        .await
+        .unwrap();
+    assert_eq!(v5.version(), 5);
+    let ctx = context("st-a");
+    let key = DraftKey::for_context(&ctx);
+    let photo_id = PhotoId::new_v7(1_700_000_000_000, [5; 10]);
+    let reference = v5
+        .put_draft_photo(
+            &key,
+            NewPhoto {
+                id: photo_id,
+                blob: test_blob(&[1, 2, 3]),
+                width: 1,
+                height: 1,
+            },
+        )
+        .await
+        .unwrap();
+    let mut saved = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
+    saved.photos = vec![reference];
+    v5.save_opinion(&saved, Some(&key)).await.unwrap();
+    // Records another tablet captured, stored by a pull before the upgrade.
+    let pulled: Vec<Opinion> = (2..5)
+        .map(|n| opinion(n, "st-a", "roads_lighting", OutcomeKind::AnsweredOnSpot))
+        .collect();
+    v5.put_opinions(&pulled).await.unwrap();
+    let draft = OpinionDraft {
+        summary: "v5 draft".into(),
+        ..Default::default()
+    };
+    v5.save_draft(&key, &draft, 1).await.unwrap();
+    v5.set_pull_cursor(Cursor(17)).await.unwrap();
+    let client = v5.client_id().await.unwrap();
+    let outbox = v5.pending_mutations(10).await.unwrap();
+    v5.close();
+
+    let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
+        .await
+        .unwrap();
+    assert_eq!(current.version(), migrations::CURRENT_VERSION);
+    // Nothing lost: records, draft, photo and its upload mark, outbox, client id, cursor.
+    assert_eq!(
+        current.get_opinion(saved.id).await.unwrap(),
+        Some(saved.clone())
+    );
+    for o in &pulled {
+        assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
+    }
+    assert_eq!(current.load_draft(&key).await.unwrap(), Some(draft));
+    assert_eq!(
+        current
+            .photos_to_upload(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect::<Vec<_>>(),
+        vec![photo_id]
+    );
+    assert_eq!(current.client_id().await.unwrap(), client);
+    assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
+    assert_eq!(current.pull_cursor().await.unwrap(), Cursor(17));
+    // Every old record has the status of its intake decision, without a history record.
+    let page = current
+        .list_opinions(&"st-a".into(), &OpinionFilter::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 4);
+    let statuses: Vec<&str> = page.statuses.iter().map(|s| s.code()).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            "answered_on_spot",
+            "answered_on_spot",
+            "answered_on_spot",
+            "registered"
+        ]
+    );
+    let item = current.local_item(saved.id).await.unwrap().expect("kept");
+    assert!(item.steps.is_empty());
+    // The new stores work on the old data.
+    let attendance = liaison_domain::followup::AttendanceMark {
+        key: liaison_domain::followup::AttendanceKey {
+            station_id: "st-a".into(),
+            deputy_id: "deputy-1".into(),
+            day: liaison_domain::followup::Date::parse("2023-11-15").unwrap(),
+        },
+        mark: liaison_domain::followup::Mark::SignIn,
+        at_ms: 1_700_000_100_000,
+    };
+    current.mark_attendance(&attendance).await.unwrap();
+    assert_eq!(
+        current
+            .attendance_on(&"st-a".into(), attendance.key.day)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        current.pending_mutations(10).await.unwrap().len(),
+        outbox.len() + 1
+    );
+    current.close();
+}
+
+#[wasm_bindgen_test]
 async fn discarding_a_draft_deletes_its_photos() {
     let store = fresh("test-discard").await;
     let key = DraftKey::for_context(&context("st-a"));
@@ -475,6 +587,7 @@ fn push_response(acknowledged_through: u64, rejected: &[(u64, RejectCode, &str)]
                 code: *code,
                 message: (*message).into(),
                 errors: Default::default(),
+                transition: None,
             })
             .collect(),
     }
@@ -547,6 +660,7 @@ async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with
             mutation: refused,
             code: RejectCode::Forbidden,
             message: "not your station".into(),
+            transition: None,
         }]
     );
     assert_eq!(

@@ -18,6 +18,9 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
             <nav>
                 <A href="/" exact=true attr:id="nav-capture">{tr("nav.capture")}</A>
                 <A href="/records" attr:id="nav-records">{tr("nav.records")}</A>
+                <Show when=move || app.sync.session.with(Option::is_some)>
+                    <A href="/ledger" attr:id="nav-ledger">{tr("nav.ledger")}</A>
+                </Show>
                 <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>
             <SyncBadge engine=app.sync i18n=i18n/>

@@ -1,4 +1,5 @@
 //! Pieces shared by the screens.
 pub mod duty;
 pub mod header;
+pub mod item;
 pub mod sync_status;

@@ -104,7 +104,11 @@ impl Form {
 pub fn error_message(i18n: I18n, error: &FieldError) -> String {
     let key = format!("error.{}", error.code());
     let max = error.max().map(|m| m.to_string()).unwrap_or_default();
-    text_with(i18n.lang.get(), &key, &[("max", max)])
+    let min = match error {
+        FieldError::OutOfRange { min, .. } => min.to_string(),
+        _ => String::new(),
+    };
+    text_with(i18n.lang.get(), &key, &[("max", max), ("min", min)])
 }
 
 #[component]

@@ -1,11 +1,14 @@
 //! The station's records: newest first, searchable by text and filtered by category and
-//! outcome, 50 at a time ("more" loads the next page), so 10,000 records stay fast.
+//! outcome, 50 at a time ("more" loads the next page), so 10,000 records stay fast. Each shows
+//! where its follow-up stands and opens its page (`/records/<id>`).
 
 use crate::i18n::{I18n, text_with, tr, use_i18n};
 use crate::pages::capture::PhotoThumb;
 use crate::platform::format_time;
 use crate::state::use_app;
 use leptos::prelude::*;
+use leptos_router::components::A;
+use liaison_domain::followup::StatusKind;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::{Directory, Opinion, OpinionId, Outcome, OutcomeKind};
 
@@ -18,7 +21,7 @@ pub fn RecordsScreen() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let category = RwSignal::new(String::new());
     let outcome = RwSignal::new(String::new());
-    let items = RwSignal::new(Vec::<Opinion>::new());
+    let items = RwSignal::new(Vec::<(Opinion, StatusKind)>::new());
     let next_after = RwSignal::new(None::<OpinionId>);
     let total = RwSignal::new(None::<u32>);
     let error = RwSignal::new(None::<String>);
@@ -41,10 +44,11 @@ pub fn RecordsScreen() -> impl IntoView {
                 .await
             {
                 Ok(page) => {
+                    let listed = page.items.into_iter().zip(page.statuses);
                     if after.is_none() {
-                        items.set(page.items);
+                        items.set(listed.collect());
                     } else {
-                        items.update(|v| v.extend(page.items));
+                        items.update(|v| v.extend(listed));
                     }
                     next_after.set(page.next_after);
                     error.set(None);
@@ -102,7 +106,9 @@ pub fn RecordsScreen() -> impl IntoView {
                 <p class="hint" id="records-empty">{tr("records.empty")}</p>
             </Show>
             <ul id="records-list" class="record-list">
-                <For each=move || items.get() key=|o| o.id children=move |o| view! { <RecordCard opinion=o/> }/>
+                // Keyed by status too: a record whose status changed is drawn again.
+                <For each=move || items.get() key=|(o, status)| (o.id, *status)
+                    children=move |(o, status)| view! { <RecordCard opinion=o status=status/> }/>
             </ul>
             <Show when=move || next_after.get().is_some()>
                 <button id="records-more" class="secondary" on:click=move |_| load(next_after.get_untracked())>
@@ -138,9 +144,10 @@ fn outcome_text(i18n: I18n, outcome: &Outcome) -> String {
     }
 }
 
-/// One record: a summary line, and every field when opened. Personal data is masked.
+/// One record: a summary line with its status, every field when opened, and a link to its page.
+/// Personal data is masked.
 #[component]
-fn RecordCard(opinion: Opinion) -> impl IntoView {
+fn RecordCard(opinion: Opinion, status: StatusKind) -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let open = RwSignal::new(false);
@@ -154,17 +161,21 @@ fn RecordCard(opinion: Opinion) -> impl IntoView {
             </div>
         }
     };
+    let status_key = format!("status.{}", status.code());
+    let href = format!("/records/{id}");
     view! {
         <li class="record" data-id=id>
             <button class="record-head" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|v| *v = !*v)>
                 <span class="summary">{o.with_value(|o| o.summary.clone())}</span>
                 <span class="meta">
+                    <span class="record-status status-badge" data-status=status.code()>{move || i18n.t(&status_key)}</span>
                     <span class="category">{move || o.with_value(|o| category_label(&app.directory.get(), &o.category, i18n.lang.get().is_english()))}</span>
                     <span class="outcome">{move || o.with_value(|o| outcome_text(i18n, &o.outcome))}</span>
                     <span class="time">{o.with_value(|o| format_time(o.created_at_ms))}</span>
                     {o.with_value(|o| (!o.photos.is_empty()).then(|| view! { <span class="photo-count">{format!("📷{}", o.photos.len())}</span> }))}
                 </span>
             </button>
+            <A href=href attr:class="record-open">{tr("records.open")}</A>
             <Show when=move || open.get()>
                 <dl class="record-detail">
                     {o.with_value(|o| {

@@ -99,6 +99,8 @@ fn AccountPanel() -> impl IntoView {
                     {
                         app.sync.storage_error.set(Some(e));
                     }
+                    // What steps recorded offline need: the units and the calendar.
+                    app.refresh_follow_up_data().await;
                 }
                 Err(AccountError::DeviceNotEnrolled) => {
                     // The enrolment was revoked: forget it, so the tablet can be enrolled again.
@@ -195,9 +197,26 @@ async fn put_deputy_on_duty(app: AppState, user: &api::SignedInUser) {
 fn RejectedList() -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
+    // Each refusal with the summary of the record a refused step was for.
     let rejected = LocalResource::new(move || {
         app.sync.rejected.track();
-        async move { app.store().rejected_mutations().await.unwrap_or_default() }
+        async move {
+            let store = app.store();
+            let mut listed = Vec::new();
+            for refusal in store.rejected_mutations().await.unwrap_or_default() {
+                let summary = match &refusal.mutation.kind {
+                    liaison_domain::sync::MutationKind::RecordFollowUp { opinion_id, .. } => store
+                        .get_opinion(*opinion_id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|o| o.summary),
+                    _ => None,
+                };
+                listed.push((refusal, summary));
+            }
+            listed
+        }
     });
     view! {
         <Show when=move || { app.sync.rejected.get() > 0 }>
@@ -205,24 +224,78 @@ fn RejectedList() -> impl IntoView {
                 <h2 id="rejected-title">{tr("sync.rejected_title")}</h2>
                 <p class="hint">{tr("sync.rejected_hint")}</p>
                 <ul id="rejected-list">
-                    {move || rejected.get().unwrap_or_default().into_iter().map(|r| rejected_item(r, i18n)).collect_view()}
+                    {move || rejected.get().unwrap_or_default().into_iter().map(|(r, summary)| rejected_item(r, summary, i18n)).collect_view()}
                 </ul>
             </section>
         </Show>
     }
 }
 
-fn rejected_item(rejected: RejectedMutation, i18n: I18n) -> impl IntoView {
-    let summary = match &rejected.mutation.kind {
-        liaison_domain::sync::MutationKind::CreateOpinion { opinion } => opinion.summary.clone(),
-        other => other.opinion_id().to_string(),
-    };
+/// One refusal: what was refused (for a follow-up step, the step and the record's `summary`) and
+/// why, in words.
+fn rejected_item(rejected: RejectedMutation, summary: Option<String>, i18n: I18n) -> impl IntoView {
+    use liaison_domain::followup::Mark;
+    use liaison_domain::sync::MutationKind;
+    let app = use_app();
     let code = rejected.code.code();
+    // What was refused, in words: the record's summary, or the step and the record it was for.
+    let (what, link): (Box<dyn Fn() -> String + Send + Sync>, Option<String>) =
+        match &rejected.mutation.kind {
+            MutationKind::CreateOpinion { opinion } => {
+                let summary = opinion.summary.clone();
+                (Box::new(move || summary.clone()), None)
+            }
+            MutationKind::RecordFollowUp { opinion_id, step } => {
+                let key = format!("action.{}", step.action.kind().code());
+                let summary = summary.unwrap_or_default();
+                (
+                    Box::new(move || format!("{} · {summary}", i18n.t(&key))),
+                    Some(format!("/records/{opinion_id}")),
+                )
+            }
+            MutationKind::MarkAttendance { mark } => {
+                let key = match mark.mark {
+                    Mark::SignIn => "attendance.sign_in",
+                    Mark::SignOut => "attendance.sign_out",
+                };
+                let deputy = app.directory.with_untracked(|d| {
+                    d.deputy(&mark.key.deputy_id)
+                        .map_or_else(|| mark.key.deputy_id.0.clone(), |d| d.name.clone())
+                });
+                let day = mark.key.day.to_string();
+                (
+                    Box::new(move || format!("{} · {deputy} · {day}", i18n.t(key))),
+                    None,
+                )
+            }
+            other => {
+                let id = other.record_id();
+                (Box::new(move || id.clone()), None)
+            }
+        };
+    let reason = move || {
+        let base = i18n.t(&format!("reject.{code}"));
+        match &rejected.transition {
+            Some(transition) => text_with(
+                i18n.lang.get(),
+                "sync.rejected_because",
+                &[
+                    ("reason", base),
+                    (
+                        "detail",
+                        i18n.t(&format!("transition.{}", transition.code())),
+                    ),
+                ],
+            ),
+            None => base,
+        }
+    };
     view! {
         <li data-code=code>
-            <strong>{summary}</strong>
+            <strong>{what}</strong>
+            {link.map(|href| view! { " " <leptos_router::components::A href=href>{tr("records.open")}</leptos_router::components::A> })}
             " — "
-            <span>{move || i18n.t(&format!("reject.{code}"))}</span>
+            <span class="reason">{reason}</span>
         </li>
     }
 }

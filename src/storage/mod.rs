@@ -11,13 +11,19 @@
 //!   mutation in the same transaction as the change itself.
 //! - [`server_states`]: the server's state of each record as last pulled; applying a pulled page
 //!   (states, the records shown, the pull cursor and the clock in one transaction); the reset.
+//! - [`follow_ups`]: each opinion's follow-up history as the tablet shows it (the server's steps
+//!   and this tablet's unsynced ones, and the status they lead to); recording a step.
+//! - [`attendance`]: duty attendance per station, deputy and day (the server's state and this
+//!   tablet's unsynced marks, merged); recording a sign-in or sign-out.
 //!
 //! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
 //! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
 //! Sync bookkeeping that is simply redone after a crash (acknowledgements, pulled pages) uses
 //! relaxed durability: a flush per batch would cost more than the batch.
 
+pub mod attendance;
 pub mod drafts;
+pub mod follow_ups;
 pub mod migrations;
 pub mod opinions;
 pub mod outbox;
@@ -35,6 +41,7 @@ use std::rc::Rc;
 use thiserror::Error;
 
 pub use drafts::DraftKey;
+pub use follow_ups::{FollowUpError, LocalItem};
 pub use opinions::OpinionPage;
 pub use outbox::RejectedMutation;
 pub use photos::NewPhoto;
@@ -51,6 +58,8 @@ pub(crate) mod stores {
     pub const OUTBOX: &str = "outbox";
     pub const SYNC_META: &str = "sync_meta";
     pub const SERVER_STATES: &str = "server_states";
+    pub const FOLLOW_UPS: &str = "follow_ups";
+    pub const ATTENDANCE: &str = "attendance";
 }
 
 /// Where storage takes the time and the randomness for what it makes itself: this device's

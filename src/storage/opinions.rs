@@ -1,12 +1,14 @@
 //! Recorded opinions. Keys are UUIDv7 ids, so within a station the `[station_id, id]` index is
 //! already in creation order and "newest first" is a reverse cursor: no sort, no full load.
 
+use super::follow_ups;
 use super::outbox;
 use super::photos::{self, PhotoOwner};
 use super::{DraftKey, Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
 use indexed_db_futures::cursor::CursorDirection;
 use indexed_db_futures::prelude::*;
+use liaison_domain::followup::StatusKind;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::sync::MutationKind;
 use liaison_domain::{Opinion, OpinionId, StationId};
@@ -15,6 +17,8 @@ use liaison_domain::{Opinion, OpinionId, StationId};
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpinionPage {
     pub items: Vec<Opinion>,
+    /// The follow-up status of each item, in the same order.
+    pub statuses: Vec<StatusKind>,
     /// Pass this as `after` to get the next (older) page; `None` when there is no more.
     pub next_after: Option<OpinionId>,
 }
@@ -102,7 +106,8 @@ impl Store {
             .await?)
     }
 
-    /// A station's opinions, newest first, `limit` at a time, older than `after`.
+    /// A station's opinions, newest first, `limit` at a time, older than `after`, each with its
+    /// follow-up status.
     ///
     /// A category or outcome filter walks its own index, so it only touches matching records.
     /// Records are read newest first a window at a time: a reverse key cursor finds where the
@@ -133,7 +138,7 @@ impl Store {
             key.push(id.to_owned());
             key
         };
-        let tx = self.read_tx(&[stores::OPINIONS])?;
+        let tx = self.read_tx(&[stores::OPINIONS, stores::FOLLOW_UPS])?;
         let store = tx.object_store(stores::OPINIONS)?;
         let index = store.index(index_name)?;
 
@@ -194,7 +199,13 @@ impl Store {
         } else {
             None
         };
-        Ok(OpinionPage { items, next_after })
+        let statuses =
+            follow_ups::statuses_in(&tx.object_store(stores::FOLLOW_UPS)?, &items).await?;
+        Ok(OpinionPage {
+            items,
+            statuses,
+            next_after,
+        })
     }
 }
 

@@ -11,14 +11,17 @@
 //! A local change records its mutation with [`record`] inside the change's own transaction, so
 //! the change and its mutation are stored together or not at all, and seqs stay dense.
 
+use super::attendance::{self, AttendanceRecord};
+use super::follow_ups;
 use super::{Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
-use liaison_domain::ClientId;
+use liaison_domain::followup::{AttendanceKey, TransitionError};
 use liaison_domain::sync::{
-    Clock, Cursor, Hlc, Mutation, MutationKind, PushResponse, RejectCode, Seq,
+    Clock, Cursor, Hlc, Mutation, MutationKind, OpinionReplica, PushResponse, RejectCode, Seq,
 };
+use liaison_domain::{ClientId, Opinion};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use wasm_bindgen::JsValue;
@@ -72,6 +75,9 @@ impl SyncMeta {
 struct Rejection {
     code: RejectCode,
     message: String,
+    /// Why the lifecycle refused a follow-up step (`not_allowed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transition: Option<TransitionError>,
 }
 
 /// One outbox entry as stored.
@@ -101,6 +107,8 @@ pub struct RejectedMutation {
     pub mutation: Mutation,
     pub code: RejectCode,
     pub message: String,
+    /// For a refused follow-up step: why the lifecycle did not allow it.
+    pub transition: Option<TransitionError>,
 }
 
 /// The serde form IndexedDB stores, the same as `indexed_db_futures`' `.serde()` writes (for the
@@ -219,6 +227,44 @@ pub(super) async fn record(
     Ok(mutation)
 }
 
+/// Rebuilds what a refused step or mark showed on: the opinion's history, or the deputy's
+/// attendance that day, from the server's state and `pending` (which no longer holds the refused
+/// mutation), inside the caller's transaction.
+async fn rebuild_after_refusal(
+    tx: &Transaction<'_>,
+    refused: &MutationKind,
+    pending: &[Mutation],
+) -> Result<()> {
+    match refused {
+        MutationKind::RecordFollowUp { opinion_id, .. } => {
+            let id = opinion_id.to_string();
+            let opinion: Option<Opinion> = tx
+                .object_store(stores::OPINIONS)?
+                .get(id.as_str())
+                .serde()?
+                .await?;
+            let Some(opinion) = opinion else {
+                return Ok(());
+            };
+            let server: Option<OpinionReplica> = tx
+                .object_store(stores::SERVER_STATES)?
+                .get(id.as_str())
+                .serde()?
+                .await?;
+            let history = follow_ups::view_of(&opinion, server.as_ref(), pending);
+            follow_ups::put_view(&tx.object_store(stores::FOLLOW_UPS)?, *opinion_id, history).await
+        }
+        MutationKind::MarkAttendance { mark } => {
+            let key: &AttendanceKey = &mark.key;
+            let store = tx.object_store(stores::ATTENDANCE)?;
+            let stored: Option<AttendanceRecord> = store.get(key.id()).serde()?.await?;
+            let record = AttendanceRecord::rebuild(key, stored.and_then(|r| r.server), pending);
+            attendance::put_record(&store, key, record).await
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Store {
     /// Up to `limit` pending mutations, oldest first: the next push.
     pub async fn pending_mutations(&self, limit: u32) -> Result<Vec<Mutation>> {
@@ -237,14 +283,23 @@ impl Store {
     /// Takes in the server's answer to a push, in one transaction: the refused mutations are kept,
     /// marked rejected with the server's reason, and every other pending entry up to
     /// `acknowledged_through` is deleted. (Doing both in one transaction matters: a crash between
-    /// them must not delete a refused mutation before it is marked.) Returns how many entries were
-    /// acknowledged as applied.
+    /// them must not delete a refused mutation before it is marked.) A refused follow-up step or
+    /// attendance mark no longer shows: the history or attendance it was on is rebuilt from the
+    /// server's state and what is still pending. Returns how many entries were acknowledged as
+    /// applied.
     pub async fn apply_push_response(&self, response: &PushResponse) -> Result<u32> {
         // Relaxed: entries whose deletion a crash loses are pushed again and skipped by the
         // server; a refusal lost with it is reported again by the server on that resend.
-        let tx = self.write_tx_relaxed(&[stores::OUTBOX])?;
+        let tx = self.write_tx_relaxed(&[
+            stores::OUTBOX,
+            stores::OPINIONS,
+            stores::SERVER_STATES,
+            stores::FOLLOW_UPS,
+            stores::ATTENDANCE,
+        ])?;
         let store = tx.object_store(stores::OUTBOX)?;
         let mut rejected = HashSet::new();
+        let mut shown_again = Vec::new();
         for refusal in &response.rejected {
             if refusal.seq > response.acknowledged_through {
                 continue;
@@ -255,9 +310,24 @@ impl Store {
                 record.rejection = Some(Rejection {
                     code: refusal.code,
                     message: refusal.message.clone(),
+                    transition: refusal.transition.clone(),
                 });
+                if matches!(
+                    record.mutation.kind,
+                    MutationKind::RecordFollowUp { .. } | MutationKind::MarkAttendance { .. }
+                ) {
+                    shown_again.push(record.mutation.kind.clone());
+                }
                 store.put(record).serde()?.await?;
                 rejected.insert(refusal.seq.0);
+            }
+        }
+        if !shown_again.is_empty() {
+            // Read before the acknowledged entries go: they are on the server but not pulled
+            // yet, so what the tablet shows still needs them on top of the server's state.
+            let pending = pending_in(&tx).await?;
+            for kind in &shown_again {
+                rebuild_after_refusal(&tx, kind, &pending).await?;
             }
         }
         let keys: Vec<JsValue> = store
@@ -331,6 +401,7 @@ impl Store {
                     mutation: r.mutation,
                     code: rejection.code,
                     message: rejection.message,
+                    transition: rejection.transition,
                 })
             })
             .collect()

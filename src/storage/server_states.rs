@@ -4,11 +4,14 @@
 //! The record a deputy sees (the `opinions` store) is always
 //! [`local_view`]`(server state, pending mutations)`: the server's merged state with this
 //! tablet's unacknowledged mutations on top. A pulled page is applied in **one** transaction:
-//! the states, the records rebuilt from them, the pull cursor and the clock (which observes every
+//! the states, the records rebuilt from them (with their follow-up histories, and the attendance
+//! the page carries), the pull cursor and the clock (which observes every
 //! pulled stamp, so the next local edit sorts after what the tablet has seen). A crash can
 //! therefore never leave the cursor ahead of the data it stands for, nor the data ahead of the
 //! cursor (which would only mean pulling a page twice; applying it is idempotent anyway).
 
+use super::attendance::AttendanceRecord;
+use super::follow_ups;
 use super::outbox::{self, SyncMeta};
 use super::photos::{self, PhotoOwner};
 use super::{Result, Store, stores};
@@ -25,6 +28,8 @@ impl Store {
         let tx = self.write_tx_relaxed(&[
             stores::SERVER_STATES,
             stores::OPINIONS,
+            stores::FOLLOW_UPS,
+            stores::ATTENDANCE,
             stores::PHOTOS,
             stores::OUTBOX,
             stores::SYNC_META,
@@ -35,6 +40,8 @@ impl Store {
         let now_ms = self.source.now_ms();
         let states = tx.object_store(stores::SERVER_STATES)?;
         let opinions = tx.object_store(stores::OPINIONS)?;
+        let follow_ups = tx.object_store(stores::FOLLOW_UPS)?;
+        let attendance = tx.object_store(stores::ATTENDANCE)?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
         // Every write is issued before the first is awaited, so the browser takes the page in one
         // go rather than one round trip per record. A deleted record also loses its photos, which
@@ -42,14 +49,34 @@ impl Store {
         let mut writes = Vec::with_capacity(page.changes.len() * 2);
         let mut deleted = Vec::new();
         for change in &page.changes {
-            let Change::Opinion { state, .. } = change;
-            writes.push(states.put(state).serde()?);
-            match local_view(state.id(), Some(state), &pending) {
-                Some(opinion) => writes.push(opinions.put(&opinion).serde()?),
-                None => deleted.push(state.id()),
-            }
-            if let Some(stamp) = state.last_stamp() {
-                clock.observe(&stamp, now_ms);
+            match change {
+                Change::Opinion { state, .. } => {
+                    writes.push(states.put(state).serde()?);
+                    match local_view(state.id(), Some(state), &pending) {
+                        Some(opinion) => {
+                            writes.push(opinions.put(&opinion).serde()?);
+                            // Steps are only ever added, so a record without steps never had
+                            // a history to remove here (a refused step's is rebuilt when the
+                            // push answer says so).
+                            if let Some(history) =
+                                follow_ups::view_of(&opinion, Some(state), &pending)
+                            {
+                                writes.push(follow_ups.put(history).serde()?);
+                            }
+                        }
+                        None => deleted.push(state.id()),
+                    }
+                    if let Some(stamp) = state.last_stamp() {
+                        clock.observe(&stamp, now_ms);
+                    }
+                }
+                Change::Attendance { state, .. } => {
+                    let record =
+                        AttendanceRecord::rebuild(&state.key, Some(state.clone()), &pending);
+                    if let Some(record) = record {
+                        writes.push(attendance.put(record).serde()?);
+                    }
+                }
             }
         }
         for write in writes {
@@ -57,6 +84,7 @@ impl Store {
         }
         for id in deleted {
             opinions.delete(id.to_string()).primitive()?.await?;
+            follow_ups.delete(id.to_string()).primitive()?.await?;
             photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(id)).await?;
         }
         let changed = page.changes.len() as u32;
@@ -82,11 +110,13 @@ impl Store {
     /// pulled states and every record that is not this tablet's own unsynced or rejected work,
     /// and pulls again from the start. Call it only after pushing the outbox; nothing in the
     /// outbox is touched, and records it mentions stay, as do records with photos still waiting
-    /// for the server (this tablet holds their only copy).
+    /// for the server (this tablet holds their only copy). Attendance stays: the server never
+    /// deletes it, and the full pull brings its state again.
     pub async fn reset_for_full_pull(&self) -> Result<()> {
         let tx = self.write_tx(&[
             stores::SERVER_STATES,
             stores::OPINIONS,
+            stores::FOLLOW_UPS,
             stores::PHOTOS,
             stores::OUTBOX,
             stores::SYNC_META,
@@ -94,7 +124,8 @@ impl Store {
         let mut keep: HashSet<String> = outbox::all_in(&tx)
             .await?
             .iter()
-            .map(|m| m.kind.opinion_id().to_string())
+            .filter_map(|m| m.kind.opinion_id())
+            .map(|id| id.to_string())
             .collect();
         keep.extend(
             photos::opinions_with_photos_to_upload(&tx.object_store(stores::PHOTOS)?)
@@ -104,6 +135,7 @@ impl Store {
         );
         tx.object_store(stores::SERVER_STATES)?.clear()?.await?;
         let opinions = tx.object_store(stores::OPINIONS)?;
+        let follow_ups = tx.object_store(stores::FOLLOW_UPS)?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
         let ids: Vec<String> = opinions
             .get_all_keys()
@@ -112,6 +144,7 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?;
         for id in ids.into_iter().filter(|id| !keep.contains(id)) {
             opinions.delete(id.as_str()).primitive()?.await?;
+            follow_ups.delete(id.as_str()).primitive()?.await?;
             if let Some(opinion_id) = OpinionId::parse(&id) {
                 photos::delete_owned_by(&photo_store, &PhotoOwner::Opinion(opinion_id)).await?;
             }

@@ -1,5 +1,5 @@
 //! Small values kept across visits: the directory copy, the duty context, the session and
-//! enrolment, the time of the last sync.
+//! enrolment, the time of the last sync, the handling units and the working-day calendar.
 
 use super::{Result, Store, stores};
 use indexed_db_futures::prelude::*;
@@ -18,6 +18,10 @@ pub mod keys {
     pub const ENROLLMENT: &str = "enrollment";
     /// When the last sync round succeeded (ms since the epoch).
     pub const LAST_SYNC: &str = "last_sync";
+    /// The handling units last fetched (for referrals recorded offline).
+    pub const UNITS: &str = "units";
+    /// The working-day calendar last fetched (deadlines of referrals recorded offline).
+    pub const CALENDAR: &str = "calendar";
 }
 
 impl Store {

@@ -1,15 +1,17 @@
-//! The server's HTTP API as the tablet calls it: sign-in and sign-out, device enrolment, push
-//! and pull, photo upload and fetch. Every call has a timeout (a request stuck on a dying Wi-Fi must not stall sync for
+//! The server's HTTP API as the tablet calls it: sign-in and sign-out, who is signed in, device
+//! enrolment, push and pull, photo upload and fetch (the back office's calls are in
+//! [`super::office`]). Every call has a timeout (a request stuck on a dying Wi-Fi must not stall sync for
 //! good), and sync calls hand the raw status and body to the domain's
 //! [`read_push_answer`] / [`read_pull_answer`], which decide what they mean.
 
 use crate::storage::photos::PendingPhoto;
 use gloo_net::http::{Request, RequestBuilder};
+use liaison_domain::followup::Actor;
 use liaison_domain::sync::client::{
     PhotoAnswer, PullAnswer, PushAnswer, read_photo_answer, read_pull_answer, read_push_answer,
 };
 use liaison_domain::sync::{Cursor, MAX_PULL_LIMIT, PROTOCOL_VERSION, PullRequest, PushRequest};
-use liaison_domain::{DeputyId, Role, StationId};
+use liaison_domain::{DeputyId, Role, StationId, UnitId};
 use liaison_domain::{OpinionId, PhotoId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -27,15 +29,37 @@ pub struct Session {
     pub user: SignedInUser,
 }
 
-/// Who is signed in, as the server described them at sign-in.
+/// Who is signed in, as the server described them at sign-in (refreshed from `GET /me` when
+/// the server answers).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedInUser {
+    /// The account's id: follow-up steps recorded on the tablet carry it, and the server takes a
+    /// step only from the account it names. Empty in a session kept by an older app version
+    /// until `GET /me` fills it in.
+    #[serde(default)]
+    pub id: String,
     pub username: String,
     pub display_name: String,
     pub role: Role,
     pub deputy_id: Option<DeputyId>,
     pub device: Option<DeviceRef>,
     pub session_expires_at: i64,
+    /// The handling unit of a unit account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<UnitId>,
+}
+
+impl SignedInUser {
+    /// Who takes a follow-up step recorded with this session; `None` until the account's id is
+    /// known (see [`SignedInUser::id`]).
+    pub fn actor(&self) -> Option<Actor> {
+        (!self.id.is_empty()).then(|| Actor {
+            user_id: self.id.clone(),
+            name: self.display_name.clone(),
+            role: self.role,
+            unit_id: self.unit_id.clone(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +109,7 @@ impl AccountError {
 }
 
 /// Sends a request with the timeout; `None` when no answer arrived.
-async fn send(builder: RequestBuilder, body: Option<String>) -> Option<(u16, String)> {
+pub(crate) async fn send(builder: RequestBuilder, body: Option<String>) -> Option<(u16, String)> {
     let controller = web_sys::AbortController::new().ok()?;
     let builder = builder.abort_signal(Some(&controller.signal()));
     let request = match body {
@@ -111,7 +135,7 @@ async fn send(builder: RequestBuilder, body: Option<String>) -> Option<(u16, Str
     answer
 }
 
-fn bearer(builder: RequestBuilder, token: &str) -> RequestBuilder {
+pub(crate) fn bearer(builder: RequestBuilder, token: &str) -> RequestBuilder {
     builder.header("Authorization", &format!("Bearer {token}"))
 }
 
@@ -141,6 +165,21 @@ pub async fn sign_in(
             Some("invalid_credentials") => AccountError::InvalidCredentials,
             Some("device_not_enrolled") => AccountError::DeviceNotEnrolled,
             Some(code) => AccountError::Refused(code.to_owned()),
+            None => AccountError::Unreachable,
+        }),
+    }
+}
+
+/// Who the session belongs to now (`GET /me`): the account's id, name, role and unit.
+pub async fn me(token: &str) -> Result<SignedInUser, AccountError> {
+    let (status, text) = send(bearer(Request::get("/api/v1/me"), token), None)
+        .await
+        .ok_or(AccountError::Unreachable)?;
+    match status {
+        200 => serde_json::from_str(&text).map_err(|_| AccountError::Unreachable),
+        401 | 403 => Err(AccountError::Forbidden),
+        _ => Err(match error_code(&text) {
+            Some(code) => AccountError::Refused(code),
             None => AccountError::Unreachable,
         }),
     }

@@ -2,6 +2,8 @@
 //! the tablet whenever a connection allows, and tells the deputy where things stand.
 //!
 //! - [`api`]: the HTTP calls (sign-in, enrolment, push, pull) with timeouts.
+//! - [`office`]: the back office's calls (ledger, items and their steps, units, calendar),
+//!   online only.
 //! - [`round`]: one round, push then pull, stopping at the first failure with its reason.
 //! - [`lock`]: one uploader per device across tabs (Web Locks).
 //! - [`SyncEngine`] (this file): when rounds run and what the status area shows.
@@ -16,6 +18,7 @@
 
 pub mod api;
 pub mod lock;
+pub mod office;
 pub mod round;
 
 use crate::storage::settings::keys;
@@ -335,6 +338,36 @@ impl SyncEngine {
         self.timer.set_value(None);
         self.events.set_value(None);
         Ok(())
+    }
+
+    /// Asks the server who the session belongs to and keeps the answer (a session kept by an
+    /// older app version lacks the account's id that follow-up steps carry; a display name may
+    /// have changed). Quiet on failure: the session as kept stays in use.
+    pub async fn refresh_account(self, store: Store) {
+        let Some(session) = self.session.get_untracked() else {
+            return;
+        };
+        let Ok(user) = api::me(&session.token).await else {
+            return;
+        };
+        if user == session.user {
+            return;
+        }
+        // Signed out (or in as someone else) while the answer was on its way: keep that.
+        if self.session.get_untracked().as_ref().map(|s| &s.token) != Some(&session.token) {
+            return;
+        }
+        let session = Session {
+            token: session.token,
+            user,
+        };
+        if store
+            .set_setting(keys::SESSION, &Some(session.clone()))
+            .await
+            .is_ok()
+        {
+            self.session.set(Some(session));
+        }
     }
 
     /// Keeps this tablet's enrolment (or forgets it when revoked).

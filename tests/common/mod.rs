@@ -51,3 +51,28 @@ pub fn test_source(clock: &Rc<Cell<u64>>, random: u8) -> Source {
     let clock = Rc::clone(clock);
     Source::new(move || clock.get(), move || [random; 10])
 }
+
+/// The account a step is recorded by: `user-<role>`, named after its role.
+pub fn actor(role: liaison_domain::Role) -> liaison_domain::followup::Actor {
+    liaison_domain::followup::Actor {
+        user_id: format!("user-{}", role.as_str()),
+        name: format!("{} account", role.as_str()),
+        role,
+        unit_id: (role == liaison_domain::Role::HandlingUnit).then(|| "unit-1".into()),
+    }
+}
+
+/// A follow-up step with id number `n`, taken at `at_ms`.
+pub fn step(
+    n: u8,
+    by: liaison_domain::followup::Actor,
+    action: liaison_domain::followup::Action,
+    at_ms: u64,
+) -> liaison_domain::followup::FollowUp {
+    liaison_domain::followup::FollowUp {
+        id: liaison_domain::FollowUpId::new_v7(at_ms, [n; 10]),
+        at_ms,
+        by,
+        action,
+    }
+}

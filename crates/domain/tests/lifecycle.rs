@@ -594,3 +594,41 @@ mod random_histories {
         }
     }
 }
+
+#[test]
+fn every_refusal_round_trips_through_json() {
+    let errors = [
+        TransitionError::NotInThisStatus {
+            action: ActionKind::Accept,
+            status: StatusKind::Archived,
+        },
+        TransitionError::RoleMayNot {
+            role: Role::Deputy,
+            action: ActionKind::Refer,
+        },
+        TransitionError::NotYourUnit,
+        TransitionError::ExtensionNotLater {
+            current: day("2026-12-04"),
+        },
+        TransitionError::DeadlineMismatch {
+            given: day("2026-12-04"),
+            expected: day("2026-12-07"),
+            working_days: 5,
+        },
+        TransitionError::IntakeDecisionLocked,
+        TransitionError::Invalid {
+            errors: liaison_domain::ValidationErrors(vec![(
+                liaison_domain::Field::Reason,
+                liaison_domain::FieldError::Required,
+            )]),
+        },
+    ];
+    for error in errors {
+        let json = serde_json::to_value(&error).expect("serialisable");
+        assert_eq!(json["code"], error.code(), "{json}");
+        assert_eq!(
+            serde_json::from_value::<TransitionError>(json).unwrap(),
+            error
+        );
+    }
+}

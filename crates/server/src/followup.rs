@@ -356,7 +356,7 @@ async fn item(
 fn refusal(rejected: Rejected) -> AppError {
     match rejected.code {
         RejectCode::NotAllowed => match rejected.transition {
-            Some(TransitionError::Invalid(errors)) => AppError::InvalidFields(errors),
+            Some(TransitionError::Invalid { errors }) => AppError::InvalidFields(errors),
             Some(transition) => AppError::NotAllowed(transition),
             None => AppError::Invalid {
                 code: "not_allowed",

@@ -7,7 +7,9 @@
 //! category and outcome indexes on existing opinions), `v3_outbox` (the sync outbox and
 //! `sync_meta`; converts every stored opinion into a pending `CreateOpinion` mutation),
 //! `v4_server_states` (the server's state of each record as last pulled), `v5_photo_uploads`
-//! (the queue of photos not yet on the server; queues the photos of saved opinions).
+//! (the queue of photos not yet on the server; queues the photos of saved opinions),
+//! `v6_follow_ups_and_attendance` (each opinion's follow-up history as shown, and duty
+//! attendance).
 //!
 //! A step is synchronous; one that converts data issues its IndexedDB requests with `web_sys` on
 //! [`Upgrade::tx`] and chains them through their `onsuccess` callbacks, so the whole conversion
@@ -22,6 +24,7 @@ mod v2_photos_and_filters;
 mod v3_outbox;
 mod v4_server_states;
 mod v5_photo_uploads;
+mod v6_follow_ups_and_attendance;
 
 use super::{Result, Source, StorageError};
 use indexed_db_futures::database::Database;
@@ -31,7 +34,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The schema version this build of the app expects.
-pub const CURRENT_VERSION: u32 = 5;
+pub const CURRENT_VERSION: u32 = 6;
 
 /// What a step gets: the database (to create stores) and the upgrade transaction (to change
 /// stores that already exist: indexes, data conversion), and the time and random bytes a step may
@@ -52,6 +55,7 @@ const STEPS: [Step; CURRENT_VERSION as usize] = [
     v3_outbox::apply,
     v4_server_states::apply,
     v5_photo_uploads::apply,
+    v6_follow_ups_and_attendance::apply,
 ];
 
 pub(super) async fn open(name: &str, version: u32, source: &Source) -> Result<Database> {

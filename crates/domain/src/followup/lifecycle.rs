@@ -575,8 +575,10 @@ pub enum TransitionError {
     #[error("the intake decision cannot change after follow-up began")]
     IntakeDecisionLocked,
     /// A step's texts or numbers break the rules (see the errors).
-    #[error("invalid step: {0}")]
-    Invalid(ValidationErrors),
+    // A struct variant: serde cannot write a newtype variant holding a sequence with an
+    // internal tag.
+    #[error("invalid step: {errors}")]
+    Invalid { errors: ValidationErrors },
 }
 
 impl TransitionError {
@@ -589,7 +591,7 @@ impl TransitionError {
             TransitionError::ExtensionNotLater { .. } => "extension_not_later",
             TransitionError::DeadlineMismatch { .. } => "deadline_mismatch",
             TransitionError::IntakeDecisionLocked => "intake_decision_locked",
-            TransitionError::Invalid(_) => "invalid",
+            TransitionError::Invalid { .. } => "invalid",
         }
     }
 }
@@ -679,7 +681,9 @@ impl Lifecycle {
                 action: kind,
             });
         }
-        action.validate().map_err(TransitionError::Invalid)?;
+        action
+            .validate()
+            .map_err(|errors| TransitionError::Invalid { errors })?;
         let status = self.status.kind();
         let wrong_status = || TransitionError::NotInThisStatus {
             action: kind,

@@ -1,0 +1,126 @@
+//! `/items/<id>` in the back office (office staff, station staff, handling units): one item from
+//! the server (`GET /api/v1/opinions/{id}`, personal data masked, the steps this account may
+//! take), and its steps taken online (`POST /api/v1/opinions/{id}/steps`; the page then shows
+//! the item the server answers with). The back office needs the network: offline or when the
+//! server fails, the page says so and what to do, and nothing is half-saved.
+
+use crate::components::item::{ItemData, ItemPanel, StepFailure};
+use crate::i18n::{tr, use_i18n};
+use crate::state::use_app;
+use crate::sync::office::{self, OfficeError};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use liaison_domain::OpinionId;
+use liaison_domain::followup::{Action as StepAction, ItemView};
+
+fn item_data(view: ItemView) -> ItemData {
+    ItemData {
+        opinion: view.opinion,
+        citizen_masked: view.citizen_masked,
+        lifecycle: view.lifecycle,
+        steps: view.steps,
+        colour: view.colour,
+        available: Some(view.available),
+        unsynced: Vec::new(),
+    }
+}
+
+/// The message for a back-office failure: `office.error.<code>`.
+pub(crate) fn office_error_key(error: &OfficeError) -> String {
+    format!("office.error.{}", error.code())
+}
+
+#[component]
+pub fn ItemScreen() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| OpinionId::parse(&s)));
+    let session = app.sync.session;
+    let retry = RwSignal::new(0u32);
+    // The item as the server last described it: from the page's fetch, then from each step.
+    let item = RwSignal::new(None::<ItemData>);
+    let load_error = RwSignal::new(None::<OfficeError>);
+    let loading = RwSignal::new(false);
+    Effect::new(move |_| {
+        retry.track();
+        let (Some(requested), Some(session)) = (id.get(), session.get()) else {
+            return;
+        };
+        if item.with_untracked(|i| i.as_ref().is_some_and(|i| i.opinion.id != requested)) {
+            item.set(None);
+        }
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            let answer = office::item(&session.token, requested).await;
+            // Another item was opened meanwhile: this answer is not for the page any more.
+            if id.get_untracked() != Some(requested) {
+                return;
+            }
+            match answer {
+                Ok(view) => {
+                    item.set(Some(item_data(view)));
+                    load_error.set(None);
+                }
+                Err(error) => load_error.set(Some(error)),
+            }
+            loading.set(false);
+        });
+        leptos::task::spawn_local(async move { app.refresh_units_and_calendar().await });
+    });
+    let submit = Action::new_local(move |action: &StepAction| {
+        let action = action.clone();
+        async move {
+            let (Some(id), Some(session)) = (id.get_untracked(), session.get_untracked()) else {
+                return Err(StepFailure::Message("office.error.sign_in_needed".into()));
+            };
+            match office::take_step(&session.token, id, &action).await {
+                Ok(view) => {
+                    item.set(Some(item_data(view)));
+                    Ok(())
+                }
+                Err(OfficeError::NotAllowed(error)) => Err(StepFailure::NotAllowed(error)),
+                Err(OfficeError::Invalid(errors)) => Err(StepFailure::Invalid(errors)),
+                Err(error) => Err(StepFailure::Message(office_error_key(&error))),
+            }
+        }
+    });
+    let role = Signal::derive(move || session.with(|s| s.as_ref().map(|s| s.user.role)));
+
+    view! {
+        <section class="item-page">
+            <p class="back"><A href="/ledger" attr:class="back-link">{tr("item.back_to_ledger")}</A></p>
+            <Show when=move || session.with(Option::is_none)>
+                <p class="hint" id="office-sign-in">{tr("office.sign_in_first")} " "
+                    <A href="/sync">{tr("nav.sync")}</A></p>
+            </Show>
+            <Show when=move || id.with(Option::is_none)>
+                <p class="error" role="alert">{tr("office.error.not_found")}</p>
+            </Show>
+            {move || load_error.get().map(|error| {
+                let key = office_error_key(&error);
+                view! {
+                    <div class="problem-box" role="alert" id="item-load-error">
+                        <p>{move || i18n.t(&key)}</p>
+                        <button id="item-retry" type="button" disabled=move || loading.get()
+                            on:click=move |_| retry.update(|n| *n += 1)>{tr("office.retry")}</button>
+                    </div>
+                }
+            })}
+            <Show when=move || loading.get() && item.with(Option::is_none)>
+                <p class="loading">{tr("app.loading")}</p>
+            </Show>
+            <Show when=move || item.with(Option::is_some)>
+                <ItemPanel
+                    item=Signal::derive(move || item.get().expect("shown once loaded"))
+                    role=role
+                    units=app.units
+                    calendar=app.calendar
+                    submit=submit
+                    saves_hint="item.saved_on_server"
+                />
+            </Show>
+        </section>
+    }
+}
