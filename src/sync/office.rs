@@ -156,6 +156,7 @@ pub async fn take_step(
     action: &Action,
 ) -> Result<ItemView, OfficeError> {
     let request = StepRequest {
+        id: None,
         action: action.clone(),
     };
     let Ok(body) = serde_json::to_string(&request) else {

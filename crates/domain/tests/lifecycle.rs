@@ -4,6 +4,7 @@
 use liaison_domain::followup::{
     Action, ActionKind, Actor, Conclusion, Date, Evaluation, FeedbackMethod, FollowUp, Lifecycle,
     NoteKind, Status, StatusKind, TransitionError, WorkCalendar, check_referral_deadline,
+    check_step_time,
 };
 use liaison_domain::{FollowUpId, Outcome, RedirectChannel, Role, UnitId};
 
@@ -616,6 +617,8 @@ fn every_refusal_round_trips_through_json() {
             working_days: 5,
         },
         TransitionError::IntakeDecisionLocked,
+        TransitionError::FollowUpBegun,
+        TransitionError::ClockWrong,
         TransitionError::Invalid {
             errors: liaison_domain::ValidationErrors(vec![(
                 liaison_domain::Field::Reason,
@@ -631,4 +634,28 @@ fn every_refusal_round_trips_through_json() {
             error
         );
     }
+}
+
+#[test]
+fn a_step_with_an_impossible_time_is_refused() {
+    let deputy = actor(Role::Deputy);
+    let s = step(
+        1,
+        deputy,
+        action(ActionKind::FeedBack, &actor(Role::Deputy)),
+    );
+    let now = s.at_ms;
+    assert_eq!(check_step_time(&s, now, None), Ok(()));
+    // A tablet clock five minutes fast is fine; a day fast is not.
+    assert_eq!(check_step_time(&s, now - 5 * 60_000, None), Ok(()));
+    assert_eq!(
+        check_step_time(&s, now - 86_400_000, None),
+        Err(TransitionError::ClockWrong)
+    );
+    // Hours before the previous step (another device's clock) is fine; days before is not.
+    assert_eq!(check_step_time(&s, now, Some(now + 3_600_000)), Ok(()));
+    assert_eq!(
+        check_step_time(&s, now + 3 * 86_400_000, Some(now + 2 * 86_400_000)),
+        Err(TransitionError::ClockWrong)
+    );
 }

@@ -54,7 +54,8 @@ impl Date {
 
     /// The local date at `unix_ms` in a zone `utc_offset_minutes` east of UTC.
     pub fn from_unix_ms(unix_ms: i64, utc_offset_minutes: i32) -> Date {
-        let local_ms = unix_ms + i64::from(utc_offset_minutes) * 60_000;
+        // Saturating: a corrupt time far from now still gives a (far) date, never an overflow.
+        let local_ms = unix_ms.saturating_add(i64::from(utc_offset_minutes) * 60_000);
         let days = local_ms.div_euclid(86_400_000);
         Date {
             days: i32::try_from(days).unwrap_or(if days < 0 { i32::MIN } else { i32::MAX }),
@@ -322,6 +323,10 @@ mod tests {
             Date::from_unix_ms(ms, CHINA_UTC_OFFSET_MINUTES),
             d("2026-11-28")
         );
+        // A nonsense time does not overflow.
+        let far = Date::from_unix_ms(i64::MAX, CHINA_UTC_OFFSET_MINUTES);
+        assert!(far > d("9999-12-31") || far.days_since_epoch() == i32::MAX);
+        let _ = Date::from_unix_ms(i64::MIN, -CHINA_UTC_OFFSET_MINUTES);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::followup::calendar::{Date, DeadlineColour};
 use crate::followup::lifecycle::{Action, ActionKind, FollowUp, Lifecycle, StatusKind};
-use crate::ids::{DeputyId, OpinionId, RegionId, StationId, UnitId};
+use crate::ids::{DeputyId, FollowUpId, OpinionId, RegionId, StationId, UnitId};
 use crate::opinion::Opinion;
 use serde::{Deserialize, Serialize};
 
@@ -82,10 +82,16 @@ pub struct ItemView {
     pub available: Vec<ActionKind>,
 }
 
-/// A step taken online (`POST /api/v1/opinions/{id}/steps`): the server adds the id, the time
-/// and the actor, checks it with the same rule as a pushed one, and stores it the same way.
+/// A step taken online (`POST /api/v1/opinions/{id}/steps`): the server adds the time and the
+/// actor, checks it with the same rule as a pushed one, and stores it the same way. For a
+/// referral the server counts the deadline itself from `working_days` on its own calendar and
+/// today (the browser's clock and calendar only preview it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRequest {
+    /// Made by the page when the form opens, so that sending it again after a lost answer takes
+    /// the step once. Without it the server makes one (and a resend is a second step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<FollowUpId>,
     #[serde(flatten)]
     pub action: Action,
 }

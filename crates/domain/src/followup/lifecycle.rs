@@ -43,6 +43,15 @@ pub mod limits {
     /// The longest referral deadline, in working days (a planned item is concluded as "planned",
     /// not kept open for a year).
     pub const MAX_WORKING_DAYS: u32 = 250;
+    /// A unit's name as recorded with a referral.
+    pub const UNIT_NAME: usize = 200;
+    /// An actor's display name as recorded with a step.
+    pub const ACTOR_NAME: usize = 100;
+    /// How far ahead of the server's clock a step's time may be (a tablet clock a little fast).
+    pub const CLOCK_AHEAD_MS: u64 = 10 * 60 * 1000;
+    /// How far before the item's previous step a step's time may be (devices' clocks differ a
+    /// little; a day more is a wrong clock).
+    pub const CLOCK_BEHIND_MS: u64 = 24 * 60 * 60 * 1000;
 }
 
 /// How a unit concluded an item (办结).
@@ -330,6 +339,13 @@ impl Action {
                 let note = text(Field::Note, note, false);
                 if unit_id.0.trim().is_empty() {
                     errors.push(Field::Unit, FieldError::Required);
+                } else if unit_name.trim().chars().count() > limits::UNIT_NAME {
+                    errors.push(
+                        Field::Unit,
+                        FieldError::TooLong {
+                            max: limits::UNIT_NAME,
+                        },
+                    );
                 }
                 if !(1..=limits::MAX_WORKING_DAYS).contains(working_days) {
                     errors.push(
@@ -574,6 +590,13 @@ pub enum TransitionError {
     /// The intake decision can only change while no follow-up step was taken.
     #[error("the intake decision cannot change after follow-up began")]
     IntakeDecisionLocked,
+    /// The item has a follow-up history, which is never erased: it cannot be deleted.
+    #[error("an item whose follow-up has begun cannot be deleted")]
+    FollowUpBegun,
+    /// The step's time is impossible (after the server's now, or well before the item's previous
+    /// step): the recording device's clock is wrong.
+    #[error("the time of the step is impossible: the device's clock is wrong")]
+    ClockWrong,
     /// A step's texts or numbers break the rules (see the errors).
     // A struct variant: serde cannot write a newtype variant holding a sequence with an
     // internal tag.
@@ -591,6 +614,8 @@ impl TransitionError {
             TransitionError::ExtensionNotLater { .. } => "extension_not_later",
             TransitionError::DeadlineMismatch { .. } => "deadline_mismatch",
             TransitionError::IntakeDecisionLocked => "intake_decision_locked",
+            TransitionError::FollowUpBegun => "follow_up_begun",
+            TransitionError::ClockWrong => "clock_wrong",
             TransitionError::Invalid { .. } => "invalid",
         }
     }
@@ -940,6 +965,26 @@ fn sample_action(kind: ActionKind, lifecycle: &Lifecycle, actor: &Actor) -> Acti
             text: text(),
         },
     }
+}
+
+/// Checks a step's time against the server's clock and the item's previous step: not after the
+/// server's now (give or take [`limits::CLOCK_AHEAD_MS`]), not well before the previous step
+/// ([`limits::CLOCK_BEHIND_MS`]). A step with an impossible time would put a referral's
+/// deadline, the history's order and the figures wrong.
+pub fn check_step_time(
+    step: &FollowUp,
+    server_now_ms: u64,
+    previous_step_at_ms: Option<u64>,
+) -> Result<(), TransitionError> {
+    if step.at_ms > server_now_ms.saturating_add(limits::CLOCK_AHEAD_MS) {
+        return Err(TransitionError::ClockWrong);
+    }
+    if let Some(previous) = previous_step_at_ms
+        && step.at_ms.saturating_add(limits::CLOCK_BEHIND_MS) < previous
+    {
+        return Err(TransitionError::ClockWrong);
+    }
+    Ok(())
 }
 
 /// Checks a referral's or extension's deadline against the server's calendar: `due` must be

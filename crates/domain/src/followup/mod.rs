@@ -25,5 +25,6 @@ pub use calendar::{
 pub use ledger::{HandlingUnit, ItemView, LedgerQuery, LedgerRow, StepRequest};
 pub use lifecycle::{
     Action, ActionKind, Actor, Conclusion, Evaluation, FeedbackMethod, FollowUp, Lifecycle,
-    NoteKind, Status, StatusKind, TransitionError, check_referral_deadline, role_may,
+    NoteKind, Status, StatusKind, TransitionError, check_referral_deadline, check_step_time,
+    role_may,
 };

@@ -251,6 +251,9 @@ pub fn validate_mutation(
             if deleted {
                 return Err(Rejection::new(RejectCode::Deleted));
             }
+            if step.by.name.chars().count() > crate::followup::lifecycle::limits::ACTOR_NAME {
+                return Err(Rejection::new(RejectCode::Malformed));
+            }
             if current.is_some_and(|r| r.steps().any(|s| s.id == step.id)) {
                 // The same step again (from another push path): nothing to do.
                 return Ok(());
@@ -279,6 +282,11 @@ pub fn validate_mutation(
             .validate()
             .map_err(|_| Rejection::new(RejectCode::Invalid)),
         MutationKind::DeleteOpinion { .. } => {
+            if current.is_some_and(|r| r.steps().next().is_some()) {
+                // The follow-up history is the record of what the congress did; it is never
+                // erased, so neither is the item it belongs to.
+                return Err(Rejection::not_allowed(TransitionError::FollowUpBegun));
+            }
             if current.is_some_and(OpinionReplica::exists) {
                 Ok(())
             } else {
@@ -530,6 +538,99 @@ mod tests {
             .unwrap_err()
             .code,
             RejectCode::AlreadyExists
+        );
+    }
+
+    #[test]
+    fn once_follow_up_began_neither_the_intake_decision_nor_the_item_can_go() {
+        use crate::account::Role;
+        use crate::followup::{Action, Actor, FollowUp, TransitionError};
+        use crate::ids::{FollowUpId, UnitId};
+        let cats = default_categories();
+        let opinion = OpinionDraft {
+            outcome: Some(OutcomeKind::ToBeReferred),
+            on_site_reply: String::new(),
+            ..OpinionDraft::from(&valid_opinion())
+        }
+        .validate(
+            valid_opinion().id,
+            Some(&DutyContext {
+                station_id: "st-1".into(),
+                deputy_id: "dep-1".into(),
+            }),
+            &cats,
+            1_700_000_000_000,
+        )
+        .unwrap();
+        let mut replica = replica_with(&opinion);
+        let id = opinion.id;
+        let delete = MutationKind::DeleteOpinion { id };
+        let outcome = MutationKind::SetOpinionFields {
+            id,
+            fields: vec![OpinionFieldValue::Outcome(Outcome::HandledByDeputy)],
+        };
+        assert!(validate_mutation(Some(&replica), &delete, &cats).is_ok());
+        assert!(validate_mutation(Some(&replica), &outcome, &cats).is_ok());
+        let client = ClientId::new_v7(1, [4; 10]);
+        let step = FollowUp {
+            id: FollowUpId::new_v7(1_700_000_000_001, [1; 10]),
+            at_ms: 1_700_000_000_001,
+            by: Actor {
+                user_id: "u-office".into(),
+                name: "办公室".into(),
+                role: Role::OfficeStaff,
+                unit_id: None,
+            },
+            action: Action::Refer {
+                unit_id: UnitId("unit-a".into()),
+                unit_name: "区住建局".into(),
+                working_days: 5,
+                due: crate::followup::Date::parse("2023-11-21").unwrap(),
+                note: String::new(),
+            },
+        };
+        let record = MutationKind::RecordFollowUp {
+            opinion_id: id,
+            step: step.clone(),
+        };
+        assert!(validate_mutation(Some(&replica), &record, &cats).is_ok());
+        replica.apply(&Mutation::new(
+            client,
+            Seq(1),
+            Hlc::zero(client).successor(),
+            record,
+        ));
+        let refusal = |kind| {
+            validate_mutation(Some(&replica), kind, &cats)
+                .unwrap_err()
+                .transition
+        };
+        assert_eq!(refusal(&delete), Some(TransitionError::FollowUpBegun));
+        assert_eq!(
+            refusal(&outcome),
+            Some(TransitionError::IntakeDecisionLocked)
+        );
+        // A step whose author's name is absurdly long did not come from our app.
+        let long_name = MutationKind::RecordFollowUp {
+            opinion_id: id,
+            step: FollowUp {
+                id: FollowUpId::new_v7(1_700_000_000_002, [2; 10]),
+                by: Actor {
+                    name: "名".repeat(101),
+                    ..step.by.clone()
+                },
+                action: Action::Extend {
+                    due: crate::followup::Date::parse("2023-12-21").unwrap(),
+                    reason: "x".into(),
+                },
+                ..step
+            },
+        };
+        assert_eq!(
+            validate_mutation(Some(&replica), &long_name, &cats)
+                .unwrap_err()
+                .code,
+            RejectCode::Malformed
         );
     }
 
