@@ -161,6 +161,8 @@ fn follow_up_keys() -> Vec<String> {
             working_days: 1,
         },
         TransitionError::IntakeDecisionLocked,
+        TransitionError::FollowUpBegun,
+        TransitionError::ClockWrong,
         TransitionError::Invalid {
             errors: Default::default(),
         },
@@ -222,6 +224,25 @@ fn follow_up_keys() -> Vec<String> {
             .iter()
             .map(|e| format!("office.error.{}", e.code())),
     );
+    // A step sent without a clear answer, reloaded or not.
+    needed.extend(
+        [
+            "item.step_outcome_unknown",
+            "item.step_outcome_unknown_not_reloaded",
+        ]
+        .map(String::from),
+    );
+    // Signing out while entries wait to be sent.
+    needed.extend(
+        [
+            "account.sign_out_entries_waiting",
+            "account.sign_out_photos_waiting",
+            "account.sign_out_kept",
+            "account.sign_out_confirm",
+            "account.sign_out_cancel",
+        ]
+        .map(String::from),
+    );
     // The confirmations of the steps that have no fields.
     needed.extend(
         ["accept", "archive"]
@@ -229,4 +250,45 @@ fn follow_up_keys() -> Vec<String> {
             .map(|a| format!("item.confirm.{a}")),
     );
     needed
+}
+
+/// After a write without a clear answer the server may have taken it: no text shown then says
+/// that nothing was saved (only the server's own refusals may).
+#[wasm_bindgen_test]
+fn no_text_for_an_unanswered_write_says_nothing_was_saved() {
+    let unknown: Vec<String> = [
+        OfficeError::Unreachable,
+        OfficeError::NotOurServer,
+        OfficeError::ServerBusy,
+    ]
+    .iter()
+    .inspect(|e| assert!(e.outcome_unknown()))
+    .map(|e| format!("office.error.{}", e.code()))
+    .chain(
+        [
+            "item.step_outcome_unknown",
+            "item.step_outcome_unknown_not_reloaded",
+        ]
+        .map(String::from),
+    )
+    .collect();
+    for key in &unknown {
+        for (lang, words) in [(Lang::En, "nothing was saved"), (Lang::Zh, "没有保存")] {
+            let said = text(lang, key).to_lowercase();
+            assert!(!said.contains(words), "{key} in {lang:?}: {said}");
+        }
+    }
+    for key in [
+        "item.step_outcome_unknown",
+        "item.step_outcome_unknown_not_reloaded",
+    ] {
+        assert!(text(Lang::En, key).contains("may have been saved"));
+        assert!(text(Lang::Zh, key).contains("可能已经保存"));
+    }
+    // A refusal by the server still says so.
+    assert!(
+        text(Lang::En, "office.error.not_allowed")
+            .to_lowercase()
+            .contains("nothing was saved")
+    );
 }

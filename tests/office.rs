@@ -8,6 +8,8 @@ use liaison_domain::followup::{
 use liaison_domain::{Field, FieldError, ValidationErrors};
 use wasm_bindgen_test::*;
 
+mod common;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn read(status: Option<u16>, body: &str) -> Result<Vec<String>, OfficeError> {
@@ -133,4 +135,87 @@ fn a_step_is_taken_as_the_signed_in_account() {
     )
     .unwrap();
     assert_eq!(old.actor(), None);
+}
+
+#[wasm_bindgen_test]
+fn a_step_goes_with_the_id_its_form_made() {
+    use liaison_app::sync::office::step_request;
+    use liaison_domain::FollowUpId;
+    use liaison_domain::followup::{Action, StepRequest};
+    let id = FollowUpId::new_v7(1_700_000_000_000, [7; 10]);
+    let request = step_request(id, &Action::Accept);
+    let body = serde_json::to_value(&request).unwrap();
+    assert_eq!(body["action"], "accept");
+    assert_eq!(body["id"], serde_json::to_value(id).unwrap());
+    // The server reads it back as the same step: a resend carries the same id.
+    let read: StepRequest = serde_json::from_value(body).unwrap();
+    assert_eq!(read.id, Some(id));
+    assert_eq!(read, step_request(id, &Action::Accept));
+}
+
+#[wasm_bindgen_test]
+fn only_the_servers_own_refusals_say_a_write_was_not_taken() {
+    // No answer, someone else's answer or a server failure: the step may have been taken.
+    for error in [
+        OfficeError::Unreachable,
+        OfficeError::NotOurServer,
+        OfficeError::ServerBusy,
+    ] {
+        assert!(error.outcome_unknown(), "{error:?}");
+    }
+    for error in [
+        OfficeError::SignInNeeded,
+        OfficeError::Forbidden,
+        OfficeError::NotFound,
+        OfficeError::NotAllowed(TransitionError::NotYourUnit),
+        OfficeError::Invalid(ValidationErrors::default()),
+        OfficeError::Refused("x".into()),
+    ] {
+        assert!(!error.outcome_unknown(), "{error:?}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn after_a_step_without_answer_the_reloaded_history_tells_whether_it_was_taken() {
+    use liaison_app::components::item::StepFailure;
+    use liaison_app::pages::item::after_unanswered_step;
+    use liaison_domain::followup::{Action, FollowUp, ItemView, Lifecycle};
+    use liaison_domain::{FollowUpId, OutcomeKind, Role};
+    let opinion = common::opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
+    let sent = FollowUpId::new_v7(1_700_000_000_000, [7; 10]);
+    let view = |steps: Vec<FollowUp>| ItemView {
+        lifecycle: Lifecycle::replay(&opinion.outcome, &steps),
+        opinion: opinion.clone(),
+        citizen_masked: None,
+        steps,
+        colour: None,
+        available: Vec::new(),
+    };
+    let note = |id: FollowUpId| FollowUp {
+        id,
+        at_ms: 1_700_000_000_000,
+        by: common::actor(Role::OfficeStaff),
+        action: Action::Note {
+            kind: liaison_domain::followup::NoteKind::Reminder,
+            text: "提醒".into(),
+        },
+    };
+    // The history holds the step: it was taken, the form closes.
+    assert_eq!(
+        after_unanswered_step(sent, &Ok(view(vec![note(sent)]))),
+        Ok(())
+    );
+    // Not (yet) in it: it may still have been taken; look before sending again.
+    let other = FollowUpId::new_v7(1_700_000_000_000, [8; 10]);
+    assert_eq!(
+        after_unanswered_step(sent, &Ok(view(vec![note(other)]))),
+        Err(StepFailure::Message("item.step_outcome_unknown".into()))
+    );
+    // Not even the item came back.
+    assert_eq!(
+        after_unanswered_step(sent, &Err(OfficeError::Unreachable)),
+        Err(StepFailure::Message(
+            "item.step_outcome_unknown_not_reloaded".into()
+        ))
+    );
 }

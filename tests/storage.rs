@@ -306,7 +306,8 @@ async fn upgrading_from_schema_v4_queues_the_photos_of_saved_opinions_only() {
 }
 
 #[wasm_bindgen_test]
-async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_attendance() {
+async fn upgrading_from_schema_v5_keeps_everything_adds_follow_ups_and_attendance_and_pulls_again()
+{
     let name = "test-upgrade-v5";
     Store::delete_database(name).await.unwrap();
     let clock = Rc::new(Cell::new(1_700_000_100_000));
@@ -332,9 +333,17 @@ async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_atten
     let mut saved = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
     saved.photos = vec![reference];
     v5.save_opinion(&saved, Some(&key)).await.unwrap();
-    // Records another tablet captured, stored by a pull before the upgrade.
+    // Records another tablet captured, stored by a pull before the upgrade (the last one was
+    // referred on the server, but an app at v5 read its state without the steps).
     let pulled: Vec<Opinion> = (2..5)
-        .map(|n| opinion(n, "st-a", "roads_lighting", OutcomeKind::AnsweredOnSpot))
+        .map(|n| {
+            let outcome = if n == 4 {
+                OutcomeKind::ToBeReferred
+            } else {
+                OutcomeKind::AnsweredOnSpot
+            };
+            opinion(n, "st-a", "roads_lighting", outcome)
+        })
         .collect();
     v5.put_opinions(&pulled).await.unwrap();
     let draft = OpinionDraft {
@@ -342,19 +351,28 @@ async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_atten
         ..Default::default()
     };
     v5.save_draft(&key, &draft, 1).await.unwrap();
+    // A second unsynced record, captured after the pull.
+    let unsynced = opinion(6, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    v5.save_opinion(&unsynced, None).await.unwrap();
     v5.set_pull_cursor(Cursor(17)).await.unwrap();
     let client = v5.client_id().await.unwrap();
     let outbox = v5.pending_mutations(10).await.unwrap();
+    assert_eq!(seqs(&outbox), vec![1, 2]);
+    let last_stamp = outbox[1].hlc;
     v5.close();
 
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
         .await
         .unwrap();
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
-    // Nothing lost: records, draft, photo and its upload mark, outbox, client id, cursor.
+    // Nothing lost: records, draft, photo and its upload mark, outbox, client id.
     assert_eq!(
         current.get_opinion(saved.id).await.unwrap(),
         Some(saved.clone())
+    );
+    assert_eq!(
+        current.get_opinion(unsynced.id).await.unwrap(),
+        Some(unsynced.clone())
     );
     for o in &pulled {
         assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
@@ -372,18 +390,24 @@ async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_atten
     );
     assert_eq!(current.client_id().await.unwrap(), client);
     assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
-    assert_eq!(current.pull_cursor().await.unwrap(), Cursor(17));
+    assert_eq!(current.outbox_counts().await.unwrap(), (2, 0));
+    // The cursor is back at the start: the next pull brings everything again, with the steps
+    // and attendance the v5 copy never kept.
+    assert_eq!(current.pull_cursor().await.unwrap(), Cursor::START);
     // Every old record has the status of its intake decision, without a history record.
-    let page = current
+    let statuses = |page: liaison_app::storage::OpinionPage| -> Vec<&'static str> {
+        page.statuses.iter().map(|s| s.code()).collect()
+    };
+    let listed = current
         .list_opinions(&"st-a".into(), &OpinionFilter::default(), None, 10)
         .await
         .unwrap();
-    assert_eq!(page.items.len(), 4);
-    let statuses: Vec<&str> = page.statuses.iter().map(|s| s.code()).collect();
+    assert_eq!(listed.items.len(), 5);
     assert_eq!(
-        statuses,
+        statuses(listed),
         vec![
             "answered_on_spot",
+            "registered",
             "answered_on_spot",
             "answered_on_spot",
             "registered"
@@ -391,6 +415,79 @@ async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_atten
     );
     let item = current.local_item(saved.id).await.unwrap().expect("kept");
     assert!(item.steps.is_empty());
+
+    // The full pull: the referred record comes again, now with its step, and is shown with it;
+    // the unsynced records stay on top, their outbox entries untouched.
+    let referred = &pulled[2];
+    let refer = common::step(
+        1,
+        common::actor(liaison_domain::Role::OfficeStaff),
+        liaison_domain::followup::Action::Refer {
+            unit_id: "unit-1".into(),
+            unit_name: "区住建局".into(),
+            working_days: 5,
+            due: liaison_domain::followup::Date::parse("2023-11-22").unwrap(),
+            note: String::new(),
+        },
+        1_700_000_010_000,
+    );
+    let mut state = server_state(
+        referred.id,
+        &[Mutation::new(
+            other_client(),
+            Seq(1),
+            Hlc {
+                wall_ms: 1_700_000_000_004,
+                counter: 0,
+                node: other_client(),
+            },
+            MutationKind::CreateOpinion {
+                opinion: Box::new(referred.clone()),
+            },
+        )],
+    );
+    state.apply(&Mutation::new(
+        other_client(),
+        Seq(2),
+        Hlc {
+            wall_ms: 1_700_000_010_000,
+            counter: 0,
+            node: other_client(),
+        },
+        MutationKind::RecordFollowUp {
+            opinion_id: referred.id,
+            step: refer.clone(),
+        },
+    ));
+    current
+        .apply_pulled_page(&page(vec![state], 2))
+        .await
+        .unwrap();
+    assert_eq!(current.pull_cursor().await.unwrap(), Cursor(2));
+    let item = current
+        .local_item(referred.id)
+        .await
+        .unwrap()
+        .expect("pulled");
+    assert_eq!(item.steps, vec![refer]);
+    assert_eq!(
+        item.lifecycle.status.kind(),
+        liaison_domain::followup::StatusKind::Referred
+    );
+    assert_eq!(
+        current.get_opinion(unsynced.id).await.unwrap(),
+        Some(unsynced)
+    );
+    assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
+    // Sync bookkeeping went on where it was: the next entry is seq 3, stamped after the last
+    // one even with the device's clock set back.
+    clock.set(1_600_000_000_000);
+    let later = opinion(7, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    current.save_opinion(&later, None).await.unwrap();
+    let after = current.pending_mutations(10).await.unwrap();
+    assert_eq!(seqs(&after), vec![1, 2, 3]);
+    assert!(after[2].hlc > last_stamp);
+    clock.set(1_700_000_100_000);
     // The new stores work on the old data.
     let attendance = liaison_domain::followup::AttendanceMark {
         key: liaison_domain::followup::AttendanceKey {
@@ -412,7 +509,7 @@ async fn upgrading_from_schema_v5_keeps_everything_and_adds_follow_ups_and_atten
     );
     assert_eq!(
         current.pending_mutations(10).await.unwrap().len(),
-        outbox.len() + 1
+        outbox.len() + 2
     );
     current.close();
 }

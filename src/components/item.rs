@@ -9,10 +9,14 @@
 //! to their fields, a refusal by the lifecycle (`transition.<code>`) or any other failure in
 //! words. The form lives outside the reactive item, so a sync that refreshes the item while
 //! someone types does not wipe what they typed.
+//!
+//! Opening a form makes the step's id ([`StepSubmission::id`]); every submission of that form
+//! carries it, so a step sent again after its answer was lost is taken once. Opening a form
+//! again makes a new one.
 
 use crate::i18n::{I18n, text_with, tr, use_i18n};
 use crate::pages::capture::error_message;
-use crate::platform::{format_time, today_in_china};
+use crate::platform::{format_time, new_follow_up_id, today_in_china};
 use crate::state::use_app;
 use leptos::prelude::*;
 use liaison_domain::followup::{
@@ -41,7 +45,15 @@ pub struct ItemData {
     pub unsynced: Vec<FollowUpId>,
 }
 
-/// Why a step was not taken. Nothing was saved in any case.
+/// A step as its form submits it: its id, made when the form opened (the same on every
+/// submission of that form), and what it does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepSubmission {
+    pub id: FollowUpId,
+    pub action: StepAction,
+}
+
+/// Why a step was not taken, or not known to be: the page's message says which.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepFailure {
     /// What is wrong with which field (the domain's rules).
@@ -264,7 +276,7 @@ pub fn ItemPanel(
     #[prop(into)] units: Signal<Vec<HandlingUnit>>,
     #[prop(into)] calendar: Signal<Option<WorkCalendar>>,
     /// Saves a step; the page updates `item` when it succeeds.
-    submit: Action<StepAction, Result<(), StepFailure>>,
+    submit: Action<StepSubmission, Result<(), StepFailure>>,
     /// Said under the buttons: where the step goes (the outbox, or the server).
     saves_hint: &'static str,
 ) -> impl IntoView {
@@ -272,6 +284,8 @@ pub fn ItemPanel(
     let app = use_app();
     let form = StepForm::new();
     let open = RwSignal::new(None::<ActionKind>);
+    // The id of the step the open form takes: made when it opens, sent with every submission.
+    let step_id = StoredValue::new(None::<FollowUpId>);
     let failure = RwSignal::new(None::<StepFailure>);
     // A step saved closes its form; a refusal stays in it, next to what was typed.
     Effect::new(move |_| {
@@ -287,6 +301,7 @@ pub fn ItemPanel(
     });
     let start = move |kind: ActionKind| {
         form.reset(role.get_untracked());
+        step_id.set_value(Some(new_follow_up_id()));
         failure.set(None);
         open.set(Some(kind));
     };
@@ -303,8 +318,13 @@ pub fn ItemPanel(
         });
         match built {
             Ok(action) => {
+                let id = step_id.get_value().unwrap_or_else(|| {
+                    let id = new_follow_up_id();
+                    step_id.set_value(Some(id));
+                    id
+                });
                 failure.set(None);
-                submit.dispatch(action);
+                submit.dispatch(StepSubmission { id, action });
             }
             Err(error) => failure.set(Some(error)),
         }

@@ -3,16 +3,21 @@
 //! take), and its steps taken online (`POST /api/v1/opinions/{id}/steps`; the page then shows
 //! the item the server answers with). The back office needs the network: offline or when the
 //! server fails, the page says so and what to do, and nothing is half-saved.
+//!
+//! A step sent without a clear answer (no answer, a 5xx, someone else's page) may have been
+//! taken all the same. The page then loads the item again: if its history holds the step (by
+//! the id its form made), it was taken; if not, the page says that it may still have been and
+//! to look at the history before sending it again. It never says that nothing was saved then.
 
-use crate::components::item::{ItemData, ItemPanel, StepFailure};
+use crate::components::item::{ItemData, ItemPanel, StepFailure, StepSubmission};
 use crate::i18n::{tr, use_i18n};
 use crate::state::use_app;
 use crate::sync::office::{self, OfficeError};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
-use liaison_domain::OpinionId;
-use liaison_domain::followup::{Action as StepAction, ItemView};
+use liaison_domain::followup::ItemView;
+use liaison_domain::{FollowUpId, OpinionId};
 
 fn item_data(view: ItemView) -> ItemData {
     ItemData {
@@ -29,6 +34,23 @@ fn item_data(view: ItemView) -> ItemData {
 /// The message for a back-office failure: `office.error.<code>`.
 pub(crate) fn office_error_key(error: &OfficeError) -> String {
     format!("office.error.{}", error.code())
+}
+
+/// What became of the step `step_id`, sent without a clear answer, judged from the item loaded
+/// again afterwards (`reloaded`): taken if the history holds it; otherwise it may still have
+/// been (the server may take it after this look), so the person is told to check the history
+/// before sending it again.
+pub fn after_unanswered_step(
+    step_id: FollowUpId,
+    reloaded: &Result<ItemView, OfficeError>,
+) -> Result<(), StepFailure> {
+    match reloaded {
+        Ok(view) if view.steps.iter().any(|step| step.id == step_id) => Ok(()),
+        Ok(_) => Err(StepFailure::Message("item.step_outcome_unknown".into())),
+        Err(_) => Err(StepFailure::Message(
+            "item.step_outcome_unknown_not_reloaded".into(),
+        )),
+    }
 }
 
 #[component]
@@ -69,19 +91,44 @@ pub fn ItemScreen() -> impl IntoView {
         });
         leptos::task::spawn_local(async move { app.refresh_units_and_calendar().await });
     });
-    let submit = Action::new_local(move |action: &StepAction| {
-        let action = action.clone();
+    let submit = Action::new_local(move |submission: &StepSubmission| {
+        let StepSubmission {
+            id: step_id,
+            action,
+        } = submission.clone();
         async move {
-            let (Some(id), Some(session)) = (id.get_untracked(), session.get_untracked()) else {
+            let (Some(requested), Some(session)) = (id.get_untracked(), session.get_untracked())
+            else {
                 return Err(StepFailure::Message("office.error.sign_in_needed".into()));
             };
-            match office::take_step(&session.token, id, &action).await {
-                Ok(view) => {
+            // Shows an item the server described, unless another item was opened meanwhile.
+            let show = move |view: ItemView| {
+                if id.get_untracked() == Some(requested) {
                     item.set(Some(item_data(view)));
+                    load_error.set(None);
+                }
+            };
+            match office::take_step(&session.token, requested, step_id, &action).await {
+                Ok(view) => {
+                    show(view);
                     Ok(())
                 }
                 Err(OfficeError::NotAllowed(error)) => Err(StepFailure::NotAllowed(error)),
                 Err(OfficeError::Invalid(errors)) => Err(StepFailure::Invalid(errors)),
+                Err(error) if error.outcome_unknown() => {
+                    // The server may have taken the step before its answer went astray: look.
+                    let reloaded = office::item(&session.token, requested).await;
+                    let outcome = after_unanswered_step(step_id, &reloaded);
+                    match reloaded {
+                        Ok(view) => show(view),
+                        Err(error) => {
+                            if id.get_untracked() == Some(requested) {
+                                load_error.set(Some(error));
+                            }
+                        }
+                    }
+                    outcome
+                }
                 Err(error) => Err(StepFailure::Message(office_error_key(&error))),
             }
         }

@@ -11,16 +11,16 @@
 //! [`Store::record_follow_up`]: crate::storage::Store::record_follow_up
 //! [`Lifecycle::available`]: liaison_domain::followup::Lifecycle::available
 
-use crate::components::item::{ItemData, ItemPanel, StepFailure};
+use crate::components::item::{ItemData, ItemPanel, StepFailure, StepSubmission};
 use crate::i18n::{tr, use_i18n};
-use crate::platform::{new_follow_up_id, now_ms, today_in_china};
+use crate::platform::{now_ms, today_in_china};
 use crate::state::use_app;
 use crate::storage::{FollowUpError, LocalItem, StorageError};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use liaison_domain::OpinionId;
-use liaison_domain::followup::{Action as StepAction, FollowUp, WorkCalendar};
+use liaison_domain::followup::{FollowUp, WorkCalendar};
 
 #[component]
 pub fn RecordScreen() -> impl IntoView {
@@ -61,8 +61,11 @@ pub fn RecordScreen() -> impl IntoView {
     let shown = Memo::new(move |previous: Option<&Option<ItemData>>| {
         data.get().or_else(|| previous.cloned().flatten())
     });
-    let submit = Action::new_local(move |action: &StepAction| {
-        let action = action.clone();
+    let submit = Action::new_local(move |submission: &StepSubmission| {
+        let StepSubmission {
+            id: step_id,
+            action,
+        } = submission.clone();
         async move {
             let Some(id) = id.get_untracked() else {
                 return Err(StepFailure::Message("item.not_found".into()));
@@ -72,7 +75,7 @@ pub fn RecordScreen() -> impl IntoView {
                 return Err(StepFailure::Message("item.sign_in_hint".into()));
             };
             let step = FollowUp {
-                id: new_follow_up_id(),
+                id: step_id,
                 at_ms: now_ms(),
                 by: actor,
                 action,

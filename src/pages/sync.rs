@@ -112,13 +112,6 @@ fn AccountPanel() -> impl IntoView {
             busy.set(false);
         });
     };
-    let sign_out = move |_| {
-        leptos::task::spawn_local(async move {
-            if let Err(e) = engine.sign_out(app.store()).await {
-                engine.storage_error.set(Some(e));
-            }
-        });
-    };
     view! {
         <section class="panel" aria-labelledby="account-title">
             <h2 id="account-title">{tr("account.title")}</h2>
@@ -130,7 +123,7 @@ fn AccountPanel() -> impl IntoView {
                         &[("name", session.user.display_name.clone())],
                     )}</p>
                     <p class="hint">{tr("account.sign_out_hint")}</p>
-                    <button id="sign-out" on:click=sign_out>{tr("account.sign_out")}</button>
+                    <SignOut/>
                 }.into_any(),
                 None => view! {
                     <form id="sign-in-form" on:submit=sign_in>
@@ -158,6 +151,92 @@ fn AccountPanel() -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// What waits to be sent when someone asks to sign out: entries of the outbox and photos.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Waiting {
+    entries: u32,
+    photos: u32,
+}
+
+/// The sign-out button. While entries or photos recorded on this tablet wait to be sent, it
+/// first says how many, that they stay on the tablet and go at the next sign-in on it, and asks
+/// again (`#sign-out-warning`, `#sign-out-confirm`, `#sign-out-cancel`); with nothing waiting it
+/// signs out at once. Signing out never drops anything: the outbox stays.
+#[component]
+pub fn SignOut() -> impl IntoView {
+    let app = use_app();
+    let i18n = use_i18n();
+    let engine = app.sync;
+    // `Some` while the warning asks whether to sign out all the same.
+    let asking = RwSignal::new(None::<Waiting>);
+    let busy = RwSignal::new(false);
+    let sign_out = move || {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            if let Err(e) = engine.sign_out(app.store()).await {
+                engine.storage_error.set(Some(e));
+            }
+            asking.set(None);
+            busy.set(false);
+        });
+    };
+    let ask = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            // Counted afresh (a round may have just sent some); the status's counts if storage
+            // cannot be read.
+            let store = app.store();
+            let entries = match store.outbox_counts().await {
+                Ok((pending, _)) => pending,
+                Err(_) => engine.pending.get_untracked(),
+            };
+            let photos = store
+                .photos_waiting()
+                .await
+                .unwrap_or_else(|_| engine.photos_pending.get_untracked());
+            busy.set(false);
+            if entries == 0 && photos == 0 {
+                sign_out();
+            } else {
+                asking.set(Some(Waiting { entries, photos }));
+            }
+        });
+    };
+    let warning = move |waiting: Waiting| {
+        let count = move |key: &'static str, n: u32| {
+            (n > 0).then(|| {
+                view! { <p>{move || text_with(i18n.lang.get(), key, &[("n", n.to_string())])}</p> }
+            })
+        };
+        view! {
+            <div id="sign-out-warning" class="warning-box" role="alert"
+                data-entries=waiting.entries data-photos=waiting.photos>
+                {count("account.sign_out_entries_waiting", waiting.entries)}
+                {count("account.sign_out_photos_waiting", waiting.photos)}
+                <p>{tr("account.sign_out_kept")}</p>
+                <div class="form-actions">
+                    <button id="sign-out-confirm" type="button" disabled=move || busy.get()
+                        on:click=move |_| sign_out()>{tr("account.sign_out_confirm")}</button>
+                    <button id="sign-out-cancel" type="button" class="primary"
+                        on:click=move |_| asking.set(None)>{tr("account.sign_out_cancel")}</button>
+                </div>
+            </div>
+        }
+    };
+    let button = move || {
+        view! {
+            <button id="sign-out" disabled=move || busy.get() on:click=ask>{tr("account.sign_out")}</button>
+        }
+    };
+    move || match asking.get() {
+        None => button().into_any(),
+        Some(waiting) => warning(waiting).into_any(),
     }
 }
 

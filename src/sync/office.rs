@@ -1,7 +1,10 @@
 //! The back office's HTTP calls: the supervision ledger, one item with its history, taking a
 //! step, the handling units and the working-day calendar. Unlike the tablet's capture these work
-//! online only: a step is taken when the server answers that it took it, and not otherwise, so
-//! nothing is ever half-saved.
+//! online only: a step is taken when the server takes it, whole or not at all.
+//!
+//! A step carries the id the page made when its form opened ([`StepRequest::id`]), so sending it
+//! again after an answer was lost takes it once. Without an answer the page cannot know whether
+//! the server took it ([`OfficeError::outcome_unknown`]): it loads the item again and looks.
 //!
 //! Every call has the sync calls' timeout, and every answer is read by [`read_answer`] the way
 //! [`read_push_answer`](liaison_domain::sync::client::read_push_answer) reads a push's: only a
@@ -10,17 +13,19 @@
 
 use super::api::{bearer, send};
 use gloo_net::http::Request;
-use liaison_domain::OpinionId;
 use liaison_domain::ValidationErrors;
 use liaison_domain::followup::{
     Action, HandlingUnit, ItemView, LedgerQuery, LedgerRow, StepRequest, TransitionError,
     WorkCalendar,
 };
+use liaison_domain::{FollowUpId, OpinionId};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 /// Why a back-office call did not work, in words the UI translates (`office.error.<code>`),
-/// each saying what to do. In every case nothing was changed on the server.
+/// each saying what to do. A refusal by the server (4xx) changed nothing; after no answer, an
+/// answer that is not the server's or a 5xx, a write may have been taken all the same (see
+/// [`OfficeError::outcome_unknown`]).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum OfficeError {
     /// No answer at all: offline, or the server is down.
@@ -29,7 +34,8 @@ pub enum OfficeError {
     /// An answer that is not the server's (a Wi-Fi sign-in page, a proxy's error page).
     #[error("the answer did not come from the server")]
     NotOurServer,
-    /// A 5xx, 408 or 429: try again in a moment.
+    /// A 5xx, 408 or 429: try again in a moment. (A 5xx after a write may come after the
+    /// server took it.)
     #[error("the server is busy")]
     ServerBusy,
     /// 401: the session expired or was ended.
@@ -66,6 +72,17 @@ impl OfficeError {
             OfficeError::Invalid(_) => "invalid",
             OfficeError::Refused(_) => "refused",
         }
+    }
+
+    /// Whether a write that failed this way may have been taken by the server all the same: no
+    /// answer arrived (it may have been lost on the way back), the answer was not the server's
+    /// (a proxy may have answered after the server took it), or the server failed (possibly
+    /// after committing). The server's own refusals (4xx with its JSON) changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            OfficeError::Unreachable | OfficeError::NotOurServer | OfficeError::ServerBusy
+        )
     }
 }
 
@@ -149,16 +166,24 @@ pub async fn item(token: &str, id: OpinionId) -> Result<ItemView, OfficeError> {
     get(token, &format!("/api/v1/opinions/{id}")).await
 }
 
-/// Takes a step on an item; the answer is the item after it.
+/// The body of a step taken online: the step's id (made when its form opened, the same on
+/// every resend) and what it does.
+pub fn step_request(step_id: FollowUpId, action: &Action) -> StepRequest {
+    StepRequest {
+        id: Some(step_id),
+        action: action.clone(),
+    }
+}
+
+/// Takes the step `step_id` on an item; the answer is the item after it. Sending the same
+/// `step_id` again takes the step once.
 pub async fn take_step(
     token: &str,
     id: OpinionId,
+    step_id: FollowUpId,
     action: &Action,
 ) -> Result<ItemView, OfficeError> {
-    let request = StepRequest {
-        id: None,
-        action: action.clone(),
-    };
+    let request = step_request(step_id, action);
     let Ok(body) = serde_json::to_string(&request) else {
         return Err(OfficeError::Refused("unserialisable".into()));
     };

@@ -9,7 +9,8 @@
 //! `v4_server_states` (the server's state of each record as last pulled), `v5_photo_uploads`
 //! (the queue of photos not yet on the server; queues the photos of saved opinions),
 //! `v6_follow_ups_and_attendance` (each opinion's follow-up history as shown, and duty
-//! attendance).
+//! attendance; sets the pull cursor back to the start so that the steps and attendance an older
+//! app skipped are pulled).
 //!
 //! A step is synchronous; one that converts data issues its IndexedDB requests with `web_sys` on
 //! [`Upgrade::tx`] and chains them through their `onsuccess` callbacks, so the whole conversion
