@@ -645,17 +645,19 @@ fn a_step_with_an_impossible_time_is_refused() {
         action(ActionKind::FeedBack, &actor(Role::Deputy)),
     );
     let now = s.at_ms;
-    assert_eq!(check_step_time(&s, now, None), Ok(()));
+    let created = now - 3_600_000;
+    assert_eq!(check_step_time(&s, now, created), Ok(()));
     // A tablet clock five minutes fast is fine; a day fast is not.
-    assert_eq!(check_step_time(&s, now - 5 * 60_000, None), Ok(()));
+    assert_eq!(check_step_time(&s, now - 5 * 60_000, created), Ok(()));
     assert_eq!(
-        check_step_time(&s, now - 86_400_000, None),
+        check_step_time(&s, now - 86_400_000, created),
         Err(TransitionError::ClockWrong)
     );
-    // Hours before the previous step (another device's clock) is fine; days before is not.
-    assert_eq!(check_step_time(&s, now, Some(now + 3_600_000)), Ok(()));
+    // Hours before the item was recorded on another device is a clock difference; days before
+    // is a wrong clock.
+    assert_eq!(check_step_time(&s, now, now + 3_600_000), Ok(()));
     assert_eq!(
-        check_step_time(&s, now + 3 * 86_400_000, Some(now + 2 * 86_400_000)),
+        check_step_time(&s, now + 3 * 86_400_000, now + 2 * 86_400_000),
         Err(TransitionError::ClockWrong)
     );
 }

@@ -11,13 +11,28 @@
 //! unit, and acts on it only where the lifecycle lets it ([`Lifecycle::check`]: the item must be
 //! with its unit now). Everyone else reads and acts by the item's station.
 //!
+//! **Shared tablets.** A station's tablet is used by whoever is on duty: deputy A records steps
+//! and attendance offline, signs out, and deputy B signs in, and the tablet pushes A's work under
+//! B's session. So on a session bound to an enrolled device, a step may be signed by another
+//! account if that account has signed in on this same device at some time (revoked and expired
+//! sessions count) and its current role and unit are those the step records; the session must
+//! still be allowed to write the device's station, and the rest (a unit's referral, the unit a
+//! referral names, the lifecycle) is judged for the step's author. Attendance marks on a device
+//! may be for any deputy who serves the device's station (the deputy on duty is picked on the
+//! tablet without signing in). Off a device the rules stay strict: a step is signed by the
+//! session's own account, and a deputy marks only its own attendance.
+//!
+//! A referral must name a unit its author may see ([`may_see_unit`]); another is refused as an
+//! unknown unit, which tells nothing about units elsewhere.
+//!
 //! [`Lifecycle::check`]: liaison_domain::followup::Lifecycle::check
 
-use crate::auth::Auth;
-use crate::db::{PushAuthority, record_station};
-use crate::sync::{may_read, may_write};
-use liaison_domain::account::MAX_DEPTH;
-use liaison_domain::followup::{Action, Actor, HandlingUnit};
+use crate::auth::{Auth, DeviceRef};
+use crate::db::accounts::DeviceAccount;
+use crate::db::{Db, PushAuthority, record_station};
+use crate::sync::may_write;
+use liaison_domain::account::{MAX_DEPTH, can_read_station};
+use liaison_domain::followup::{Action, Actor, FollowUp, HandlingUnit};
 use liaison_domain::sync::validate::Rejection;
 use liaison_domain::sync::{MutationKind, OpinionReplica, RejectCode};
 use liaison_domain::{
@@ -37,7 +52,49 @@ pub fn actor(auth: &Auth) -> Actor {
 /// Whether a step's recorded author is this account. The name is not compared: it is the display
 /// name when the step was taken, which may have changed since.
 fn is_me(auth: &Auth, by: &Actor) -> bool {
-    by.user_id == auth.user_id && by.role == auth.role && by.unit_id == auth.unit_id
+    is_account(&auth.user_id, auth.role, auth.unit_id.as_ref(), by)
+}
+
+/// Whether `by` records this account with its current role and unit.
+fn is_account(user_id: &str, role: Role, unit_id: Option<&UnitId>, by: &Actor) -> bool {
+    by.user_id == user_id && by.role == role && by.unit_id.as_ref() == unit_id
+}
+
+/// An account as the read rules see it: its role, unit and scopes, and the device it is on.
+/// The signed-in session ([`Viewer::of`]), or on a shared tablet another account that signed in
+/// on the same device, placed on that device ([`Viewer::on_device`]).
+pub(crate) struct Viewer<'a> {
+    role: Role,
+    unit_id: Option<&'a UnitId>,
+    scopes: &'a [Scope],
+    device: Option<&'a DeviceRef>,
+}
+
+impl<'a> Viewer<'a> {
+    pub(crate) fn of(auth: &'a Auth) -> Self {
+        Viewer {
+            role: auth.role,
+            unit_id: auth.unit_id.as_ref(),
+            scopes: &auth.scopes,
+            device: auth.device.as_ref(),
+        }
+    }
+
+    fn on_device(account: &'a DeviceAccount, device: Option<&'a DeviceRef>) -> Self {
+        Viewer {
+            role: account.role,
+            unit_id: account.unit_id.as_ref(),
+            scopes: &account.scopes,
+            device,
+        }
+    }
+
+    /// The role and scopes, and on an enrolled device only the device's station (a shared
+    /// tablet shows its own station).
+    pub(crate) fn may_read(&self, hierarchy: &Directory, station: &StationId) -> bool {
+        self.device.is_none_or(|d| &d.station_id == station)
+            && can_read_station(self.role, self.scopes, station, hierarchy)
+    }
 }
 
 /// Whether a referral step of the item ever named `unit`.
@@ -64,7 +121,7 @@ pub fn may_read_item(auth: &Auth, hierarchy: &Directory, replica: &OpinionReplic
     };
     match auth.role {
         Role::HandlingUnit => referred_to(replica, auth.unit_id.as_ref()),
-        _ => may_read(auth, hierarchy, station),
+        _ => Viewer::of(auth).may_read(hierarchy, station),
     }
 }
 
@@ -107,34 +164,77 @@ fn region_and_ancestors<'a>(hierarchy: &'a Directory, region: &'a RegionId) -> V
 /// and everyone the units of the regions above (or of) the stations they read, which is where
 /// those stations' items are referred.
 pub fn may_see_unit(auth: &Auth, hierarchy: &Directory, unit: &HandlingUnit) -> bool {
-    match auth.role {
+    viewer_may_see_unit(&Viewer::of(auth), hierarchy, unit)
+}
+
+fn viewer_may_see_unit(viewer: &Viewer, hierarchy: &Directory, unit: &HandlingUnit) -> bool {
+    match viewer.role {
         Role::Admin => return true,
-        Role::HandlingUnit => return auth.unit_id.as_ref() == Some(&unit.id),
+        Role::HandlingUnit => return viewer.unit_id == Some(&unit.id),
         _ => {}
     }
     let unit_chain = region_and_ancestors(hierarchy, &unit.region_id);
-    let in_scope_region = auth
+    let in_scope_region = viewer
         .scopes
         .iter()
         .any(|scope| matches!(scope, Scope::Region(region) if unit_chain.contains(&region)));
     in_scope_region
         || hierarchy.stations.iter().any(|station| {
-            may_read(auth, hierarchy, &station.id)
+            viewer.may_read(hierarchy, &station.id)
                 && region_and_ancestors(hierarchy, &station.region_id).contains(&&unit.region_id)
         })
 }
 
 /// The authorisation of every mutation a session makes, pushed from a tablet or taken online
-/// (see [`PushAuthority`]). `hierarchy` needs the deputies (with their stations) when the push
-/// holds attendance marks.
+/// (see [`PushAuthority`]), with what it needs read beforehand ([`SessionAuthority::prepare`]).
 pub struct SessionAuthority<'a> {
     auth: &'a Auth,
     hierarchy: &'a Directory,
+    /// Every handling unit, when the mutations hold a referral (its unit must be one the author
+    /// may see).
+    units: Vec<HandlingUnit>,
+    /// The accounts that ever signed in on the session's device, when the mutations hold a step
+    /// signed by another account (see the module docs on shared tablets).
+    device_accounts: Vec<DeviceAccount>,
 }
 
 impl<'a> SessionAuthority<'a> {
-    pub fn new(auth: &'a Auth, hierarchy: &'a Directory) -> Self {
-        SessionAuthority { auth, hierarchy }
+    /// The authority of `auth` over `mutations`, reading what they need: the handling units if
+    /// one is a referral, the accounts of the session's device if one is a step signed by
+    /// another account. `hierarchy` must hold the deputies (with their stations) when the
+    /// mutations hold attendance marks.
+    ///
+    /// Read before the push's transaction: a unit added or an account's role changed meanwhile
+    /// is seen by the next push. (Whether a referral's unit still exists is checked again inside
+    /// the transaction.)
+    pub async fn prepare<'m>(
+        db: &Db,
+        auth: &'a Auth,
+        hierarchy: &'a Directory,
+        mutations: impl IntoIterator<Item = &'m MutationKind>,
+    ) -> Result<Self, sqlx::Error> {
+        let (mut refers, mut signed_by_others) = (false, false);
+        for mutation in mutations {
+            if let MutationKind::RecordFollowUp { step, .. } = mutation {
+                refers |= matches!(step.action, Action::Refer { .. });
+                signed_by_others |= !is_me(auth, &step.by);
+            }
+        }
+        let units = if refers {
+            db.units().await?
+        } else {
+            Vec::new()
+        };
+        let device_accounts = match &auth.device {
+            Some(device) if signed_by_others => db.device_accounts(&device.id).await?,
+            _ => Vec::new(),
+        };
+        Ok(SessionAuthority {
+            auth,
+            hierarchy,
+            units,
+            device_accounts,
+        })
     }
 
     fn station_rule(&self, station: Option<&StationId>) -> Result<(), Rejection> {
@@ -144,6 +244,41 @@ impl<'a> SessionAuthority<'a> {
             }
             // No station: an edit of an opinion the server does not have; validation says so.
             _ => Ok(()),
+        }
+    }
+
+    /// The account a step was recorded by, as the rules judge it, and whether it is another
+    /// account than the session's: the session's own, or on an enrolled device another account
+    /// that has signed in on it, with the role and unit the step records. `None`: nobody this
+    /// session may push steps for.
+    fn author(&self, by: &Actor) -> Option<(Viewer<'_>, bool)> {
+        if is_me(self.auth, by) {
+            return Some((Viewer::of(self.auth), false));
+        }
+        let device = self.auth.device.as_ref()?;
+        self.device_accounts
+            .iter()
+            .find(|a| is_account(&a.user_id, a.role, a.unit_id.as_ref(), by))
+            .map(|account| (Viewer::on_device(account, Some(device)), true))
+    }
+
+    /// A referral names a unit its author may see (the others are unknown to it).
+    fn unit_rule(&self, author: &Viewer, step: &FollowUp) -> Result<(), Rejection> {
+        let Action::Refer { unit_id, .. } = &step.action else {
+            return Ok(());
+        };
+        let visible = self
+            .units
+            .iter()
+            .any(|unit| &unit.id == unit_id && viewer_may_see_unit(author, self.hierarchy, unit));
+        if visible {
+            Ok(())
+        } else {
+            Err(Rejection {
+                code: RejectCode::Invalid,
+                errors: ValidationErrors(vec![(Field::Unit, FieldError::UnknownChoice)]),
+                transition: None,
+            })
         }
     }
 }
@@ -158,24 +293,37 @@ impl PushAuthority for SessionAuthority<'_> {
         match mutation {
             MutationKind::RecordFollowUp { step, .. } => {
                 // A step is recorded under the account that took it; a tablet cannot sign one
-                // with someone else's name, role or unit.
-                if !is_me(self.auth, &step.by) {
+                // with the name, role or unit of an account that never used it.
+                let Some((author, on_behalf)) = self.author(&step.by) else {
                     return forbidden();
-                }
-                if self.auth.role == Role::HandlingUnit {
+                };
+                if author.role == Role::HandlingUnit {
                     // Whether the unit holds the item now is the lifecycle's check; an item
                     // never referred to it does not exist for it.
-                    return match current {
-                        Some(replica) if referred_to(replica, self.auth.unit_id.as_ref()) => Ok(()),
-                        _ => forbidden(),
-                    };
+                    if !current.is_some_and(|r| referred_to(r, author.unit_id)) {
+                        return forbidden();
+                    }
                 }
-                self.station_rule(record_station(mutation, current))
+                // A unit's own session has no station scope; everyone else's, and any session
+                // pushing for another account, must be allowed to write the item's station.
+                if author.role != Role::HandlingUnit || on_behalf {
+                    self.station_rule(record_station(mutation, current))?;
+                }
+                // A step taken before is answered as before (the store does not apply it
+                // twice), whatever became of the units since.
+                let repeated = current.is_some_and(|r| r.steps().any(|s| s.id == step.id));
+                if !repeated {
+                    self.unit_rule(&author, step)?;
+                }
+                Ok(())
             }
             MutationKind::MarkAttendance { mark } => {
                 self.station_rule(Some(&mark.key.station_id))?;
-                // A deputy signs in and out for itself; staff for any deputy of the station.
-                if self.auth.role == Role::Deputy
+                // Off a tablet a deputy signs in and out for itself. On a device (confined to
+                // its station by the rule above) the deputy on duty is picked without signing
+                // in, so any deputy serving the station, checked below.
+                if self.auth.device.is_none()
+                    && self.auth.role == Role::Deputy
                     && self.auth.deputy_id.as_ref() != Some(&mark.key.deputy_id)
                 {
                     return forbidden();

@@ -4,7 +4,8 @@
 //!
 //! - `GET /units` → `[HandlingUnit]`: the units the caller may see ([`may_see_unit`]).
 //! - `GET /calendar` → [`WorkCalendar`] (anyone signed in: the tablets count deadlines with it);
-//!   `PUT /calendar` (administrators and office staff) replaces it → 204; 422
+//!   `PUT /calendar` (administrators only: there is one calendar for every region, so no
+//!   region's office may change the others' deadlines) replaces it → 204; 422
 //!   `calendar_conflict` when a day is both a holiday and a make-up working day,
 //!   `calendar_too_large` beyond [`MAX_CALENDAR_DAYS`].
 //! - `GET /ledger?station=&status=&category=&deputy=&unit=&from=&to=&colour=` → `[LedgerRow]`:
@@ -16,14 +17,30 @@
 //! - `GET /opinions/{id}` → [`ItemView`] with the citizen's personal data masked, and the steps
 //!   the caller may take now. 404, like any unknown id, when the caller may not read it.
 //! - `POST /opinions/{id}/steps` ([`StepRequest`]) → 200 [`ItemView`] after the step: the server
-//!   makes the [`FollowUp`] (new id, its own time, the session's account as the actor) and takes
-//!   it through the sync store like a pushed mutation ([`Db::record_online`], with the account's
-//!   own server-side sync client): the same authorisation ([`SessionAuthority`]) and validation,
-//!   a change number, pulled by the tablets, and a poke on the change-event stream. 404 when the
-//!   item is not readable, 403 when it is readable but not writable, 422 `invalid` with `errors`
-//!   for bad texts (or an unknown unit), 422 `not_allowed` with `transition` when the lifecycle
-//!   refuses (`deadline_mismatch` when a referral's `due` is not its working days on the
-//!   server's calendar).
+//!   makes the [`FollowUp`] (the request's `id` if it has one, else a new one; its own time; the
+//!   session's account as the actor) and takes it through the sync store like a pushed mutation
+//!   ([`Db::record_online`], with the account's own server-side sync client): the same
+//!   authorisation ([`SessionAuthority`]) and validation, a change number, pulled by the
+//!   tablets, and a poke on the change-event stream. 404 when the item is not readable, 403 when
+//!   it is readable but not writable, 422 `invalid` with `errors` for bad texts (or a unit the
+//!   caller may not see or that does not exist), 422 `not_allowed` with `transition` when the
+//!   lifecycle refuses.
+//!
+//!   **Idempotent.** The page makes the step's id when the form opens and sends it with the
+//!   step; sent again after a lost answer, the step is already in the item's history, so nothing
+//!   is taken twice and the answer is 200 with the item as it is. An `id` that is not a UUID is
+//!   refused by the JSON reading (422).
+//!
+//!   **A referral's deadline is the server's**: its `working_days` from today (China) on the
+//!   server's calendar, whatever `due` the page sent (the page only previews it with the
+//!   calendar it cached). The sync store checks it again on the calendar it reads under its lock;
+//!   only a calendar replaced in the same instant can make that 422 `deadline_mismatch`, and
+//!   sending the step again counts anew.
+//!
+//!   **Nothing is read after the commit.** The calendar and the directory are read before the
+//!   step is stored, and the answer is built from the state the push transaction wrote. So a 500
+//!   means the step was not taken (or, if the commit's own answer was lost, that it may have
+//!   been: the page reloads the item, and a resend with the same id is harmless).
 //!
 //! [`Db::record_online`]: crate::Db::record_online
 
@@ -94,7 +111,8 @@ async fn set_calendar(
     auth: Auth,
     Json(calendar): Json<WorkCalendar>,
 ) -> Result<StatusCode, AppError> {
-    if !matches!(auth.role, Role::Admin | Role::OfficeStaff) {
+    // One calendar serves every region's deadlines: only an administrator changes it.
+    if auth.role != Role::Admin {
         return Err(AppError::Forbidden);
     }
     if calendar.holidays.len() + calendar.make_up_working_days.len() > MAX_CALENDAR_DAYS {
@@ -299,17 +317,17 @@ fn masked(mut opinion: Opinion) -> Opinion {
     opinion
 }
 
-/// The item view of `replica` for `auth`, who may read it.
-async fn item_view(
-    state: &AppState,
+/// The item view of `replica` for `auth`, who may read it, with the deadline's colour on
+/// `calendar` today. Reads nothing: [`record_step`] calls it after the step is committed.
+fn item_view(
     auth: &Auth,
     hierarchy: &Directory,
+    calendar: &WorkCalendar,
     replica: &OpinionReplica,
 ) -> Result<ItemView, AppError> {
     let (Some(opinion), Some(lifecycle)) = (replica.opinion(), replica.lifecycle()) else {
         return Err(AppError::NotFound);
     };
-    let calendar = state.db.work_calendar().await?;
     let available = if may_act_on_item(auth, hierarchy, replica) {
         lifecycle.available(&actor(auth))
     } else {
@@ -318,7 +336,7 @@ async fn item_view(
     Ok(ItemView {
         citizen_masked: opinion.citizen.masked_summary(),
         opinion: masked(opinion),
-        colour: lifecycle.deadline_colour(&calendar, today()),
+        colour: lifecycle.deadline_colour(calendar, today()),
         lifecycle,
         steps: replica.steps().cloned().collect(),
         available,
@@ -349,7 +367,8 @@ async fn item(
 ) -> Result<Json<ItemView>, AppError> {
     let hierarchy = state.db.station_hierarchy().await?;
     let replica = readable_item(&state, &auth, &hierarchy, &id).await?;
-    Ok(Json(item_view(&state, &auth, &hierarchy, &replica).await?))
+    let calendar = state.db.work_calendar().await?;
+    Ok(Json(item_view(&auth, &hierarchy, &calendar, &replica)?))
 }
 
 /// The HTTP answer to a step the sync store refused.
@@ -387,25 +406,47 @@ async fn record_step(
     }
     // Stored trimmed, as the forms send it (the sync store refuses untrimmed texts).
     let action = request.action.validate().map_err(AppError::InvalidFields)?;
+    // Read before the step is stored, like everything the answer needs (see the module docs).
+    let calendar = state.db.work_calendar().await?;
     let now = now_ms();
     let now_u64 = u64::try_from(now).unwrap_or(0);
+    let action = match action {
+        // The server counts the deadline from the day it records the referral, on its own
+        // calendar: the same count the sync store checks every referral against.
+        Action::Refer {
+            unit_id,
+            unit_name,
+            working_days,
+            due: _,
+            note,
+        } => Action::Refer {
+            due: calendar.add_working_days(
+                Date::from_unix_ms(now, CHINA_UTC_OFFSET_MINUTES),
+                working_days,
+            ),
+            unit_id,
+            unit_name,
+            working_days,
+            note,
+        },
+        other => other,
+    };
     let step = FollowUp {
-        id: FollowUpId::new_v7(now_u64, random_bytes()?),
+        id: match request.id {
+            Some(id) => id,
+            None => FollowUpId::new_v7(now_u64, random_bytes()?),
+        },
         at_ms: now_u64,
         by: actor(&auth),
         action,
     };
     let opinion_id = replica.id();
     let client = state.db.server_client(&auth.user_id).await?;
-    let authority = SessionAuthority::new(&auth, &hierarchy);
-    let answer = state
+    let mutation = MutationKind::RecordFollowUp { opinion_id, step };
+    let authority = SessionAuthority::prepare(&state.db, &auth, &hierarchy, [&mutation]).await?;
+    let online = state
         .db
-        .record_online(
-            client,
-            MutationKind::RecordFollowUp { opinion_id, step },
-            now_u64,
-            &authority,
-        )
+        .record_online(client, mutation, now_u64, &authority)
         .await
         .map_err(|failure| match failure {
             PushFailure::Database(error) => AppError::Database(error),
@@ -414,18 +455,20 @@ async fn record_step(
                 "the server's own step was refused: {error}"
             )),
         })?;
-    if let Some(rejected) = answer.rejected.into_iter().next() {
+    if let Some(rejected) = online.answer.rejected.into_iter().next() {
         return Err(refusal(rejected));
     }
+    // Committed. From here on nothing may fail as if the step had not been taken.
     // Tablets of the station pull the step at once; a failure only delays them to their poll.
     match state.db.latest_cursor().await {
         Ok(cursor) => state.events.announce(cursor),
         Err(err) => tracing::warn!(error = %err, "cannot read the change cursor to poke"),
     }
-    let replica = state
-        .db
-        .opinion_state(opinion_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(item_view(&state, &auth, &hierarchy, &replica).await?))
+    // The state as the push wrote it, with the step (taken now, or before with this id).
+    let replica = online.state.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "a step was taken on an opinion the store lacks"
+        ))
+    })?;
+    Ok(Json(item_view(&auth, &hierarchy, &calendar, &replica)?))
 }

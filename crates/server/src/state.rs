@@ -46,8 +46,10 @@ impl Settings {
     pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(12 * 60 * 60);
     pub const DEFAULT_MAX_FAILED_SIGN_INS: u32 = 5;
     pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(15 * 60);
-    /// The first app version that speaks sync protocol 1.
-    pub const DEFAULT_MIN_APP_VERSION: &'static str = "0.1.0";
+    /// 0.2.0 added follow-up steps and attendance to the pulls (`Change::Attendance`, steps in
+    /// the opinions' state); older apps cannot read them, so they are told to update (426
+    /// `app_too_old`), keeping their outbox.
+    pub const DEFAULT_MIN_APP_VERSION: &'static str = "0.2.0";
     /// Well under the idle timeouts of common proxies (nginx: 60 s) and mobile NATs.
     pub const DEFAULT_EVENT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 

@@ -11,11 +11,13 @@
 //!   [`Db::push`](crate::Db::push) takes the batch with the session's authority
 //!   ([`SessionAuthority`]): a mutation for a station the user may not write
 //!   ([`can_write_station`]; on a device, only the device's station), a follow-up step recorded
-//!   under another account, a deputy's mark of another deputy's attendance, are rejected
-//!   `forbidden` inside the 200 answer, recorded and their seq consumed, never applied.
+//!   under another account (on a shared tablet: one that never signed in on it), a deputy's
+//!   mark of another deputy's attendance off a tablet, are rejected `forbidden` inside the 200
+//!   answer, recorded and their seq consumed, never applied.
 //! - `POST /sync/pull` ([`PullRequest`] → [`PullResponse`]): the stations passed to
-//!   [`Db::pull`](crate::Db::pull) are exactly those the user may read ([`can_read_station`]; on
-//!   a device, only the device's station); the changes are their opinions (with the follow-up
+//!   [`Db::pull`](crate::Db::pull) are exactly those the user may read
+//!   ([`can_read_station`](liaison_domain::account::can_read_station); on a device, only the
+//!   device's station); the changes are their opinions (with the follow-up
 //!   steps) and attendance records. A handling unit reads no station, so it gets nothing (it
 //!   works online, see [`crate::followup`]).
 //!
@@ -34,7 +36,7 @@
 //! [`Settings::body_limit`]: crate::Settings::body_limit
 //! [`MAX_PUSH_MUTATIONS`]: liaison_domain::sync::MAX_PUSH_MUTATIONS
 
-use crate::access::SessionAuthority;
+use crate::access::{SessionAuthority, Viewer};
 use crate::auth::{Auth, now_ms};
 use crate::db::PushFailure;
 use crate::error::AppError;
@@ -44,7 +46,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use liaison_domain::account::{can_read_station, can_write_station};
+use liaison_domain::account::can_write_station;
 use liaison_domain::sync::{
     MutationKind, PROTOCOL_VERSION, PullRequest, PullResponse, PushError, PushRequest,
     PushResponse, check_compat,
@@ -141,12 +143,11 @@ pub(crate) fn may_write(auth: &Auth, hierarchy: &Directory, station: &StationId)
         && can_write_station(auth.role, &auth.scopes, station, hierarchy)
 }
 
-/// May this session read the station's records? By the same rule as [`may_write`].
+/// May this session read the station's records? By the same rule as [`may_write`] (written
+/// once in [`Viewer::may_read`], which also judges the author of a step pushed from a shared
+/// tablet).
 pub(crate) fn may_read(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
-    auth.device
-        .as_ref()
-        .is_none_or(|d| &d.station_id == station)
-        && can_read_station(auth.role, &auth.scopes, station, hierarchy)
+    Viewer::of(auth).may_read(hierarchy, station)
 }
 
 /// The stations this session may read ([`may_read`]).
@@ -207,7 +208,13 @@ async fn push(
     } else {
         state.db.station_hierarchy().await?
     };
-    let authority = SessionAuthority::new(&auth, &hierarchy);
+    let authority = SessionAuthority::prepare(
+        &state.db,
+        &auth,
+        &hierarchy,
+        request.mutations.iter().map(|m| &m.kind),
+    )
+    .await?;
     let server_now = u64::try_from(now_ms()).unwrap_or(0);
     let response: PushResponse = state
         .db

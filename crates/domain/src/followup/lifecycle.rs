@@ -49,7 +49,7 @@ pub mod limits {
     pub const ACTOR_NAME: usize = 100;
     /// How far ahead of the server's clock a step's time may be (a tablet clock a little fast).
     pub const CLOCK_AHEAD_MS: u64 = 10 * 60 * 1000;
-    /// How far before the item's previous step a step's time may be (devices' clocks differ a
+    /// How far before the item's creation a step's time may be (the devices' clocks differ a
     /// little; a day more is a wrong clock).
     pub const CLOCK_BEHIND_MS: u64 = 24 * 60 * 60 * 1000;
 }
@@ -593,8 +593,8 @@ pub enum TransitionError {
     /// The item has a follow-up history, which is never erased: it cannot be deleted.
     #[error("an item whose follow-up has begun cannot be deleted")]
     FollowUpBegun,
-    /// The step's time is impossible (after the server's now, or well before the item's previous
-    /// step): the recording device's clock is wrong.
+    /// The step's time is impossible (after the server's now, or well before the item was
+    /// recorded): the recording device's clock is wrong.
     #[error("the time of the step is impossible: the device's clock is wrong")]
     ClockWrong,
     /// A step's texts or numbers break the rules (see the errors).
@@ -967,21 +967,22 @@ fn sample_action(kind: ActionKind, lifecycle: &Lifecycle, actor: &Actor) -> Acti
     }
 }
 
-/// Checks a step's time against the server's clock and the item's previous step: not after the
-/// server's now (give or take [`limits::CLOCK_AHEAD_MS`]), not well before the previous step
+/// Checks a step's time against the server's clock and the item's creation: not after the
+/// server's now (give or take [`limits::CLOCK_AHEAD_MS`]), not well before the item was recorded
 /// ([`limits::CLOCK_BEHIND_MS`]). A step with an impossible time would put a referral's
-/// deadline, the history's order and the figures wrong.
+/// deadline, the history and the figures wrong.
+///
+/// Not "not before the previous step": a step recorded offline on Monday and pushed on Wednesday
+/// may well be older than a step the office took online on Tuesday, and it must not be lost.
 pub fn check_step_time(
     step: &FollowUp,
     server_now_ms: u64,
-    previous_step_at_ms: Option<u64>,
+    item_created_at_ms: u64,
 ) -> Result<(), TransitionError> {
     if step.at_ms > server_now_ms.saturating_add(limits::CLOCK_AHEAD_MS) {
         return Err(TransitionError::ClockWrong);
     }
-    if let Some(previous) = previous_step_at_ms
-        && step.at_ms.saturating_add(limits::CLOCK_BEHIND_MS) < previous
-    {
+    if step.at_ms.saturating_add(limits::CLOCK_BEHIND_MS) < item_created_at_ms {
         return Err(TransitionError::ClockWrong);
     }
     Ok(())

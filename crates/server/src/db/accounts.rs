@@ -39,6 +39,17 @@ pub struct DeviceRow {
     pub revoked_at: Option<i64>,
 }
 
+/// An account that has signed in on a device at some time, as it is now: the accounts whose
+/// follow-up steps a shared tablet may push under another account's session
+/// (`crate::access::SessionAuthority`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAccount {
+    pub user_id: String,
+    pub role: Role,
+    pub unit_id: Option<UnitId>,
+    pub scopes: Vec<Scope>,
+}
+
 /// Usernames are compared trimmed and lower-cased.
 pub fn normalize_username(username: &str) -> String {
     username.trim().to_lowercase()
@@ -255,6 +266,41 @@ impl Db {
             scopes,
             device,
         }))
+    }
+
+    /// Every account that ever had a session on the device `device_id` (revoked and expired
+    /// sessions included: a deputy who signed out still recorded what the tablet holds), with its
+    /// current role, unit and scopes, by user id. Disabled accounts are included too, so that
+    /// work recorded before an account was disabled still arrives.
+    pub async fn device_accounts(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<DeviceAccount>, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        let rows = conn
+            .query(
+                "SELECT id, role, unit_id FROM users \
+                 WHERE id IN (SELECT user_id FROM sessions WHERE device_id = $1) ORDER BY id",
+            )
+            .bind(device_id)
+            .fetch_all()
+            .await?;
+        let mut accounts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let role_name: String = row.try_get("role")?;
+            let Some(role) = Role::parse(&role_name) else {
+                tracing::error!(role = %role_name, "unknown role in the users table");
+                continue;
+            };
+            let user_id: String = row.try_get("id")?;
+            accounts.push(DeviceAccount {
+                scopes: scopes(&mut conn.conn(), &user_id).await?,
+                user_id,
+                role,
+                unit_id: row.try_get::<Option<String>>("unit_id")?.map(UnitId),
+            });
+        }
+        Ok(accounts)
     }
 
     /// Ends a session (sign-out). Revoking twice keeps the first time.

@@ -43,7 +43,7 @@ mod seed;
 mod sync;
 
 pub use backend::{Backend, Bindable, Conn, Decodable, PooledConn, Query, Row};
-pub use sync::{PushAuthority, PushFailure, record_station};
+pub use sync::{Online, PushAuthority, PushFailure, record_station};
 
 use anyhow::Context;
 use backend::{Begin, Pool};

@@ -17,7 +17,16 @@
 //! server-side client (seq `last_seq + 1`, stamp from the server's clock). Both then run the same
 //! code: authorisation, validation, merge, change numbering, writes. So a step taken online is
 //! checked, numbered and pulled exactly like one pushed from a tablet, and two online steps of
-//! one account at once simply queue on the lock below (no gap, no skipped seq).
+//! one account at once simply queue on the lock below (no gap, no skipped seq). The online way
+//! also answers the record's state as the transaction left it ([`Online::state`]), so that the
+//! route has nothing left to read once the step is committed.
+//!
+//! **What the server adds to the domain's checks** of a new follow-up step, under the lock: its
+//! time against the server's clock and the item's creation ([`check_step_time`]: `not_allowed`
+//! `clock_wrong`), and for a referral that the unit exists and the deadline is the working days
+//! on the server's calendar ([`check_referral_deadline`]). An attendance mark stamped later than
+//! the server's now plus [`limits::CLOCK_AHEAD_MS`] is `invalid` (a tablet clock set wrong would
+//! otherwise win the merge's latest sign-out for good).
 //!
 //! **Locking.** A push is one transaction that takes a lock every other push needs before it
 //! reads anything (`Begin::SyncWriter`): on SQLite `BEGIN IMMEDIATE`, the database's write lock;
@@ -54,8 +63,9 @@
 use super::backend::{Begin, Conn, in_list};
 use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
+use liaison_domain::followup::lifecycle::limits;
 use liaison_domain::followup::{
-    Action, Attendance, FollowUp, WorkCalendar, check_referral_deadline,
+    Action, Attendance, FollowUp, WorkCalendar, check_referral_deadline, check_step_time,
 };
 use liaison_domain::sync::validate::Rejection;
 use liaison_domain::sync::{
@@ -130,6 +140,15 @@ pub fn record_station<'a>(
     }
 }
 
+/// What [`Db::record_online`] answers: the push answer for the one mutation (acknowledged, or
+/// rejected with the reason), and the state of its opinion as the push transaction left it
+/// (`None` when the server has no such opinion).
+#[derive(Debug)]
+pub struct Online {
+    pub answer: PushResponse,
+    pub state: Option<OpinionReplica>,
+}
+
 /// What a push takes: a tablet's numbered batch, or one mutation the server numbers itself.
 enum Incoming<'m> {
     Numbered(&'m [Mutation]),
@@ -142,8 +161,10 @@ impl Db {
     /// already taken (acknowledged again, and a rejected one rejected again with its stored
     /// reason); for each new one clamps its stamp ([`clamp`] with the client's `last_stamp` and
     /// `server_now_ms`), asks `authority`, checks it ([`validate_mutation`] against the stored
-    /// record and the configured categories; a referral also against the server's calendar with
-    /// [`check_referral_deadline`], and its unit must exist), applies it (merge into the stored
+    /// record and the configured categories; a new step's time against `server_now_ms` and the
+    /// item's creation with [`check_step_time`]; a referral also against the server's
+    /// calendar with [`check_referral_deadline`], and its unit must exist; a mark's time not
+    /// ahead of `server_now_ms`), applies it (merge into the stored
     /// [`OpinionReplica`], a step appended to it, a mark merged into the stored [`Attendance`])
     /// and bumps the change counter if the state changed, and records it in `mutations` as
     /// applied or rejected. A rejected mutation consumes its seq like an applied one.
@@ -156,13 +177,15 @@ impl Db {
         server_now_ms: u64,
         authority: &A,
     ) -> Result<PushResponse, PushFailure> {
-        self.take(
-            client_id,
-            Incoming::Numbered(mutations),
-            server_now_ms,
-            authority,
-        )
-        .await
+        let (answer, _) = self
+            .take(
+                client_id,
+                Incoming::Numbered(mutations),
+                server_now_ms,
+                authority,
+            )
+            .await?;
+        Ok(answer)
     }
 
     /// Takes one mutation made by the server for an account (a follow-up step taken online), as
@@ -170,7 +193,9 @@ impl Db {
     /// resumed at its `last_stamp` and ticked at `server_now_ms`, both inside the push
     /// transaction, so concurrent calls for one client queue on the push lock and each gets its
     /// own seq. Then exactly as [`Db::push`]: the answer acknowledges the seq, with the rejection
-    /// if it was refused.
+    /// if it was refused. Beside it, the opinion's state as committed (after the mutation if it
+    /// was applied): the caller shows it without reading the database again, so that a failure
+    /// after the commit cannot be mistaken for the step not being taken.
     ///
     /// `client_id` must be a server-side client ([`Db::server_client`]), never a tablet's: a
     /// tablet would see its own seqs taken.
@@ -180,23 +205,29 @@ impl Db {
         mutation: MutationKind,
         server_now_ms: u64,
         authority: &A,
-    ) -> Result<PushResponse, PushFailure> {
-        self.take(
-            client_id,
-            Incoming::Next(mutation),
-            server_now_ms,
-            authority,
-        )
-        .await
+    ) -> Result<Online, PushFailure> {
+        let key = mutation.opinion_id().map(|id| id.to_string());
+        let (answer, mut states) = self
+            .take(
+                client_id,
+                Incoming::Next(mutation),
+                server_now_ms,
+                authority,
+            )
+            .await?;
+        let state = key.and_then(|key| states.remove(&key)).flatten();
+        Ok(Online { answer, state })
     }
 
+    /// The push itself. Returns the answer and the state of every opinion the new mutations
+    /// touched, as committed.
     async fn take<A: PushAuthority + ?Sized>(
         &self,
         client_id: ClientId,
         incoming: Incoming<'_>,
         server_now_ms: u64,
         authority: &A,
-    ) -> Result<PushResponse, PushFailure> {
+    ) -> Result<(PushResponse, HashMap<String, Option<OpinionReplica>>), PushFailure> {
         let mut tx = self.pool.begin(Begin::SyncWriter).await?;
         let mut conn = tx.conn();
         let client = client_id.to_string();
@@ -254,7 +285,10 @@ impl Db {
         // Everything the new mutations need is read up front and everything they change is
         // written at the end, a few statements per push whatever its size (statements one by one
         // cost a round trip each, under the write lock that every other push waits for).
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            now_ms: server_now_ms,
+            ..Batch::default()
+        };
         if applies {
             let opinion_ids: Vec<String> = new
                 .iter()
@@ -346,10 +380,13 @@ impl Db {
             .await?;
         }
         tx.commit().await?;
-        Ok(PushResponse {
-            acknowledged_through: plan.acknowledged_through,
-            rejected,
-        })
+        Ok((
+            PushResponse {
+                acknowledged_through: plan.acknowledged_through,
+                rejected,
+            },
+            batch.states,
+        ))
     }
 
     /// The records of `stations` changed after `cursor` (opinions and attendance, interleaved in
@@ -476,6 +513,8 @@ struct ChangedAttendance {
 /// What one push reads and changes, held in memory until it is written at the end.
 #[derive(Default)]
 struct Batch {
+    /// The server's clock for this push: new steps and marks are checked against it.
+    now_ms: u64,
     /// The stored state of every opinion the new mutations touch (`None`: not on the server),
     /// updated as the mutations are applied.
     states: HashMap<String, Option<OpinionReplica>>,
@@ -538,7 +577,16 @@ impl Batch {
             let repeated = current
                 .as_ref()
                 .is_some_and(|r| r.steps().any(|s| s.id == step.id));
+            // A step taken before is not checked again: the answer to a resend must not change
+            // because the clock or the calendar moved on since.
             if !repeated {
+                // The clock first: a wrong clock also puts a referral's deadline wrong. (The
+                // item exists: validation refused a step on a missing one.)
+                let created = current
+                    .as_ref()
+                    .and_then(OpinionReplica::created)
+                    .map_or(0, |o| o.created_at_ms);
+                check_step_time(step, self.now_ms, created).map_err(Rejection::not_allowed)?;
                 self.check_referral(step)?;
             }
         }
@@ -607,6 +655,12 @@ impl Batch {
         };
         authority.authorise(&mutation.kind, None)?;
         validate_mutation(None, &mutation.kind, categories)?;
+        // The merge keeps the latest sign-out for good, so a mark from a tablet whose clock runs
+        // ahead would stand until a later one that never comes. (A mark late by days is normal:
+        // a tablet offline since.)
+        if mark.at_ms > self.now_ms.saturating_add(limits::CLOCK_AHEAD_MS) {
+            return Err(Rejection::new(RejectCode::Invalid));
+        }
         let key = mark.key.id();
         let mut state = self
             .attendance

@@ -23,6 +23,12 @@ const LI: &str = "deputy-demo-li";
 const WANG: &str = "deputy-demo-wang";
 const HOUR_MS: u64 = 3_600_000;
 
+/// Yesterday in China: the marks of these tests are at fixed hours of a day, and every hour of
+/// yesterday is past (the server refuses a mark stamped ahead of its clock).
+fn a_past_day() -> Date {
+    today().add_days(-1)
+}
+
 /// `hour` o'clock in China on `day`, in milliseconds since the epoch.
 fn at(day: Date, hour: u64, minute: u64) -> u64 {
     let midnight_utc = day.days_since_epoch() as i64 * 86_400_000;
@@ -91,7 +97,7 @@ async fn two_tablets_marking_one_deputy_on_one_day_converge_to_one_record() {
     let app = &l.app;
     let b_token = second_tablet(&l).await;
     let (a, b) = (l.tablet_client, client(2));
-    let day = today();
+    let day = a_past_day();
     let k = key(XINGFULI, ZHANG, day);
 
     let pushes = [
@@ -212,24 +218,47 @@ async fn two_tablets_marking_one_deputy_on_one_day_converge_to_one_record() {
     assert_eq!(count(&app.db, "attendance").await, 2);
 }
 
-/// A deputy marks only its own attendance, at a station it serves and may write; station staff
-/// mark any deputy of their station; nobody marks at another station; a mark off its day is
-/// invalid.
+/// Off a tablet a deputy marks only its own attendance, at a station it serves and may write; on
+/// the station's tablet whoever is signed in marks any deputy of the station (the deputy on duty
+/// is picked there without signing in); station staff mark any deputy of their station; nobody
+/// marks at another station; a mark off its day is invalid.
 #[tokio::test]
 async fn who_may_mark_whose_attendance() {
     let l = the_loop().await;
     let app = &l.app;
-    let day = today();
+    let day = a_past_day();
     let nine = at(day, 9, 0);
     let tc = l.tablet_client;
+    let zhang_off_tablet = app.token("deputy-zhang", None).await;
     let cases = [
         // (who, token, client, mark, expected rejection)
         (
-            "a deputy marking another deputy",
+            "a deputy off a tablet marking another deputy",
+            &zhang_off_tablet,
+            client(25),
+            key(XINGFULI, LI, day),
+            Some(RejectCode::Forbidden),
+        ),
+        (
+            "a deputy off a tablet marking itself",
+            &zhang_off_tablet,
+            client(25),
+            key(XINGFULI, ZHANG, day),
+            None,
+        ),
+        (
+            "on the tablet, another deputy of the station",
             &l.tablet,
             tc,
             key(XINGFULI, LI, day),
-            Some(RejectCode::Forbidden),
+            None,
+        ),
+        (
+            "on the tablet, a deputy of another station",
+            &l.tablet,
+            tc,
+            key(XINGFULI, WANG, day),
+            Some(RejectCode::Invalid),
         ),
         (
             "a deputy marking itself",
@@ -314,7 +343,7 @@ async fn who_may_mark_whose_attendance() {
             tc,
             vec![mark(
                 tc,
-                3,
+                4,
                 key(XINGFULI, ZHANG, day),
                 Mark::SignOut,
                 nine + 3 * 86_400_000,
@@ -336,7 +365,7 @@ async fn who_may_mark_whose_attendance() {
 async fn attendance_is_read_by_the_stations_readers_only() {
     let l = the_loop().await;
     let app = &l.app;
-    let day = today();
+    let day = a_past_day();
     let tc = l.tablet_client;
     app.push_ok(
         &l.tablet,
@@ -396,7 +425,7 @@ async fn attendance_is_read_by_the_stations_readers_only() {
 async fn a_pull_interleaves_opinions_and_attendance_in_change_order() {
     let l = the_loop().await;
     let app = &l.app;
-    let day = today();
+    let day = a_past_day();
     let tc = l.tablet_client;
     let create = |seq: u64, n: u8| {
         Mutation::new(
@@ -745,4 +774,53 @@ async fn station_events_are_recorded_by_the_stations_writers() {
     }
     assert_eq!(count(&app.db, "activities").await, 2);
     assert_eq!(count(&app.db, "activity_attendees").await, 4);
+}
+
+/// A mark stamped later than the server's clock allows (a tablet clock set ahead) is `invalid`:
+/// the merge keeps the latest sign-out, so it would stand for good. A few minutes ahead is a
+/// tablet clock a little fast, and taken; a mark days late is a tablet offline since, and taken.
+#[tokio::test]
+async fn a_mark_from_a_clock_ahead_is_refused() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let tc = l.tablet_client;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let on_its_day = |at_ms: u64| {
+        key(
+            XINGFULI,
+            ZHANG,
+            Date::from_unix_ms(
+                at_ms as i64,
+                liaison_domain::followup::CHINA_UTC_OFFSET_MINUTES,
+            ),
+        )
+    };
+    let cases = [
+        (now + 2 * HOUR_MS, Some(RejectCode::Invalid)),
+        (now + 5 * 60_000, None),
+        (now - 2 * 24 * HOUR_MS, None),
+    ];
+    for (seq, (at_ms, expected)) in (1..).zip(cases) {
+        let answer = app
+            .push_ok(
+                &l.tablet,
+                tc,
+                vec![mark(tc, seq, on_its_day(at_ms), Mark::SignOut, at_ms)],
+            )
+            .await;
+        assert_eq!(answer.rejected.first().map(|r| r.code), expected, "{at_ms}");
+    }
+    let latest = attendance(&l, &l.staff, "")
+        .await
+        .into_iter()
+        .filter_map(|a| a.signed_out_at_ms)
+        .max();
+    assert_eq!(
+        latest,
+        Some(now + 5 * 60_000),
+        "the refused mark left no trace"
+    );
 }

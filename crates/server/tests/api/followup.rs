@@ -1,10 +1,13 @@
 //! The follow-up loop over HTTP, per role, with every denied case: the units and the calendar,
 //! the ledger, the item view and steps taken online (`/api/v1/opinions/{id}/steps`) or pushed
-//! from a tablet (`RecordFollowUp`), and one item's whole life across four roles.
+//! from a tablet (`RecordFollowUp`), and one item's whole life across four roles. Also: a shared
+//! tablet pushing the steps of everyone who signed in on it, an online step sent twice with its
+//! id, steps from a wrong clock, a referred item that cannot be deleted, and a referral only to
+//! a unit its author may see.
 //!
-//! The cast ([`the_loop`]): the demo directory with office staff of the district, station staff
-//! of 幸福里 and of 和平, the deputy 张建国 on a 幸福里 tablet, the deputy 王志强 of 和平, and two
-//! handling units of the district (住建局, 城管局), each with an account.
+//! The cast ([`the_loop`]): the demo directory with an administrator, office staff of the
+//! district, station staff of 幸福里 and of 和平, the deputy 张建国 on a 幸福里 tablet, the deputy
+//! 王志强 of 和平, and two handling units of the district (住建局, 城管局), each with an account.
 
 use super::accounts::app_with_accounts;
 use super::sync::{client, opinion_id, scalar, stamp};
@@ -12,12 +15,12 @@ use super::{TestApp, assert_json_error, body_json};
 use axum::body::Body;
 use axum::http::{Method, Response, StatusCode};
 use liaison_domain::followup::{
-    Action, ActionKind, Actor, CHINA_UTC_OFFSET_MINUTES, Date, DeadlineColour, Evaluation,
-    FeedbackMethod, FollowUp, HandlingUnit, ItemView, LedgerRow, NoteKind, StatusKind,
-    TransitionError, WorkCalendar,
+    Action, ActionKind, Actor, AttendanceKey, AttendanceMark, CHINA_UTC_OFFSET_MINUTES, Date,
+    DeadlineColour, Evaluation, FeedbackMethod, FollowUp, HandlingUnit, ItemView, LedgerRow, Mark,
+    NoteKind, StatusKind, TransitionError, WorkCalendar,
 };
 use liaison_domain::sync::{
-    Change, Mutation, MutationKind, OpinionFieldValue, RejectCode, Rejected, Seq,
+    Change, Mutation, MutationKind, OpinionFieldValue, PushResponse, RejectCode, Rejected, Seq,
 };
 use liaison_domain::{
     ClientId, DutyContext, FollowUpId, Opinion, OpinionDraft, OpinionId, Outcome, OutcomeKind,
@@ -38,12 +41,16 @@ const DAY_MS: u64 = 86_400_000;
 /// Everyone in the loop, signed in: bearer tokens, and the tablet's sync client.
 pub(super) struct Loop {
     pub app: TestApp,
+    /// The administrator (the only one who sets the calendar).
+    pub admin: String,
     pub office: String,
     pub staff: String,
     pub heping: String,
     /// 张建国 on a 幸福里 tablet.
     pub tablet: String,
     pub tablet_client: ClientId,
+    /// That tablet's device token, for other accounts to sign in on it.
+    pub device: String,
     /// 王志强, deputy of 和平, signed in without a device.
     pub wang: String,
     pub housing: String,
@@ -62,6 +69,7 @@ pub(super) async fn the_loop() -> Loop {
             .await
             .unwrap();
     }
+    app.add_user("admin", Role::Admin, None, &[]).await;
     app.add_unit_user("unit-housing", HOUSING).await;
     app.add_unit_user("unit-urban", URBAN).await;
     app.add_user(
@@ -73,10 +81,10 @@ pub(super) async fn the_loop() -> Loop {
     .await;
     let staff = app.token("staff-xingfuli", None).await;
     let device = body_json(app.enroll(&staff, XINGFULI).await).await;
-    let tablet = app
-        .token("deputy-zhang", device["device_token"].as_str())
-        .await;
+    let device = device["device_token"].as_str().unwrap().to_owned();
+    let tablet = app.token("deputy-zhang", Some(&device)).await;
     Loop {
+        admin: app.token("admin", None).await,
         office: app.token("office", None).await,
         heping: app.token("staff-heping", None).await,
         wang: app.token("deputy-wang", None).await,
@@ -85,6 +93,7 @@ pub(super) async fn the_loop() -> Loop {
         staff,
         tablet,
         tablet_client: client(1),
+        device,
         app,
     }
 }
@@ -361,7 +370,7 @@ async fn one_items_whole_life_across_four_roles() {
         holidays: [holiday].into_iter().collect(),
         ..WorkCalendar::default()
     };
-    let response = app.put_calendar(&l.office, &calendar).await;
+    let response = app.put_calendar(&l.admin, &calendar).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let due = calendar.add_working_days(today(), 5);
     let mut events = app.open_events(&l.staff).await;
@@ -862,43 +871,31 @@ async fn a_step_signed_by_someone_else_is_forbidden() {
     assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 1);
 }
 
-/// A referral's `due` must be its working days on the server's calendar: online the answer is
-/// 422 `not_allowed` `deadline_mismatch` with the expected date; pushed, the same rejection,
-/// kept and returned identically on a resend. An unknown unit is `invalid`.
+/// A referral's deadline is its working days on the server's calendar. Pushed from a tablet, a
+/// `due` counted otherwise (here without a holiday) is `not_allowed` `deadline_mismatch` with the
+/// expected date, kept and returned identically on a resend; online the server counts it itself
+/// from today, whatever the page sent (the page only previews it). An unknown unit is `invalid`
+/// either way.
 #[tokio::test]
-async fn a_referral_with_a_wrong_due_date_is_refused() {
+async fn a_referrals_deadline_is_counted_on_the_servers_calendar() {
     let l = the_loop().await;
     let app = &l.app;
-    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let pushed = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let online = captured_on_the_tablet(&l, 2, 2, OutcomeKind::ToBeReferred).await;
     let next_working_day = WorkCalendar::weekdays_only().add_working_days(today(), 1);
     let calendar = WorkCalendar {
         holidays: [next_working_day].into_iter().collect(),
         ..WorkCalendar::default()
     };
     assert_eq!(
-        app.put_calendar(&l.office, &calendar).await.status(),
+        app.put_calendar(&l.admin, &calendar).await.status(),
         StatusCode::NO_CONTENT
     );
     let wrong = WorkCalendar::weekdays_only().add_working_days(today(), 5);
     let right = calendar.add_working_days(today(), 5);
     assert_ne!(wrong, right, "the holiday moves the deadline");
 
-    let response = app
-        .step(&l.office, id, refer(HOUSING, HOUSING_NAME, 5, wrong))
-        .await;
-    let transition = assert_not_allowed(response, "deadline_mismatch", "holiday ignored").await;
-    assert_eq!(
-        transition,
-        json!({
-            "code": "deadline_mismatch",
-            "given": wrong,
-            "expected": right,
-            "working_days": 5,
-        })
-    );
-    assert!(app.item_ok(&l.office, id).await.steps.is_empty());
-
-    // Pushed by station staff from their own tablet session (no device).
+    // Pushed by station staff from their own session (no device).
     let staff = app.actor(&l.staff).await;
     let sc = client(30);
     let referral = |due: Date, unit: &str| {
@@ -915,8 +912,8 @@ async fn a_referral_with_a_wrong_due_date_is_refused() {
         )
     };
     let batch = vec![
-        record(sc, 1, id, referral(wrong, HOUSING)),
-        record(sc, 2, id, referral(right, "unit-made-up")),
+        record(sc, 1, pushed, referral(wrong, HOUSING)),
+        record(sc, 2, pushed, referral(right, "unit-made-up")),
     ];
     let answer = app.push_ok(&l.staff, sc, batch.clone()).await;
     assert_eq!(answer.acknowledged_through, Seq(2));
@@ -937,10 +934,24 @@ async fn a_referral_with_a_wrong_due_date_is_refused() {
     );
     let again = app.push_ok(&l.staff, sc, batch).await;
     assert_eq!(again, answer, "a resend gets the identical rejections");
+    assert!(app.item_ok(&l.office, pushed).await.steps.is_empty());
+    // The right deadline is taken.
+    let answer = app
+        .push_ok(
+            &l.staff,
+            sc,
+            vec![record(sc, 3, pushed, referral(right, HOUSING))],
+        )
+        .await;
+    assert!(answer.rejected.is_empty(), "{answer:?}");
+    assert_eq!(
+        app.item_ok(&l.office, pushed).await.lifecycle.due,
+        Some(right)
+    );
 
     // Online, an unknown unit is `invalid` with the field.
     let response = app
-        .step(&l.office, id, refer("unit-made-up", "无", 5, right))
+        .step(&l.office, online, refer("unit-made-up", "无", 5, right))
         .await;
     assert_invalid(
         response,
@@ -948,17 +959,16 @@ async fn a_referral_with_a_wrong_due_date_is_refused() {
         "unknown unit",
     )
     .await;
-
-    // The right deadline is taken, from the tablet as online.
-    let answer = app
-        .push_ok(
-            &l.staff,
-            sc,
-            vec![record(sc, 3, id, referral(right, HOUSING))],
-        )
+    // Online, the page counted without the holiday: the server's own count is recorded.
+    let view = app
+        .step_ok(&l.office, online, refer(HOUSING, HOUSING_NAME, 5, wrong))
         .await;
-    assert!(answer.rejected.is_empty(), "{answer:?}");
-    assert_eq!(app.item_ok(&l.office, id).await.lifecycle.due, Some(right));
+    assert_eq!(view.lifecycle.due, Some(right));
+    assert!(
+        matches!(view.steps[..], [FollowUp { action: Action::Refer { due, .. }, .. }] if due == right),
+        "{:?}",
+        view.steps
+    );
 }
 
 /// Once a follow-up step exists, the intake decision (the outcome) is fixed: an edit of it is
@@ -1111,14 +1121,14 @@ async fn online_steps_need_write_access_to_the_station() {
     .await;
 }
 
-/// The units each role sees, and the calendar: everyone reads it, only administrators and office
-/// staff set it, and a day cannot be both a holiday and a make-up working day.
+/// The units each role sees, and the calendar: everyone reads it, only administrators set it
+/// (one calendar serves every region; office staff of one region may not move the others'
+/// deadlines), and a day cannot be both a holiday and a make-up working day.
 #[tokio::test]
 async fn units_and_the_calendar_by_role() {
     let l = the_loop().await;
     let app = &l.app;
-    app.add_user("root", Role::Admin, None, &[]).await;
-    let admin = app.token("root", None).await;
+    let admin = l.admin.clone();
     // A unit of the street (below the district) and one of a region with no stations.
     let mut conn = app.db.acquire().await.unwrap();
     conn.query("INSERT INTO regions (id, name, parent_id) VALUES ('region-other', '别区', NULL)")
@@ -1203,6 +1213,7 @@ async fn units_and_the_calendar_by_role() {
         make_up_working_days: [d("2026-10-10")].into_iter().collect(),
     };
     for (who, token) in [
+        ("office staff", &l.office),
         ("station staff", &l.staff),
         ("deputy", &l.tablet),
         ("unit", &l.housing),
@@ -1211,7 +1222,12 @@ async fn units_and_the_calendar_by_role() {
         assert_json_error(response, StatusCode::FORBIDDEN, "forbidden", who).await;
     }
     assert_eq!(
-        app.put_calendar(&l.office, &calendar).await.status(),
+        app.db.work_calendar().await.unwrap(),
+        WorkCalendar::default(),
+        "nothing changed"
+    );
+    assert_eq!(
+        app.put_calendar(&admin, &calendar).await.status(),
         StatusCode::NO_CONTENT
     );
     for token in [&l.tablet, &l.housing, &l.heping, &admin] {
@@ -1327,7 +1343,7 @@ async fn the_ledger_filters_and_puts_the_urgent_first() {
     let cal = WorkCalendar::weekdays_only();
     // `age` days ago, newest last.
     let items = [
-        (1, XINGFULI, "deputy-demo-zhang", "parking", 5),
+        (1, XINGFULI, "deputy-demo-zhang", "parking", 45),
         (2, XINGFULI, "deputy-demo-li", "old_building_elevators", 4),
         (3, XINGFULI, "deputy-demo-zhang", "parking", 3),
         (4, HEPING, "deputy-demo-wang", "parking", 2),
@@ -1550,4 +1566,442 @@ async fn online_steps_are_pulled_by_tablets_and_their_client_is_the_servers_own(
         )
         .await;
     assert_json_error(response, StatusCode::CONFLICT, "client_mismatch", "device").await;
+}
+
+/// A note step, as deputies and staff record them.
+fn note(text: &str) -> Action {
+    Action::Note {
+        kind: NoteKind::ReturnVisit,
+        text: text.into(),
+    }
+}
+
+/// A sign-in of `deputy` at 幸福里 at `at_ms`, on that day.
+fn sign_in(client: ClientId, seq: u64, deputy: &str, at_ms: u64) -> Mutation {
+    Mutation::new(
+        client,
+        Seq(seq),
+        stamp(client, seq * 10),
+        MutationKind::MarkAttendance {
+            mark: AttendanceMark {
+                key: AttendanceKey {
+                    station_id: XINGFULI.into(),
+                    deputy_id: deputy.into(),
+                    day: Date::from_unix_ms(at_ms as i64, CHINA_UTC_OFFSET_MINUTES),
+                },
+                mark: Mark::SignIn,
+                at_ms,
+            },
+        },
+    )
+}
+
+fn rejections(answer: &PushResponse) -> Vec<(Seq, RejectCode)> {
+    answer.rejected.iter().map(|r| (r.seq, r.code)).collect()
+}
+
+/// A shared tablet: 张建国 records a step and his sign-in offline and signs out; 李 signs in on
+/// the same tablet, which pushes 张's work under 李's session: applied, under 张's name. A step
+/// signed by an account that signed in only on another tablet is forbidden until it signs in on
+/// this one; one recording a role the account does not have is forbidden. On the tablet the
+/// deputy on duty may be marked by whoever is signed in; off a tablet a step is the session's own
+/// and a deputy marks only itself.
+#[tokio::test]
+async fn a_shared_tablet_pushes_the_work_of_everyone_who_signed_in_on_it() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let tc = l.tablet_client;
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let zhang = app.actor(&l.tablet).await;
+    let now = now_ms();
+    let response = app
+        .call(Method::DELETE, "/api/v1/session", Some(&l.tablet), None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT, "张 signs out");
+
+    for (username, deputy) in [
+        ("deputy-li", "deputy-demo-li"),
+        ("deputy-chen", "deputy-demo-chen"),
+    ] {
+        app.add_user(
+            username,
+            Role::Deputy,
+            Some(deputy),
+            &[Scope::Station(XINGFULI.into())],
+        )
+        .await;
+    }
+    let li = app.token("deputy-li", Some(&l.device)).await;
+    // 陈 works on another 幸福里 tablet only (so far).
+    let other = body_json(app.enroll(&l.staff, XINGFULI).await).await;
+    let chen_elsewhere = app
+        .token("deputy-chen", other["device_token"].as_str())
+        .await;
+    let chen = app.actor(&chen_elsewhere).await;
+
+    let answer = app
+        .push_ok(
+            &li,
+            tc,
+            vec![
+                record(tc, 2, id, step_by(&zhang, now, note("张的回访"))),
+                sign_in(tc, 3, "deputy-demo-zhang", now),
+                record(tc, 4, id, step_by(&chen, now + 1, note("陈的回访"))),
+                record(
+                    tc,
+                    5,
+                    id,
+                    step_by(
+                        &Actor {
+                            role: Role::StationStaff,
+                            ..zhang.clone()
+                        },
+                        now + 2,
+                        note("冒充站长"),
+                    ),
+                ),
+                // The deputy on duty, picked on the tablet without signing in.
+                sign_in(tc, 6, "deputy-demo-chen", now),
+            ],
+        )
+        .await;
+    assert_eq!(
+        rejections(&answer),
+        vec![
+            (Seq(4), RejectCode::Forbidden),
+            (Seq(5), RejectCode::Forbidden)
+        ]
+    );
+    let view = app.item_ok(&l.office, id).await;
+    assert_eq!(view.steps.len(), 1);
+    assert_eq!(
+        view.steps[0].by, zhang,
+        "recorded under the account that took it"
+    );
+    let marked: Vec<String> = body_json(
+        app.call(Method::GET, "/api/v1/attendance", Some(&l.staff), None)
+            .await,
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|a| a["deputy_id"].as_str().unwrap().to_owned())
+    .collect();
+    assert_eq!(marked, ["deputy-demo-chen", "deputy-demo-zhang"]);
+
+    // Once 陈 has signed in on this tablet, his steps recorded on it go through.
+    app.token("deputy-chen", Some(&l.device)).await;
+    let answer = app
+        .push_ok(
+            &li,
+            tc,
+            vec![record(tc, 7, id, step_by(&chen, now + 3, note("陈的回访")))],
+        )
+        .await;
+    assert!(answer.rejected.is_empty(), "{answer:?}");
+    assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 2);
+
+    // Off a tablet, 李 pushes only his own steps and marks.
+    let li_own = app.token("deputy-li", None).await;
+    let lc = client(50);
+    let answer = app
+        .push_ok(
+            &li_own,
+            lc,
+            vec![
+                record(lc, 1, id, step_by(&zhang, now + 4, note("张的回访"))),
+                sign_in(lc, 2, "deputy-demo-zhang", now),
+                sign_in(lc, 3, "deputy-demo-li", now),
+            ],
+        )
+        .await;
+    assert_eq!(
+        rejections(&answer),
+        vec![
+            (Seq(1), RejectCode::Forbidden),
+            (Seq(2), RejectCode::Forbidden)
+        ]
+    );
+    assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 2);
+}
+
+/// The back office's step carries the id its page made when the form opened: sent twice (the
+/// first answer lost), it is taken once and both answers are the item with that one step, also
+/// after the item moved on. An id that is not a UUID is refused and nothing is stored.
+#[tokio::test]
+async fn an_online_step_sent_twice_with_its_id_is_taken_once() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let step_id = FollowUpId::new_v7(now_ms(), [7; 10]);
+    let due = WorkCalendar::weekdays_only().add_working_days(today(), 5);
+    let mut body = refer(HOUSING, HOUSING_NAME, 5, due);
+    body["id"] = json!(step_id);
+
+    let first = app.step_ok(&l.office, id, body.clone()).await;
+    let second = app.step_ok(&l.office, id, body.clone()).await;
+    assert_eq!(first.steps.len(), 1);
+    assert_eq!(first.steps[0].id, step_id);
+    assert_eq!(second, first, "the same answer");
+    // After the unit accepted it, the resend still changes nothing and shows the item as it is.
+    app.step_ok(&l.housing, id, json!({"action": "accept"}))
+        .await;
+    let third = app.step_ok(&l.office, id, body).await;
+    assert_eq!(action_codes(&third), ["refer", "accept"]);
+    assert_eq!(third.lifecycle.status.kind(), StatusKind::InProgress);
+    let changes = scalar(
+        &app.db,
+        "SELECT COUNT(m.change_seq) AS value FROM mutations m \
+         JOIN users u ON u.server_client_id = m.client_id WHERE u.username = 'office'",
+    )
+    .await;
+    assert_eq!(
+        changes, 1,
+        "one change from the office, however often it was sent"
+    );
+
+    let response = app
+        .step(
+            &l.office,
+            id,
+            json!({"id": "not-a-uuid", "action": "note", "kind": "visit", "text": "走访"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 2);
+}
+
+/// Once an online step is committed nothing is read any more: a database that fails on a read
+/// the answer needs (here a corrupt calendar row) fails the request before the step is stored,
+/// so a 500 never hides a step that was taken; sent again when the database is right, it is
+/// taken once.
+#[tokio::test]
+async fn an_online_step_answered_500_was_not_taken() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let sql = |statement: &'static str| async move {
+        let mut conn = app.db.acquire().await.unwrap();
+        conn.query(statement).execute().await.unwrap();
+    };
+    sql("INSERT INTO calendar_days (day, kind) VALUES ('not a day', 'holiday')").await;
+    let body = json!({
+        "id": FollowUpId::new_v7(now_ms(), [8; 10]),
+        "action": "note",
+        "kind": "reminder",
+        "text": "催办",
+    });
+    let response = app.step(&l.office, id, body.clone()).await;
+    assert_json_error(
+        response,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "corrupt calendar",
+    )
+    .await;
+    let steps = "SELECT COUNT(*) AS value FROM mutations WHERE kind = 'record_follow_up'";
+    assert_eq!(scalar(&app.db, steps).await, 0, "nothing was taken");
+
+    sql("DELETE FROM calendar_days WHERE day = 'not a day'").await;
+    app.step_ok(&l.office, id, body.clone()).await;
+    let view = app.step_ok(&l.office, id, body).await;
+    assert_eq!(action_codes(&view), ["note"]);
+}
+
+/// Times that cannot be: a step stamped after the server's now (beyond a few minutes' allowance)
+/// or a day before the item was recorded is `not_allowed` `clock_wrong`. A step recorded offline
+/// before someone else's later step is not: it is pushed late, not wrong.
+#[tokio::test]
+async fn a_step_from_a_wrong_clock_is_refused() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let tc = l.tablet_client;
+    // Recorded a minute ago.
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let zhang = app.actor(&l.tablet).await;
+    let now = now_ms();
+    const MINUTE: u64 = 60_000;
+    let answer = app
+        .push_ok(
+            &l.tablet,
+            tc,
+            vec![
+                record(
+                    tc,
+                    2,
+                    id,
+                    step_by(&zhang, now + 60 * MINUTE, note("快一小时")),
+                ),
+                record(
+                    tc,
+                    3,
+                    id,
+                    step_by(&zhang, now + 5 * MINUTE, note("快五分钟")),
+                ),
+                record(tc, 4, id, step_by(&zhang, now - 2 * DAY_MS, note("慢两天"))),
+                record(
+                    tc,
+                    5,
+                    id,
+                    step_by(&zhang, now - 60 * MINUTE, note("慢一小时")),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(
+        rejections(&answer),
+        vec![
+            (Seq(2), RejectCode::NotAllowed),
+            (Seq(4), RejectCode::NotAllowed)
+        ]
+    );
+    for rejected in &answer.rejected {
+        assert_eq!(rejected.transition, Some(TransitionError::ClockWrong));
+    }
+    assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 2);
+
+    // The office reminds the unit online now; a note the deputy wrote offline ten minutes ago
+    // arrives after it, and is taken.
+    let response = app
+        .step(
+            &l.office,
+            id,
+            json!({"action": "note", "kind": "reminder", "text": "催办"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = app
+        .push_ok(
+            &l.tablet,
+            tc,
+            vec![record(
+                tc,
+                6,
+                id,
+                step_by(&zhang, now - 10 * MINUTE, note("离线时记下的回访")),
+            )],
+        )
+        .await;
+    assert!(answer.rejected.is_empty(), "{answer:?}");
+    assert_eq!(app.item_ok(&l.office, id).await.steps.len(), 4);
+}
+
+/// An item whose follow-up has begun is never deleted: the tablet's delete of a referred item is
+/// `not_allowed` `follow_up_begun`, and the unit it was referred to still reads and acts on it.
+#[tokio::test]
+async fn a_referred_item_cannot_be_deleted() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let tc = l.tablet_client;
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let due = WorkCalendar::weekdays_only().add_working_days(today(), 5);
+    app.step_ok(&l.office, id, refer(HOUSING, HOUSING_NAME, 5, due))
+        .await;
+    let answer = app
+        .push_ok(
+            &l.tablet,
+            tc,
+            vec![Mutation::new(
+                tc,
+                Seq(2),
+                stamp(tc, 20),
+                MutationKind::DeleteOpinion { id },
+            )],
+        )
+        .await;
+    assert_eq!(rejections(&answer), vec![(Seq(2), RejectCode::NotAllowed)]);
+    assert_eq!(
+        answer.rejected[0].transition,
+        Some(TransitionError::FollowUpBegun)
+    );
+    assert_eq!(app.ledger_ids(&l.housing, "").await, vec![id]);
+    let view = app.item_ok(&l.housing, id).await;
+    assert!(view.available.contains(&ActionKind::Accept));
+    assert_eq!(app.ledger_ids(&l.office, "").await, vec![id]);
+}
+
+/// A referral names a unit its author may see: office staff of the district cannot refer to a
+/// unit of another region, online or pushed (`invalid`, the `unit` unknown, as for a unit that
+/// does not exist); the administrator may. On a shared tablet the author is judged: station
+/// staff's referral recorded on the tablet and pushed under the deputy's session goes to a unit
+/// the staff may see, not to another.
+#[tokio::test]
+async fn a_referral_names_a_unit_its_author_may_see() {
+    let l = the_loop().await;
+    let app = &l.app;
+    let mut conn = app.db.acquire().await.unwrap();
+    conn.query("INSERT INTO regions (id, name, parent_id) VALUES ('region-other', '别区', NULL)")
+        .execute()
+        .await
+        .unwrap();
+    drop(conn);
+    app.db
+        .put_unit(&HandlingUnit {
+            id: "unit-other".into(),
+            name: "别区住建局".into(),
+            region_id: "region-other".into(),
+        })
+        .await
+        .unwrap();
+    let id = captured_on_the_tablet(&l, 1, 1, OutcomeKind::ToBeReferred).await;
+    let other = captured_on_the_tablet(&l, 2, 2, OutcomeKind::ToBeReferred).await;
+    let due = WorkCalendar::weekdays_only().add_working_days(today(), 5);
+    let unknown_unit = json!([["unit", {"code": "unknown_choice"}]]);
+
+    let response = app
+        .step(&l.office, id, refer("unit-other", "别区住建局", 5, due))
+        .await;
+    assert_invalid(response, unknown_unit.clone(), "office, online").await;
+
+    let referral = |by: &Actor, unit: &str| {
+        step_by(
+            by,
+            now_ms(),
+            Action::Refer {
+                unit_id: unit.into(),
+                unit_name: unit.into(),
+                working_days: 5,
+                due,
+                note: String::new(),
+            },
+        )
+    };
+    let staff = app.actor(&l.staff).await;
+    let sc = client(30);
+    let answer = app
+        .push_ok(
+            &l.staff,
+            sc,
+            vec![record(sc, 1, id, referral(&staff, "unit-other"))],
+        )
+        .await;
+    assert_eq!(rejections(&answer), vec![(Seq(1), RejectCode::Invalid)]);
+    assert_eq!(
+        serde_json::to_value(&answer.rejected[0].errors).unwrap(),
+        unknown_unit
+    );
+
+    // The station staff signed in on the tablet once; their referrals go out under 张's session.
+    app.token("staff-xingfuli", Some(&l.device)).await;
+    let tc = l.tablet_client;
+    let answer = app
+        .push_ok(
+            &l.tablet,
+            tc,
+            vec![
+                record(tc, 3, id, referral(&staff, "unit-other")),
+                record(tc, 4, id, referral(&staff, HOUSING)),
+            ],
+        )
+        .await;
+    assert_eq!(rejections(&answer), vec![(Seq(3), RejectCode::Invalid)]);
+    let view = app.item_ok(&l.office, id).await;
+    assert_eq!(view.lifecycle.unit_id, Some(HOUSING.into()));
+    assert_eq!(view.steps[0].by, staff);
+
+    let view = app
+        .step_ok(&l.admin, other, refer("unit-other", "别区住建局", 5, due))
+        .await;
+    assert_eq!(view.lifecycle.unit_id, Some("unit-other".into()));
 }

@@ -346,14 +346,21 @@ async fn an_old_app_or_protocol_is_426_with_the_minimum() {
             valid_opinion(opinion_id(1), "station-xingfuli"),
         )],
     );
-    body["app_version"] = json!("0.0.9");
-    let response = app.push(&token, body.clone()).await;
-    assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
-    let error = body_json(response).await["error"].clone();
-    assert_eq!(error["code"], "app_too_old");
-    assert_eq!(error["minimum"], Settings::DEFAULT_MIN_APP_VERSION);
+    // 0.1.0 cannot read the follow-up steps and attendance records that pulls carry since
+    // 0.2.0: it is told to update (and keeps its outbox).
+    for too_old in ["0.0.9", "0.1.0", "0.1.9"] {
+        body["app_version"] = json!(too_old);
+        let response = app.push(&token, body.clone()).await;
+        assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED, "{too_old}");
+        let error = body_json(response).await["error"].clone();
+        assert_eq!(error["code"], "app_too_old", "{too_old}");
+        assert_eq!(error["minimum"], Settings::DEFAULT_MIN_APP_VERSION);
+    }
+    // The app built with this server (one workspace version) is new enough for it.
+    let mut current = body.clone();
+    current["app_version"] = json!(env!("CARGO_PKG_VERSION"));
 
-    body["app_version"] = json!("0.1.0");
+    body["app_version"] = json!(Settings::DEFAULT_MIN_APP_VERSION);
     body["protocol"] = json!(PROTOCOL_VERSION + 1);
     let response = app.push(&token, body).await;
     assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
@@ -376,6 +383,9 @@ async fn an_old_app_or_protocol_is_426_with_the_minimum() {
     );
     assert_eq!(count(&app.db, "mutations").await, 0);
     assert_eq!(count(&app.db, "opinions").await, 0);
+
+    assert_eq!(app.push(&token, current).await.status(), StatusCode::OK);
+    assert_eq!(count(&app.db, "opinions").await, 1);
 }
 
 #[tokio::test]
