@@ -4,8 +4,8 @@ use crate::components::duty::DutyPicker;
 use crate::components::header::Header;
 use crate::i18n::{I18n, tr, use_i18n};
 use crate::pages::{
-    capture::CaptureScreen, item::ItemScreen, ledger::LedgerScreen, record::RecordScreen,
-    records::RecordsScreen, sync::SyncScreen,
+    capture::CaptureScreen, duty::DutyScreen, item::ItemScreen, ledger::LedgerScreen,
+    record::RecordScreen, records::RecordsScreen, sync::SyncScreen,
 };
 use crate::state::AppState;
 use crate::storage::Store;
@@ -99,6 +99,7 @@ fn Shell(state: AppState) -> impl IntoView {
                     <Route path=path!("/records") view=RecordsScreen/>
                     <Route path=path!("/records/:id") view=RecordScreen/>
                     <Route path=path!("/ledger") view=LedgerScreen/>
+                    <Route path=path!("/duty") view=DutyScreen/>
                     <Route path=path!("/items/:id") view=ItemScreen/>
                     <Route path=path!("/sync") view=SyncScreen/>
                 </Routes>

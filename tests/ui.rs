@@ -41,6 +41,7 @@ async fn signed_in_app(name: &str) -> AppState {
             device: None,
             session_expires_at: 0,
             unit_id: None,
+            scopes: Vec::new(),
         },
     }));
     app

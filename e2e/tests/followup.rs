@@ -384,3 +384,101 @@ async fn attendance_recorded_offline_on_two_tablets_converges_without_duplicates
     a.close().await;
     b.close().await;
 }
+
+/// Today in China time, as the pages and the server count days.
+fn today_in_china() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 8 * 3_600_000;
+    let days = ms.div_euclid(86_400_000);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn station_staff_keep_the_roster_and_record_an_event_with_its_attendees() {
+    let server = Server::start();
+    let base = server.url("");
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let staff = Browser::open(&driver, profile.path()).await;
+    sign_in(&staff, &base, STAFF).await;
+    staff.click("#nav-duty").await;
+    staff.select("#duty-page-station", STATION).await;
+    staff
+        .wait_until(
+            "14 days of roster",
+            "return document.querySelectorAll('#roster li.roster-day').length === 14",
+        )
+        .await;
+
+    // Today: the deputy 张建国 on duty.
+    let today = today_in_china();
+    let day = format!("#roster li.roster-day[data-day=\"{today}\"]");
+    staff
+        .click(&format!(
+            "{day} input.roster-pick[data-deputy=\"{DEPUTY_ID}\"]"
+        ))
+        .await;
+    staff.click(&format!("#roster-save-{today}")).await;
+    staff
+        .wait_for_data(&format!("{day} .roster-status"), "state", "saved")
+        .await;
+    let token = api_sign_in(&server, OFFICE.0, OFFICE.1).await;
+    let (status, roster) = api(
+        "GET",
+        &server.url(&format!(
+            "/api/v1/roster?station={STATION}&from={today}&to={today}"
+        )),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{roster}");
+    assert_eq!(roster.as_array().map(Vec::len), Some(1), "{roster}");
+    assert_eq!(roster[0]["deputy_id"], DEPUTY_ID);
+
+    // A collective reception with its attendee and the citizens received.
+    staff.select("#activity-kind", "collective_reception").await;
+    staff.type_into("#activity-title", "十一月集体接待日").await;
+    staff
+        .click(&format!(
+            "#activity-attendees input.activity-attendee[value=\"{DEPUTY_ID}\"]"
+        ))
+        .await;
+    staff.fill("#activity-citizens", "23").await;
+    staff.click("#activity-save").await;
+    staff.find("#activity-saved").await;
+    staff
+        .wait_until(
+            "the event listed",
+            "return [...document.querySelectorAll('#activities li.activity')]
+                 .some(a => a.innerText.includes('十一月集体接待日'))",
+        )
+        .await;
+    staff.screenshot("duty-page").await;
+    let (status, activities) = api(
+        "GET",
+        &server.url(&format!("/api/v1/activities?station={STATION}")),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{activities}");
+    let list = activities.as_array().unwrap();
+    assert_eq!(list.len(), 1, "recorded once: {activities}");
+    assert_eq!(list[0]["attendees"], serde_json::json!([DEPUTY_ID]));
+    assert_eq!(list[0]["citizens_received"], 23);
+    staff.close().await;
+}

@@ -6,6 +6,7 @@ use crate::i18n::{Lang, tr, use_i18n};
 use crate::state::use_app;
 use leptos::prelude::*;
 use leptos_router::components::A;
+use liaison_domain::Role;
 
 #[component]
 pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
@@ -20,6 +21,10 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
                 <A href="/records" attr:id="nav-records">{tr("nav.records")}</A>
                 <Show when=move || app.sync.session.with(Option::is_some)>
                     <A href="/ledger" attr:id="nav-ledger">{tr("nav.ledger")}</A>
+                </Show>
+                // Station duty: every signed-in account that reads stations (not handling units).
+                <Show when=move || app.sync.session.with(|s| s.as_ref().is_some_and(|s| s.user.role != Role::HandlingUnit))>
+                    <A href="/duty" attr:id="nav-duty">{tr("nav.duty")}</A>
                 </Show>
                 <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>

@@ -1,5 +1,6 @@
 //! One module per route.
 pub mod capture;
+pub mod duty;
 pub mod item;
 pub mod ledger;
 pub mod record;

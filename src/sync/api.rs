@@ -11,7 +11,7 @@ use liaison_domain::sync::client::{
     PhotoAnswer, PullAnswer, PushAnswer, read_photo_answer, read_pull_answer, read_push_answer,
 };
 use liaison_domain::sync::{Cursor, MAX_PULL_LIMIT, PROTOCOL_VERSION, PullRequest, PushRequest};
-use liaison_domain::{DeputyId, Role, StationId, UnitId};
+use liaison_domain::{DeputyId, Role, Scope, StationId, UnitId};
 use liaison_domain::{OpinionId, PhotoId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -47,6 +47,10 @@ pub struct SignedInUser {
     /// The handling unit of a unit account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_id: Option<UnitId>,
+    /// Where the account may act (regions or stations): which stations the duty page offers.
+    /// Empty in a session kept by an older app version until `GET /me` fills it in.
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
 }
 
 impl SignedInUser {

@@ -2,6 +2,7 @@
 //! the tablet whenever a connection allows, and tells the deputy where things stand.
 //!
 //! - [`api`]: the HTTP calls (sign-in, enrolment, push, pull) with timeouts.
+//! - [`duty`]: the station duty page's calls (attendance, roster, activities), online only.
 //! - [`office`]: the back office's calls (ledger, items and their steps, units, calendar),
 //!   online only.
 //! - [`round`]: one round, push then pull, stopping at the first failure with its reason.
@@ -17,6 +18,7 @@
 //! again, update the app) stops the timer until that person acts.
 
 pub mod api;
+pub mod duty;
 pub mod lock;
 pub mod office;
 pub mod round;

@@ -98,6 +98,36 @@ pub fn read_answer<T: DeserializeOwned>(status: Option<u16>, body: &str) -> Resu
     Err(read_refusal(status, body))
 }
 
+/// What the answer to a write that stores something means: the stored thing read as `T` on a
+/// 201 (stored now) or 200 (stored before: a resend of the same id) in our JSON shape, else why
+/// not (read as [`read_answer`] reads a refusal).
+pub fn read_stored_answer<T: DeserializeOwned>(
+    status: Option<u16>,
+    body: &str,
+) -> Result<T, OfficeError> {
+    let Some(status) = status else {
+        return Err(OfficeError::Unreachable);
+    };
+    if status == 200 || status == 201 {
+        return serde_json::from_str(body).map_err(|_| OfficeError::NotOurServer);
+    }
+    Err(read_refusal(status, body))
+}
+
+/// What the answer to a write without a body (`204 No Content`) means. Only a 204 with an empty
+/// body is the server's: a Wi-Fi portal answers 200 (or a redirect) with its own page. The
+/// caller still reads the result back (a `GET` in our JSON shape) before saying it is saved.
+pub fn read_no_content_answer(status: Option<u16>, body: &str) -> Result<(), OfficeError> {
+    let Some(status) = status else {
+        return Err(OfficeError::Unreachable);
+    };
+    match status {
+        204 if body.trim().is_empty() => Ok(()),
+        200..=299 => Err(OfficeError::NotOurServer),
+        _ => Err(read_refusal(status, body)),
+    }
+}
+
 /// A non-200 answer. The server's error shape is `{"error": {"code", "message", ...detail}}`;
 /// a flat `{"error": "<code>", "message", ...detail}` is read the same way.
 fn read_refusal(status: u16, body: &str) -> OfficeError {
@@ -139,7 +169,7 @@ fn read_refusal(status: u16, body: &str) -> OfficeError {
     }
 }
 
-async fn get<T: DeserializeOwned>(token: &str, url: &str) -> Result<T, OfficeError> {
+pub(crate) async fn get<T: DeserializeOwned>(token: &str, url: &str) -> Result<T, OfficeError> {
     match send(bearer(Request::get(url), token), None).await {
         Some((status, text)) => read_answer(Some(status), &text),
         None => read_answer(None, ""),
