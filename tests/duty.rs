@@ -25,6 +25,9 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
+mod common;
+use common::dom::{container, find, text_of, type_into, until};
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn day(text: &str) -> Date {
@@ -320,43 +323,6 @@ fn a_write_without_a_clear_answer_says_to_save_again_not_that_nothing_was_saved(
             assert_ne!(text(lang, key), key, "{key} missing in {lang:?}");
         }
     }
-}
-
-fn container() -> web_sys::HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let parent: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    document.body().unwrap().append_child(&parent).unwrap();
-    parent
-}
-
-fn find(parent: &web_sys::HtmlElement, selector: &str) -> Option<web_sys::HtmlElement> {
-    parent
-        .query_selector(selector)
-        .unwrap()
-        .map(|e| e.unchecked_into())
-}
-
-async fn until<T>(what: &str, check: impl Fn() -> Option<T>) -> T {
-    for _ in 0..500 {
-        if let Some(found) = check() {
-            return found;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// Types `value` into an input as a person would (the `input` event follows).
-fn type_into(parent: &web_sys::HtmlElement, selector: &str, value: &str) {
-    let input: web_sys::HtmlInputElement = find(parent, selector).unwrap().unchecked_into();
-    input.set_value(value);
-    input
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
-}
-
-fn text_of(parent: &web_sys::HtmlElement, selector: &str) -> Option<String> {
-    find(parent, selector).map(|e| e.text_content().unwrap_or_default())
 }
 
 #[wasm_bindgen_test]

@@ -14,10 +14,10 @@ use liaison_domain::followup::{
 use liaison_domain::{OutcomeKind, Role};
 use std::cell::Cell;
 use std::rc::Rc;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 mod common;
+use common::dom::{click, container, find, until};
 use common::{opinion, test_source};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -45,36 +45,6 @@ async fn signed_in_app(name: &str) -> AppState {
         },
     }));
     app
-}
-
-/// A container in the page, for one test's view.
-fn container() -> web_sys::HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let parent: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    document.body().unwrap().append_child(&parent).unwrap();
-    parent
-}
-
-fn find(parent: &web_sys::HtmlElement, selector: &str) -> Option<web_sys::HtmlElement> {
-    parent
-        .query_selector(selector)
-        .unwrap()
-        .map(|e| e.unchecked_into())
-}
-
-/// Waits (up to 10 s) until `check` gives something.
-async fn until<T>(what: &str, check: impl Fn() -> Option<T>) -> T {
-    for _ in 0..500 {
-        if let Some(found) = check() {
-            return found;
-        }
-        gloo_timers::future::TimeoutFuture::new(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn click(parent: &web_sys::HtmlElement, selector: &str) {
-    until(selector, || find(parent, selector)).await.click();
 }
 
 #[wasm_bindgen_test]

@@ -3,6 +3,7 @@
 //! Chromium; "offline" is the server process stopped. Each role uses its own browser profile,
 //! as each person uses their own device.
 
+use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
 use liaison_e2e::tablet::{
     DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, UNIT, capture, enroll, sign_in, wait_synced,
 };
@@ -387,23 +388,11 @@ async fn attendance_recorded_offline_on_two_tablets_converges_without_duplicates
 
 /// Today in China time, as the pages and the server count days.
 fn today_in_china() -> String {
-    let ms = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis() as i64
-        + 8 * 3_600_000;
-    let days = ms.div_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .as_millis() as i64;
+    Date::from_unix_ms(now, CHINA_UTC_OFFSET_MINUTES).to_string()
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -2,6 +2,8 @@
 //! `mod common;`). Not every binary uses every fixture.
 #![allow(dead_code)]
 
+pub mod dom;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
