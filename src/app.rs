@@ -11,6 +11,7 @@ use crate::state::AppState;
 use crate::storage::Store;
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 #[component]
@@ -92,7 +93,7 @@ fn Shell(state: AppState) -> impl IntoView {
     view! {
         <Router>
             <Header update_ready=update_ready/>
-            <DutyPicker/>
+            <TabletDutyBar/>
             <main>
                 <Routes fallback=|| view! { <CaptureScreen/> }>
                     <Route path=path!("/") view=CaptureScreen/>
@@ -106,4 +107,19 @@ fn Shell(state: AppState) -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// Whether a page is one of the tablet's, where the station and the deputy on duty are chosen
+/// once for everything recorded. The back office's pages (the ledger, an item, the station duty
+/// page) choose their station themselves; the duty picker there would only confuse office staff
+/// and handling units.
+pub fn is_tablet_page(path: &str) -> bool {
+    !(path.starts_with("/ledger") || path.starts_with("/items/") || path.starts_with("/duty"))
+}
+
+/// The duty picker, on the tablet's pages only.
+#[component]
+fn TabletDutyBar() -> impl IntoView {
+    let location = use_location();
+    move || is_tablet_page(&location.pathname.get()).then(|| view! { <DutyPicker/> })
 }

@@ -199,3 +199,23 @@ async fn a_step_form_sends_the_id_it_made_when_it_opened_on_every_resend() {
     assert_ne!(sent[2].id, sent[0].id);
     parent.remove();
 }
+
+#[wasm_bindgen_test]
+fn the_duty_picker_is_on_the_tablets_pages_only() {
+    use liaison_app::app::is_tablet_page;
+    for path in [
+        "/",
+        "/records",
+        "/records/0190a8b4-0000-7000-8000-000000000001",
+        "/sync",
+    ] {
+        assert!(is_tablet_page(path), "{path}");
+    }
+    for path in [
+        "/ledger",
+        "/items/0190a8b4-0000-7000-8000-000000000001",
+        "/duty",
+    ] {
+        assert!(!is_tablet_page(path), "{path}");
+    }
+}

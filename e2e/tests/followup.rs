@@ -189,6 +189,10 @@ async fn one_opinions_whole_life_across_four_roles() {
         ledger_row(&office, &base, &id).await,
         ("registered".into(), String::new())
     );
+    assert!(
+        office.find_all("#duty-station").await.is_empty(),
+        "the back office's pages do not ask for the deputy on duty"
+    );
     open_item(&office, &base, &id, "registered").await;
     refer(&office).await;
     office.screenshot("followup-referred").await;
