@@ -524,6 +524,13 @@ pub async fn api(
     (status, value)
 }
 
+/// `GET`s an API path as `token` and returns the body, which must come with a 200.
+pub async fn api_get_ok(server: &Server, token: &str, path: &str) -> Value {
+    let (status, body) = api("GET", &server.url(path), Some(token), None).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    body
+}
+
 /// Signs in through the API; the bearer token.
 pub async fn api_sign_in(server: &Server, username: &str, password: &str) -> String {
     let (status, body) = api(

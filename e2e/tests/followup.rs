@@ -7,7 +7,7 @@ use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
 use liaison_e2e::tablet::{
     DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, UNIT, capture, enroll, sign_in, wait_synced,
 };
-use liaison_e2e::{Browser, Driver, Server, api, api_sign_in, sync_badge as badge};
+use liaison_e2e::{Browser, Driver, Server, api_get_ok, api_sign_in, sync_badge as badge};
 
 const UNIT_ID: &str = "unit-demo-housing";
 
@@ -279,8 +279,7 @@ async fn one_opinions_whole_life_across_four_roles() {
 
     // The other record was never referred: the unit's ledger still holds only this one.
     let token = api_sign_in(&server, UNIT.0, UNIT.1).await;
-    let (status, ledger) = api("GET", &server.url("/api/v1/ledger"), Some(&token), None).await;
-    assert_eq!(status, 200);
+    let ledger = api_get_ok(&server, &token, "/api/v1/ledger").await;
     assert_eq!(ledger.as_array().map(Vec::len), Some(1), "{ledger}");
 
     for browser in [tablet, office, unit, staff] {
@@ -354,14 +353,12 @@ async fn attendance_recorded_offline_on_two_tablets_converges_without_duplicates
 
     // The server holds one record for the deputy today: A's sign-in (the earlier), B's sign-out.
     let token = api_sign_in(&server, STAFF.0, STAFF.1).await;
-    let (status, rows) = api(
-        "GET",
-        &server.url(&format!("/api/v1/attendance?station={STATION}")),
-        Some(&token),
-        None,
+    let rows = api_get_ok(
+        &server,
+        &token,
+        &format!("/api/v1/attendance?station={STATION}"),
     )
     .await;
-    assert_eq!(status, 200, "{rows}");
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 1, "one record, not one per tablet: {rows:?}");
     assert_eq!(rows[0]["deputy_id"], DEPUTY_ID);
@@ -429,16 +426,12 @@ async fn station_staff_keep_the_roster_and_record_an_event_with_its_attendees() 
         .wait_for_data(&format!("{day} .roster-status"), "state", "saved")
         .await;
     let token = api_sign_in(&server, OFFICE.0, OFFICE.1).await;
-    let (status, roster) = api(
-        "GET",
-        &server.url(&format!(
-            "/api/v1/roster?station={STATION}&from={today}&to={today}"
-        )),
-        Some(&token),
-        None,
+    let roster = api_get_ok(
+        &server,
+        &token,
+        &format!("/api/v1/roster?station={STATION}&from={today}&to={today}"),
     )
     .await;
-    assert_eq!(status, 200, "{roster}");
     assert_eq!(roster.as_array().map(Vec::len), Some(1), "{roster}");
     assert_eq!(roster[0]["deputy_id"], DEPUTY_ID);
 
@@ -461,14 +454,12 @@ async fn station_staff_keep_the_roster_and_record_an_event_with_its_attendees() 
         )
         .await;
     staff.screenshot("duty-page").await;
-    let (status, activities) = api(
-        "GET",
-        &server.url(&format!("/api/v1/activities?station={STATION}")),
-        Some(&token),
-        None,
+    let activities = api_get_ok(
+        &server,
+        &token,
+        &format!("/api/v1/activities?station={STATION}"),
     )
     .await;
-    assert_eq!(status, 200, "{activities}");
     let list = activities.as_array().unwrap();
     assert_eq!(list.len(), 1, "recorded once: {activities}");
     assert_eq!(list[0]["attendees"], serde_json::json!([DEPUTY_ID]));

@@ -8,7 +8,7 @@
 //! [`Date`]), so a period is a text range on both backends.
 
 use super::Db;
-use super::backend::{Begin, Conn, in_list};
+use super::backend::{Begin, Conn, Row, in_list};
 use crate::auth::{now_ms, random_bytes};
 use liaison_domain::followup::{
     Activity, ActivityKind, Attendance, Date, HandlingUnit, RosterEntry, WorkCalendar,
@@ -247,22 +247,18 @@ impl Db {
             return Ok(Vec::new());
         }
         let mut conn = self.acquire().await?;
-        let sql = format!(
-            "SELECT state FROM attendance WHERE day >= $1 AND day <= $2 AND {} \
-             ORDER BY day, station_id, deputy_id",
-            in_list(conn.conn().backend(), "station_id", 3, stations.len())
-        );
-        let (from, to) = period.bounds();
-        let ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
-        conn.query(&sql)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind_list(&ids)
-            .fetch_all()
-            .await?
-            .iter()
-            .map(|row| parse_json(&row.try_get::<String>("state")?))
-            .collect()
+        station_period_rows(
+            &mut conn.conn(),
+            "SELECT state FROM attendance",
+            "",
+            "day, station_id, deputy_id",
+            stations,
+            period,
+        )
+        .await?
+        .iter()
+        .map(|row| parse_json(&row.try_get::<String>("state")?))
+        .collect()
     }
 
     /// The roster of `stations` in `period`, by day, station and deputy.
@@ -275,20 +271,16 @@ impl Db {
             return Ok(Vec::new());
         }
         let mut conn = self.acquire().await?;
-        let sql = format!(
-            "SELECT station_id, day, deputy_id FROM roster \
-             WHERE day >= $1 AND day <= $2 AND {} ORDER BY day, station_id, deputy_id",
-            in_list(conn.conn().backend(), "station_id", 3, stations.len())
-        );
-        let (from, to) = period.bounds();
-        let ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
-        conn.query(&sql)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind_list(&ids)
-            .fetch_all()
-            .await?
-            .iter()
+        station_period_rows(
+            &mut conn.conn(),
+            "SELECT station_id, day, deputy_id FROM roster",
+            "",
+            "day, station_id, deputy_id",
+            stations,
+            period,
+        )
+        .await?
+        .iter()
             .map(|row| {
                 Ok(RosterEntry {
                     station_id: StationId(row.try_get("station_id")?),
@@ -342,22 +334,16 @@ impl Db {
         // One snapshot for the activities and their attendees.
         let mut tx = self.pool.begin(Begin::Snapshot).await?;
         let mut conn = tx.conn();
-        let backend = conn.backend();
-        let (from, to) = period.bounds();
-        let ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
-        let sql = format!(
-            "SELECT id, station_id, day, kind, title, citizens_received, note FROM activities \
-             WHERE day >= $1 AND day <= $2 AND {} ORDER BY day, station_id, id",
-            in_list(backend, "station_id", 3, stations.len())
-        );
         let mut activities = Vec::new();
-        for row in conn
-            .query(&sql)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind_list(&ids)
-            .fetch_all()
-            .await?
+        for row in station_period_rows(
+            &mut conn,
+            "SELECT id, station_id, day, kind, title, citizens_received, note FROM activities",
+            "",
+            "day, station_id, id",
+            stations,
+            period,
+        )
+        .await?
         {
             let kind: String = row.try_get("kind")?;
             activities.push(Activity {
@@ -374,19 +360,16 @@ impl Db {
                 note: row.try_get("note")?,
             });
         }
-        let sql = format!(
+        let attendees = station_period_rows(
+            &mut conn,
             "SELECT t.activity_id, t.deputy_id FROM activity_attendees t \
-             JOIN activities a ON a.id = t.activity_id \
-             WHERE a.day >= $1 AND a.day <= $2 AND {} ORDER BY t.activity_id, t.position",
-            in_list(backend, "a.station_id", 3, stations.len())
-        );
-        let attendees = conn
-            .query(&sql)
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind_list(&ids)
-            .fetch_all()
-            .await?;
+             JOIN activities a ON a.id = t.activity_id",
+            "a.",
+            "t.activity_id, t.position",
+            stations,
+            period,
+        )
+        .await?;
         tx.commit().await?;
         for row in attendees {
             let activity: String = row.try_get("activity_id")?;
@@ -455,4 +438,30 @@ impl Db {
         tx.commit().await?;
         Ok(ActivityStored::Created)
     }
+}
+
+/// The rows of `select` (a query up to its `FROM` and joins) whose `{table}day` falls in
+/// `period` and whose `{table}station_id` is one of `stations`, ordered by `order`: the shape of
+/// every per-station, per-period read of the duty records. `table` is the alias prefix (`"a."`)
+/// or empty.
+async fn station_period_rows(
+    conn: &mut Conn<'_>,
+    select: &str,
+    table: &str,
+    order: &str,
+    stations: &[StationId],
+    period: Period,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let sql = format!(
+        "{select} WHERE {table}day >= $1 AND {table}day <= $2 AND {} ORDER BY {order}",
+        in_list(conn.backend(), &format!("{table}station_id"), 3, stations.len())
+    );
+    let (from, to) = period.bounds();
+    let ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
+    conn.query(&sql)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind_list(&ids)
+        .fetch_all()
+        .await
 }
