@@ -281,14 +281,14 @@ impl Db {
         )
         .await?
         .iter()
-            .map(|row| {
-                Ok(RosterEntry {
-                    station_id: StationId(row.try_get("station_id")?),
-                    day: parse_day(&row.try_get::<String>("day")?)?,
-                    deputy_id: DeputyId(row.try_get("deputy_id")?),
-                })
+        .map(|row| {
+            Ok(RosterEntry {
+                station_id: StationId(row.try_get("station_id")?),
+                day: parse_day(&row.try_get::<String>("day")?)?,
+                deputy_id: DeputyId(row.try_get("deputy_id")?),
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// Replaces the roster of `station` on `day` with `deputies` (who exist and serve there:
@@ -454,7 +454,12 @@ async fn station_period_rows(
 ) -> Result<Vec<Row>, sqlx::Error> {
     let sql = format!(
         "{select} WHERE {table}day >= $1 AND {table}day <= $2 AND {} ORDER BY {order}",
-        in_list(conn.backend(), &format!("{table}station_id"), 3, stations.len())
+        in_list(
+            conn.backend(),
+            &format!("{table}station_id"),
+            3,
+            stations.len()
+        )
     );
     let (from, to) = period.bounds();
     let ids: Vec<&str> = stations.iter().map(|s| s.0.as_str()).collect();
