@@ -146,6 +146,19 @@ pub fn can_write_station(
     can_read_station(role, scopes, station, hierarchy)
 }
 
+/// May this role ask for citizens' personal data unmasked (in an export, and later on screen)?
+/// Staff who keep the ledger and the office; never deputies on a shared tablet or handling units
+/// (they reply through the station). Every unmasked export is written to the audit log.
+pub fn may_unmask_personal_data(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::OfficeStaff | Role::StationStaff)
+}
+
+/// May this role read the statistics? Everyone with stations in scope (the figures are counted
+/// over the stations they may read); handling units have no stations.
+pub fn may_read_figures(role: Role) -> bool {
+    role != Role::HandlingUnit
+}
+
 /// May this user enrol (and revoke) the station's tablets? Station staff and above, in scope.
 pub fn can_manage_devices(
     role: Role,

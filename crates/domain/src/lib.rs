@@ -12,6 +12,8 @@
 //! - [`error`]: validation errors as stable codes that the UI translates.
 //! - [`followup`]: after intake: the lifecycle state machine with its append-only steps,
 //!   working-day deadlines and their colours, attendance, and the ledger's wire types.
+//! - [`figures`]: the reported figures (opinions collected, answered on the spot, handling and
+//!   satisfaction rates, ...), each defined once, and the per-opinion facts they are counted from.
 //! - [`sync`]: what offline capture needs to converge: hybrid logical clocks, the versioned
 //!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
@@ -20,6 +22,7 @@ pub mod category;
 pub mod citizen;
 pub mod directory;
 pub mod error;
+pub mod figures;
 pub mod followup;
 pub mod ids;
 pub mod opinion;

@@ -5,7 +5,7 @@
 use crate::followup::calendar::{Date, DeadlineColour};
 use crate::followup::lifecycle::{Action, ActionKind, FollowUp, Lifecycle, StatusKind};
 use crate::ids::{DeputyId, FollowUpId, OpinionId, RegionId, StationId, UnitId};
-use crate::opinion::Opinion;
+use crate::opinion::{Opinion, OutcomeKind};
 use serde::{Deserialize, Serialize};
 
 /// A handling unit (承办单位).
@@ -94,4 +94,27 @@ pub struct StepRequest {
     pub id: Option<FollowUpId>,
     #[serde(flatten)]
     pub action: Action,
+}
+
+/// One line of the reception register (接待登记簿): an opinion as it was recorded at intake, with
+/// where it stands now. `GET /api/v1/register?from=&to=&station=|region=` (masked), and the
+/// register exports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRow {
+    pub opinion_id: OpinionId,
+    /// The day it was recorded (China time).
+    pub collected: Date,
+    pub station_id: StationId,
+    pub station_name: String,
+    pub deputy_id: DeputyId,
+    pub deputy_name: String,
+    /// The citizen as the reader may see them: masked (`张* 138****1234`) unless personal data
+    /// was asked for and allowed; empty when anonymous.
+    pub citizen: String,
+    pub category: String,
+    pub summary: String,
+    pub place: String,
+    pub outcome: OutcomeKind,
+    pub on_site_reply: String,
+    pub status: StatusKind,
 }

@@ -22,7 +22,7 @@ pub use calendar::{
     CHINA_UTC_OFFSET_MINUTES, DUE_SOON_WORKING_DAYS, Date, DeadlineColour, Weekday, WorkCalendar,
     deadline_colour,
 };
-pub use ledger::{HandlingUnit, ItemView, LedgerQuery, LedgerRow, StepRequest};
+pub use ledger::{HandlingUnit, ItemView, LedgerQuery, LedgerRow, RegisterRow, StepRequest};
 pub use lifecycle::{
     Action, ActionKind, Actor, Conclusion, Evaluation, FeedbackMethod, FollowUp, Lifecycle,
     NoteKind, Status, StatusKind, TransitionError, check_referral_deadline, check_step_time,
