@@ -194,6 +194,24 @@ impl Figure {
     }
 }
 
+/// The definitions as a Markdown table, written into `docs/figures.md` (a test keeps the file in
+/// step with this code, so the written definitions are these and no others).
+pub fn definitions_markdown() -> String {
+    let mut out =
+        String::from("| 指标 | Figure | 口径 | Definition |\n| --- | --- | --- | --- |\n");
+    for figure in Figure::ALL {
+        out.push_str(&format!(
+            "| {} | {} (`{}`) | {} | {} |\n",
+            figure.name_zh(),
+            figure.name_en(),
+            figure.code(),
+            figure.definition_zh(),
+            figure.definition_en(),
+        ));
+    }
+    out
+}
+
 /// How a report is broken down (drill-down).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
