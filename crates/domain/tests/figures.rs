@@ -216,13 +216,27 @@ fn an_item_due_on_friday_is_overdue_over_the_weekend() {
     let open = OpinionFacts::derive(&o, &[refer(1, "2026-03-02", "2026-03-06")]);
     let weekend = period("2026-03-07", "2026-03-08");
     assert_eq!(
-        count(&[open.clone()], &[], &[], &weekend, day("2026-03-09")).overdue,
+        count(
+            std::slice::from_ref(&open),
+            &[],
+            &[],
+            &weekend,
+            day("2026-03-09")
+        )
+        .overdue,
         1
     );
     // Asked on the Friday itself, nothing is overdue yet.
     let week = period("2026-03-02", "2026-03-08");
     assert_eq!(
-        count(&[open.clone()], &[], &[], &week, day("2026-03-06")).overdue,
+        count(
+            std::slice::from_ref(&open),
+            &[],
+            &[],
+            &week,
+            day("2026-03-06")
+        )
+        .overdue,
         0
     );
     // Concluded on the Monday: late, so overdue that week, and not the week after.
@@ -235,7 +249,14 @@ fn an_item_due_on_friday_is_overdue_over_the_weekend() {
         ],
     );
     assert_eq!(
-        count(&[late.clone()], &[], &[], &week, day("2026-04-01")).overdue,
+        count(
+            std::slice::from_ref(&late),
+            &[],
+            &[],
+            &week,
+            day("2026-04-01")
+        )
+        .overdue,
         1
     );
     let next = period("2026-03-10", "2026-03-16");
@@ -260,7 +281,13 @@ fn a_deputy_on_duty_at_two_stations_is_one_deputy() {
         attendees: vec![DeputyId("deputy-a".into()), DeputyId("deputy-b".into())],
     };
     let p = period("2026-03-01", "2026-03-31");
-    let total = count(&[], &attendance, &[event.clone()], &p, day("2026-04-01"));
+    let total = count(
+        &[],
+        &attendance,
+        std::slice::from_ref(&event),
+        &p,
+        day("2026-04-01"),
+    );
     assert_eq!(
         (
             total.deputies_on_duty,
