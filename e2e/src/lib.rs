@@ -393,6 +393,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
     }
 
+    /// Sets a form control's value as a script would, firing `input` and `change` (a date input
+    /// takes keystrokes in the browser's locale order; its value is always `YYYY-MM-DD`).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.find(css).await;
+        self.js(&format!(
+            "const e = document.querySelector({css}); e.value = {value};
+             e.dispatchEvent(new Event('input', {{bubbles: true}}));
+             e.dispatchEvent(new Event('change', {{bubbles: true}}));",
+            css = serde_json::to_string(css).unwrap(),
+            value = serde_json::to_string(value).unwrap(),
+        ))
+        .await;
+    }
+
     /// Waits until the element matching `css` exists and its `data-<name>` is `value`.
     pub async fn wait_for_data(&self, css: &str, name: &str, value: &str) {
         let script = format!(

@@ -63,6 +63,26 @@ pub fn bench(ctx: &Ctx, only_sync: bool) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench --figures`: the server's statistics benchmark
+/// (`crates/server/benches/figures.rs`), on SQLite and, through `LIAISON_BENCH_PG_URL`, on the
+/// local PostgreSQL that `setup` starts.
+pub fn bench_figures(ctx: &Ctx) -> Result<()> {
+    println!(
+        "\n==== xtask bench: figures (1,000,000 opinions in 500 stations; export of 100,000 rows) ===="
+    );
+    let env = [("LIAISON_BENCH_PG_URL", postgres_test_url(ctx)?.into())];
+    let figures = run_collecting(
+        ctx,
+        &["bench", "-p", "liaison-server", "--bench", "figures"],
+        &env,
+    )?;
+    println!("\n==== xtask bench: results ====\n");
+    print!("{}", table(&figures, &machine(ctx)));
+    println!("\nxtask: BENCHMARKS.md is not rewritten: copy the figures into it by hand.");
+    flush();
+    Ok(())
+}
+
 /// Steps 2 to 4: the bundle size, the storage benchmarks and the start-up benchmark.
 fn bundle_storage_startup(ctx: &Ctx) -> Result<Figures> {
     let mut figures = Figures::new();

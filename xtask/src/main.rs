@@ -25,6 +25,9 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
+/// poppler-utils: the end-to-end tests read back the printed register (pdftotext) and leave a
+/// picture of its first page for review (pdftoppm).
+const PDFTOTEXT: &str = "/usr/bin/pdftotext";
 const SERVER_ADDR: &str = "127.0.0.1:8080";
 /// The server's integration tests run on PostgreSQL when this names a database to connect to
 /// (`crates/server/tests/api/main.rs`). Set it to use a PostgreSQL of your own: `cargo xtask`
@@ -60,6 +63,9 @@ commands:
                       simulated tablets pushing at once, SQLite and PostgreSQL); prints the
                       figures for BENCHMARKS.md (which it does not rewrite). --sync: only the
                       sync benchmarks
+  bench --figures     the statistics at scale: 1,000,000 opinions in 500 stations on SQLite and
+                      PostgreSQL (dashboard queries, p50/p95), and an xlsx export of 100,000
+                      register rows (time, peak memory)
 ";
 
 /// The workspace root (the xtask crate lives in `<root>/xtask`).
@@ -130,7 +136,14 @@ fn dispatch(ctx: &Ctx, args: &[String]) -> Result<()> {
             flags(&[])?;
             test(ctx)
         }
-        "bench" => bench::bench(ctx, flags(&["--sync"])?.contains(&"--sync")),
+        "bench" => {
+            let given = flags(&["--sync", "--figures"])?;
+            if given.contains(&"--figures") {
+                bench::bench_figures(ctx)
+            } else {
+                bench::bench(ctx, given.contains(&"--sync"))
+            }
+        }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -475,11 +488,11 @@ fn browser_major(version_line: &str) -> Option<&str> {
 
 fn setup_browser(ctx: &Ctx) -> Result<()> {
     // A Chinese font, so that the screenshots the tests leave for review show text, not boxes.
-    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER, CJK_FONT]
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER, CJK_FONT, PDFTOTEXT]
         .into_iter()
         .filter(|path| !Path::new(path).exists())
         .collect();
-    let apt_hint = "as root: `apt-get update && apt-get install -y chromium chromium-driver fonts-wqy-microhei`";
+    let apt_hint = "as root: `apt-get update && apt-get install -y chromium chromium-driver fonts-wqy-microhei poppler-utils`";
     if missing.is_empty() {
         println!("setup: chromium, chromium-driver: ok");
     } else {
@@ -495,6 +508,7 @@ fn setup_browser(ctx: &Ctx) -> Result<()> {
                 "chromium",
                 "chromium-driver",
                 "fonts-wqy-microhei",
+                "poppler-utils",
             ][..],
         ] {
             let mut apt = ctx.cmd("apt-get");
@@ -933,7 +947,7 @@ fn test(ctx: &Ctx) -> Result<()> {
             e2e_env(ctx),
         ),
         Step {
-            title: "end-to-end sync and follow-up tests (server on PostgreSQL)",
+            title: "end-to-end sync, follow-up and figures tests (server on PostgreSQL)",
             run: Box::new(|| {
                 let url = postgres_test_url(ctx)?;
                 let mut cmd = ctx.cmd("cargo");
@@ -945,6 +959,8 @@ fn test(ctx: &Ctx) -> Result<()> {
                     "sync",
                     "--test",
                     "followup",
+                    "--test",
+                    "figures",
                     "--",
                     "--test-threads=1",
                 ])
