@@ -2,10 +2,12 @@
 
 use crate::components::duty::DutyPicker;
 use crate::components::header::Header;
+use crate::components::period::AddressQuery;
 use crate::i18n::{I18n, tr, use_i18n};
 use crate::pages::{
-    capture::CaptureScreen, duty::DutyScreen, item::ItemScreen, ledger::LedgerScreen,
-    record::RecordScreen, records::RecordsScreen, sync::SyncScreen,
+    capture::CaptureScreen, dashboard::DashboardScreen, duty::DutyScreen, item::ItemScreen,
+    ledger::LedgerScreen, record::RecordScreen, records::RecordsScreen, register::RegisterScreen,
+    station_figures::StationFiguresScreen, sync::SyncScreen,
 };
 use crate::state::AppState;
 use crate::storage::Store;
@@ -103,6 +105,11 @@ fn Shell(state: AppState) -> impl IntoView {
                     <Route path=path!("/duty") view=DutyScreen/>
                     <Route path=path!("/items/:id") view=ItemScreen/>
                     <Route path=path!("/sync") view=SyncScreen/>
+                    <Route path=path!("/dashboard")
+                        view=|| view! { <DashboardScreen address=AddressQuery::from_router()/> }/>
+                    <Route path=path!("/register")
+                        view=|| view! { <RegisterScreen address=AddressQuery::from_router()/> }/>
+                    <Route path=path!("/station-figures") view=StationFiguresScreen/>
                 </Routes>
             </main>
         </Router>
@@ -110,11 +117,16 @@ fn Shell(state: AppState) -> impl IntoView {
 }
 
 /// Whether a page is one of the tablet's, where the station and the deputy on duty are chosen
-/// once for everything recorded. The back office's pages (the ledger, an item, the station duty
-/// page) choose their station themselves; the duty picker there would only confuse office staff
-/// and handling units.
+/// once for everything recorded (capture, records, sync, and the station's own offline figures
+/// at `/station-figures`). The back office's pages (the ledger, an item, the station duty page,
+/// the dashboard and the register) choose their station themselves; the duty picker there would
+/// only confuse office staff and handling units.
 pub fn is_tablet_page(path: &str) -> bool {
-    !(path.starts_with("/ledger") || path.starts_with("/items/") || path.starts_with("/duty"))
+    !(path.starts_with("/ledger")
+        || path.starts_with("/items/")
+        || path.starts_with("/duty")
+        || path.starts_with("/dashboard")
+        || path.starts_with("/register"))
 }
 
 /// The duty picker, on the tablet's pages only.

@@ -73,6 +73,18 @@ pub fn format_time(ms: u64) -> String {
     )
 }
 
+/// Formats a Unix time in milliseconds as `YYYY-MM-DD HH:MM` in China time (where the stations
+/// are), whatever zone the device is set to: what printed registers and ledgers say.
+pub fn format_china_time(ms: u64) -> String {
+    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+    let day = Date::from_unix_ms(ms, CHINA_UTC_OFFSET_MINUTES);
+    let local_minutes = ms
+        .saturating_add(i64::from(CHINA_UTC_OFFSET_MINUTES) * 60_000)
+        .div_euclid(60_000)
+        .rem_euclid(24 * 60);
+    format!("{day} {:02}:{:02}", local_minutes / 60, local_minutes % 60)
+}
+
 /// Formats a Unix time in milliseconds as local `HH:MM` (a time on a day already shown).
 pub fn format_clock(ms: u64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
@@ -139,12 +151,19 @@ impl StorageEstimate {
     }
 }
 
-/// Offers `text` as a file download named `file_name` (the "save to a file" of the export).
+/// Offers `text` as a file download named `file_name` (the "save to a file" of the unsynced
+/// records: JSON).
 pub fn download_text(file_name: &str, text: &str) -> Option<()> {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    download_bytes(file_name, "application/json", text.as_bytes())
+}
+
+/// Offers `bytes` as a file download named `file_name` (an Excel or CSV export, or the JSON of
+/// [`download_text`]).
+pub fn download_bytes(file_name: &str, mime: &str, bytes: &[u8]) -> Option<()> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
     let document = web_sys::window()?.document()?;
     let anchor: web_sys::HtmlAnchorElement = document.create_element("a").ok()?.dyn_into().ok()?;
@@ -158,6 +177,13 @@ pub fn download_text(file_name: &str, text: &str) -> Option<()> {
     })
     .forget();
     Some(())
+}
+
+/// Opens the browser's print dialog (the printable register and ledger).
+pub fn print() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.print();
+    }
 }
 
 /// The bytes of a blob (a stored photo, to hash and send it).

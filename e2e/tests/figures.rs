@@ -229,13 +229,6 @@ async fn open_dashboard(browser: &Browser, base: &str) {
     let day = today().to_string();
     browser.set_value("#dashboard-from", &day).await;
     browser.set_value("#dashboard-to", &day).await;
-    if browser
-        .js("return !!document.querySelector('#dashboard-apply')")
-        .await
-        == Value::Bool(true)
-    {
-        browser.click("#dashboard-apply").await;
-    }
     browser
         .wait_for_data("#dashboard-state", "state", "ready")
         .await;
@@ -307,19 +300,12 @@ async fn the_dashboard_shows_the_days_figures_and_the_register_prints() {
 
     // The reception register of the day, printed as Chromium prints it.
     browser.goto(&format!("{base}/register")).await;
-    browser.set_value("#dashboard-from", &day.to_string()).await;
-    browser.set_value("#dashboard-to", &day.to_string()).await;
-    if browser
-        .js("return !!document.querySelector('#dashboard-apply')")
-        .await
-        == Value::Bool(true)
-    {
-        browser.click("#dashboard-apply").await;
-    }
+    browser.set_value("#register-from", &day.to_string()).await;
+    browser.set_value("#register-to", &day.to_string()).await;
     browser
         .wait_until(
             "the register's six rows",
-            "return document.querySelectorAll('#register-table tbody tr').length === 6",
+            "return document.querySelectorAll('#register-table tr.register-row').length === 6",
         )
         .await;
     let register = browser.text("#register-table").await;

@@ -7,6 +7,7 @@ use crate::state::use_app;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use liaison_domain::Role;
+use liaison_domain::account::may_read_figures;
 
 #[component]
 pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
@@ -25,6 +26,10 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
                 // Station duty: every signed-in account that reads stations (not handling units).
                 <Show when=move || app.sync.session.with(|s| s.as_ref().is_some_and(|s| s.user.role != Role::HandlingUnit))>
                     <A href="/duty" attr:id="nav-duty">{tr("nav.duty")}</A>
+                </Show>
+                // Statistics: every signed-in account that reads figures (not handling units).
+                <Show when=move || app.sync.session.with(|s| s.as_ref().is_some_and(|s| may_read_figures(s.user.role)))>
+                    <A href="/dashboard" attr:id="nav-dashboard">{tr("nav.dashboard")}</A>
                 </Show>
                 <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>

@@ -14,14 +14,13 @@
 
 use crate::i18n::{text_with, tr, use_i18n};
 use crate::pages::capture::error_message;
-use crate::pages::item::office_error_key;
 use crate::platform::{event_checked, format_clock, now_ms};
 use crate::state::use_app;
 use crate::sync::api::SignedInUser;
 use crate::sync::duty::{
     self, ActivityInput, ActivityProblems, RosterDay, attendance_period, china_day, roster_days,
 };
-use crate::sync::office::OfficeError;
+use crate::sync::office::{OfficeError, office_error_key};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use liaison_domain::account::{can_read_station, can_write_station};
@@ -210,8 +209,9 @@ pub fn DutyScreen() -> impl IntoView {
             let rostered = duty::roster(&token, &station, from, to).await;
             let attended = duty::attendance(&token, &station, att_from, att_to).await;
             let recorded = duty::activities(&token, &station).await;
-            // Another station was chosen meanwhile: only its answers count.
-            if request.get_value() != number {
+            // Another station was chosen meanwhile: only its answers count. (Or the page went:
+            // nothing of it is read then.)
+            if request.try_get_value() != Some(number) {
                 return;
             }
             let mut failure = None;
@@ -309,7 +309,8 @@ pub fn DutyScreen() -> impl IntoView {
                 return Err(OfficeError::SignInNeeded);
             };
             let stored = duty::add_activity(&session.token, &activity).await?;
-            if chosen.get_untracked() == stored.station_id.0 {
+            // The page may have gone while the server answered.
+            if chosen.try_get_untracked().as_deref() == Some(stored.station_id.0.as_str()) {
                 activities.update(|list| {
                     list.retain(|a| a.id != stored.id);
                     list.push(stored.clone());

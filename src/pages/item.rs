@@ -12,7 +12,7 @@
 use crate::components::item::{ItemData, ItemPanel, StepFailure, StepSubmission};
 use crate::i18n::{tr, use_i18n};
 use crate::state::use_app;
-use crate::sync::office::{self, OfficeError};
+use crate::sync::office::{self, OfficeError, office_error_key};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -29,11 +29,6 @@ fn item_data(view: ItemView) -> ItemData {
         available: Some(view.available),
         unsynced: Vec::new(),
     }
-}
-
-/// The message for a back-office failure: `office.error.<code>`.
-pub(crate) fn office_error_key(error: &OfficeError) -> String {
-    format!("office.error.{}", error.code())
 }
 
 /// What became of the step `step_id`, sent without a clear answer, judged from the item loaded
@@ -76,8 +71,9 @@ pub fn ItemScreen() -> impl IntoView {
         loading.set(true);
         leptos::task::spawn_local(async move {
             let answer = office::item(&session.token, requested).await;
-            // Another item was opened meanwhile: this answer is not for the page any more.
-            if id.get_untracked() != Some(requested) {
+            // Another item was opened meanwhile (or the page went): this answer is not for the
+            // page any more.
+            if id.try_get_untracked() != Some(Some(requested)) {
                 return;
             }
             match answer {
@@ -103,7 +99,7 @@ pub fn ItemScreen() -> impl IntoView {
             };
             // Shows an item the server described, unless another item was opened meanwhile.
             let show = move |view: ItemView| {
-                if id.get_untracked() == Some(requested) {
+                if id.try_get_untracked() == Some(Some(requested)) {
                     item.set(Some(item_data(view)));
                     load_error.set(None);
                 }
@@ -122,7 +118,7 @@ pub fn ItemScreen() -> impl IntoView {
                     match reloaded {
                         Ok(view) => show(view),
                         Err(error) => {
-                            if id.get_untracked() == Some(requested) {
+                            if id.try_get_untracked() == Some(Some(requested)) {
                                 load_error.set(Some(error));
                             }
                         }

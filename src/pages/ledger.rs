@@ -6,15 +6,19 @@
 //!
 //! Online only: when the server cannot be reached the page says so and offers to try again.
 
+use crate::components::export::ExportButtons;
+use crate::components::fetched::{Fetched, session_token};
 use crate::components::item::colour_badge;
-use crate::i18n::{tr, use_i18n};
-use crate::pages::item::office_error_key;
+use crate::components::print::{PrintButton, PrintHeader};
+use crate::figures::ExportKind;
+use crate::i18n::{text_with, tr, use_i18n};
+use crate::names::{category_label, station_name};
 use crate::platform::format_time;
 use crate::state::use_app;
-use crate::sync::office::{self, OfficeError};
+use crate::sync::office::{self, office_error_key, query_string};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use liaison_domain::followup::{Date, DeadlineColour, LedgerQuery, LedgerRow, StatusKind};
+use liaison_domain::followup::{Date, DeadlineColour, LedgerQuery, StatusKind};
 use liaison_domain::{DeputyId, StationId, UnitId};
 
 const COLOURS: [DeadlineColour; 3] = [
@@ -87,54 +91,34 @@ pub fn LedgerScreen() -> impl IntoView {
     let i18n = use_i18n();
     let session = app.sync.session;
     let filters = Filters::new();
-    let retry = RwSignal::new(0u32);
-    let rows = RwSignal::new(Vec::<LedgerRow>::new());
-    let error = RwSignal::new(None::<OfficeError>);
-    // Busy from the start, so that nobody reads an empty table as "nothing in the ledger".
-    let loading = RwSignal::new(session.get_untracked().is_some());
-    let request = StoredValue::new(0u64);
-    Effect::new(move |_| {
-        retry.track();
-        let query = filters.query();
-        let Some(session) = session.get() else {
-            loading.set(false);
-            return;
-        };
-        let number = request.get_value() + 1;
-        request.set_value(number);
-        loading.set(true);
-        leptos::task::spawn_local(async move {
-            let answer = office::ledger(&session.token, &query).await;
-            // A later filter change asked again: only its answer counts.
-            if request.get_value() != number {
-                return;
-            }
-            match answer {
-                Ok(fresh) => {
-                    rows.set(fresh);
-                    error.set(None);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-            loading.set(false);
-        });
-    });
+    let token = session_token(session);
+    // The rows of the filters chosen: other filters clear the table at once, and so does a
+    // failure, so rows of other filters are never shown (nor printed) under this heading. Busy
+    // from the start, so that nobody reads an empty table as "nothing in the ledger".
+    let ledger = Fetched::new(
+        move || Some((token.get()?, filters.query())),
+        |(token, query): (String, LedgerQuery)| async move { office::ledger(&token, &query).await },
+    );
+    let rows = Signal::derive(move || ledger.value().get().unwrap_or_default());
+    let loading = ledger.loading();
+    let error = ledger.error();
+    let state = move || {
+        if loading.get() {
+            "loading"
+        } else if error.with(Option::is_some) || session.with(Option::is_none) {
+            "error"
+        } else {
+            "ready"
+        }
+    };
     leptos::task::spawn_local(async move { app.refresh_units_and_calendar().await });
 
-    let station_name = move |id: &StationId| {
-        app.directory.with(|d| {
-            d.station(id)
-                .map_or_else(|| id.0.clone(), |s| s.name.clone())
-        })
-    };
+    let station_name = move |id: &StationId| app.directory.with(|d| station_name(d, id));
     let category_label = move |code: &str| {
         let english = i18n.lang.get().is_english();
-        app.directory.with(|d| {
-            d.categories
-                .iter()
-                .find(|c| c.code == code)
-                .map_or_else(|| code.to_owned(), |c| c.label(english).to_owned())
-        })
+        app.directory
+            .with(|d| category_label(d, code, english))
+            .unwrap_or_else(|| code.to_owned())
     };
     let select = move |id: &'static str,
                        label: &'static str,
@@ -164,14 +148,83 @@ pub fn LedgerScreen() -> impl IntoView {
         }
     };
 
+    // What the printed ledger's heading says: the station (or all of them), the dates (both,
+    // one or none), and every other filter chosen, so that a filtered ledger never prints as
+    // the whole one.
+    let print_scope = Signal::derive(move || {
+        let station = filters.station.get();
+        if station.is_empty() {
+            i18n.t("ledger.any_station")
+        } else {
+            station_name(&StationId(station))
+        }
+    });
+    let print_dates = Signal::derive(move || {
+        let query = filters.query();
+        (query.from, query.to)
+    });
+    let print_filters = Signal::derive(move || {
+        let lang = i18n.lang.get();
+        let query = filters.query();
+        let filter = |name: &str, value: String| {
+            text_with(
+                lang,
+                "print.filter",
+                &[("name", i18n.t(name)), ("value", value)],
+            )
+        };
+        let mut out = Vec::new();
+        if let Some(status) = query.status {
+            out.push(filter(
+                "ledger.status",
+                i18n.t(&format!("status.{}", status.code())),
+            ));
+        }
+        if let Some(category) = &query.category {
+            out.push(filter("ledger.category", category_label(category)));
+        }
+        if let Some(deputy) = &query.deputy {
+            let name = app.directory.with(|d| {
+                d.deputies
+                    .iter()
+                    .find(|dep| dep.id == *deputy)
+                    .map_or_else(|| deputy.0.clone(), |dep| dep.name.clone())
+            });
+            out.push(filter("ledger.deputy", name));
+        }
+        if let Some(unit) = &query.unit {
+            let name = app.units.with(|units| {
+                units
+                    .iter()
+                    .find(|u| u.id == *unit)
+                    .map_or_else(|| unit.0.clone(), |u| u.name.clone())
+            });
+            out.push(filter("ledger.unit", name));
+        }
+        if let Some(colour) = query.colour {
+            out.push(filter(
+                "ledger.colour",
+                i18n.t(&format!("deadline.{}", colour.code())),
+            ));
+        }
+        out
+    });
+    let export_params = Signal::derive(move || Some(query_string(&filters.query())));
+
     view! {
-        <section class="ledger">
-            <h1>{tr("ledger.title")}</h1>
+        <section class="ledger printable">
+            <PrintHeader title_key="ledger.title" scope=print_scope dates=print_dates filters=print_filters/>
+            <div class="page-head no-print">
+                <h1>{tr("ledger.title")}</h1>
+                <div class="page-actions">
+                    <PrintButton/>
+                </div>
+            </div>
             <Show when=move || session.with(Option::is_none)>
                 <p class="hint" id="office-sign-in">{tr("office.sign_in_first")} " "
                     <A href="/sync">{tr("nav.sync")}</A></p>
             </Show>
-            <div class="ledger-filters">
+            <div class="ledger-filters no-print">
                 {move || {
                     let stations = app.directory.with(|d| {
                         d.stations.iter().map(|s| (s.id.0.clone(), s.name.clone())).collect()
@@ -220,22 +273,23 @@ pub fn LedgerScreen() -> impl IntoView {
                     {tr("ledger.clear")}
                 </button>
             </div>
+            <ExportButtons kind=ExportKind::Ledger params=export_params/>
             {move || error.get().map(|e| {
                 let key = office_error_key(&e);
                 view! {
-                    <div class="problem-box" role="alert" id="ledger-error">
+                    <div class="problem-box no-print" role="alert" id="ledger-error">
                         <p>{move || i18n.t(&key)}</p>
                         <button id="ledger-retry" type="button" disabled=move || loading.get()
-                            on:click=move |_| retry.update(|n| *n += 1)>{tr("office.retry")}</button>
+                            on:click=move |_| ledger.again()>{tr("office.retry")}</button>
                     </div>
                 }
             })}
             <p class="hint ledger-count">{move || {
                 let n = rows.with(Vec::len).to_string();
-                crate::i18n::text_with(i18n.lang.get(), "ledger.count", &[("n", n)])
+                text_with(i18n.lang.get(), "ledger.count", &[("n", n)])
             }}</p>
             <div class="table-scroll">
-                <table id="ledger-rows" class="ledger-table">
+                <table id="ledger-rows" class="ledger-table" data-state=state>
                     <thead>
                         <tr>
                             <th scope="col">{tr("ledger.col.summary")}</th>
@@ -278,7 +332,7 @@ pub fn LedgerScreen() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
-            <Show when=move || !loading.get() && error.with(Option::is_none) && rows.with(Vec::is_empty) && session.with(Option::is_some)>
+            <Show when=move || state() == "ready" && rows.with(Vec::is_empty)>
                 <p class="hint" id="ledger-empty">{tr("ledger.empty")}</p>
             </Show>
         </section>

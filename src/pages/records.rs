@@ -76,6 +76,9 @@ pub fn RecordsScreen() -> impl IntoView {
                     {move || total.get().map(|n| text_with(i18n.lang.get(), "records.total", &[("n", n.to_string())]))}
                 </span>
             </h1>
+            <p class="records-links">
+                <A href="/station-figures" attr:id="records-station-figures">{tr("records.station_figures")}</A>
+            </p>
             <div class="filters">
                 <input id="filter-text" type="search" placeholder=move || i18n.t("records.search")
                     on:input=move |ev| text.set(event_target_value(&ev))/>

@@ -123,4 +123,29 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?;
         Ok(records.into_iter().map(|r| r.shown).collect())
     }
+
+    /// The attendance at `station` from `from` to `to` (both included) as the tablet shows it,
+    /// by day, then deputy: what the station's offline figures count.
+    pub async fn attendance_between(
+        &self,
+        station: &StationId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<Attendance>> {
+        let tx = self.read_tx(&[stores::ATTENDANCE])?;
+        let records: Vec<AttendanceRecord> = tx
+            .object_store(stores::ATTENDANCE)?
+            .index(BY_STATION_DAY)?
+            .get_all()
+            .with_query::<[String; 2], _>(KeyRange::Bound(
+                [station.0.clone(), from.to_string()],
+                false,
+                [station.0.clone(), to.to_string()],
+                false,
+            ))
+            .serde()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(records.into_iter().map(|r| r.shown).collect())
+    }
 }

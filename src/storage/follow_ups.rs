@@ -10,11 +10,12 @@
 
 use super::outbox;
 use super::{Result, StorageError, Store, stores};
+use indexed_db_futures::KeyRange;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use liaison_domain::followup::{FollowUp, Lifecycle, Status, StatusKind, TransitionError};
 use liaison_domain::sync::{Mutation, MutationKind, OpinionReplica};
-use liaison_domain::{FollowUpId, Opinion, OpinionId};
+use liaison_domain::{FollowUpId, Opinion, OpinionId, StationId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -214,6 +215,57 @@ impl Store {
                 unsynced: Vec::new(),
             },
         }))
+    }
+}
+
+impl Store {
+    /// Every record of `station` on this tablet with its follow-up history, oldest first: what
+    /// the station's offline figures are counted from. One `getAll` over the station's index,
+    /// then every history read issued before the first is awaited.
+    pub async fn station_items(&self, station: &StationId) -> Result<Vec<LocalItem>> {
+        let tx = self.read_tx(&[stores::OPINIONS, stores::FOLLOW_UPS])?;
+        let range = KeyRange::Bound(
+            [station.0.clone(), String::new()],
+            false,
+            [station.0.clone(), "\u{ffff}".to_owned()],
+            false,
+        );
+        let opinions: Vec<Opinion> = tx
+            .object_store(stores::OPINIONS)?
+            .index("by_station")?
+            .get_all()
+            .with_query::<[String; 2], _>(range)
+            .serde()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        let follow_ups = tx.object_store(stores::FOLLOW_UPS)?;
+        let requests = opinions
+            .iter()
+            .map(|o| {
+                follow_ups
+                    .get::<FollowUpRecord, _, _>(o.id.to_string())
+                    .serde()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut items = Vec::with_capacity(opinions.len());
+        for (opinion, request) in opinions.into_iter().zip(requests) {
+            let record: Option<FollowUpRecord> = request.await?;
+            items.push(match record {
+                Some(record) => LocalItem {
+                    opinion,
+                    lifecycle: record.lifecycle,
+                    steps: record.steps,
+                    unsynced: record.unsynced,
+                },
+                None => LocalItem {
+                    lifecycle: Lifecycle::at_intake(&opinion.outcome),
+                    opinion,
+                    steps: Vec::new(),
+                    unsynced: Vec::new(),
+                },
+            });
+        }
+        Ok(items)
     }
 }
 

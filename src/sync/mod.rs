@@ -5,6 +5,8 @@
 //! - [`duty`]: the station duty page's calls (attendance, roster, activities), online only.
 //! - [`office`]: the back office's calls (ledger, items and their steps, units, calendar),
 //!   online only.
+//! - [`reports`]: the statistics, the reception register and the Excel/CSV exports, online
+//!   only.
 //! - [`round`]: one round, push then pull, stopping at the first failure with its reason.
 //! - [`lock`]: one uploader per device across tabs (Web Locks).
 //! - [`SyncEngine`] (this file): when rounds run and what the status area shows.
@@ -21,6 +23,7 @@ pub mod api;
 pub mod duty;
 pub mod lock;
 pub mod office;
+pub mod reports;
 pub mod round;
 
 use crate::storage::settings::keys;

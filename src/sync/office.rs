@@ -86,6 +86,12 @@ impl OfficeError {
     }
 }
 
+/// The message for a back-office failure, as every back-office page shows it:
+/// `office.error.<code>`.
+pub fn office_error_key(error: &OfficeError) -> String {
+    format!("office.error.{}", error.code())
+}
+
 /// What an answer means: the body read as `T` on a 200 in our JSON shape, else why not.
 /// `None` for `status` means no answer arrived.
 pub fn read_answer<T: DeserializeOwned>(status: Option<u16>, body: &str) -> Result<T, OfficeError> {
@@ -130,7 +136,7 @@ pub fn read_no_content_answer(status: Option<u16>, body: &str) -> Result<(), Off
 
 /// A non-200 answer. The server's error shape is `{"error": {"code", "message", ...detail}}`;
 /// a flat `{"error": "<code>", "message", ...detail}` is read the same way.
-fn read_refusal(status: u16, body: &str) -> OfficeError {
+pub fn read_refusal(status: u16, body: &str) -> OfficeError {
     if status >= 500 || status == 408 || status == 429 {
         return OfficeError::ServerBusy;
     }

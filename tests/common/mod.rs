@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dom;
+pub mod net;
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -28,7 +28,7 @@ pub enum Figure {
     /// 进站代表: distinct deputies who signed in at a station, or attended a station event, in
     /// the period.
     DeputiesOnDuty,
-    /// 值班人次: attendance records (one deputy, one station, one day) in the period.
+    /// 值班人次: attendance records with a sign-in (one deputy, one station, one day) in the period.
     DutyShifts,
     /// 接待群众人次: one per opinion collected, plus the citizens recorded as received at the
     /// station's events, in the period.
@@ -147,7 +147,7 @@ impl Figure {
                 "Distinct deputies who signed in at a station or attended a station event in the period."
             }
             Figure::DutyShifts => {
-                "Attendance records in the period: one deputy at one station on one day counts one."
+                "Duty sign-ins in the period: one deputy signed in at one station on one day counts one."
             }
             Figure::CitizensReceived => {
                 "One per opinion recorded in the period, plus the citizens recorded as received at station events."
@@ -463,13 +463,26 @@ impl OpinionFacts {
     }
 }
 
-/// One deputy's attendance at one station on one day (an [`Attendance`](crate::followup::Attendance)
-/// record with a sign-in).
+/// One deputy's duty shift at one station on one day ([`AttendanceFact::of`] an
+/// [`Attendance`](crate::followup::Attendance) record).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttendanceFact {
     pub station_id: StationId,
     pub deputy_id: DeputyId,
     pub day: Date,
+}
+
+impl AttendanceFact {
+    /// A duty shift is an attendance record with a sign-in: a sign-out alone (the deputy signed
+    /// in on paper, or on a tablet whose record never arrived) is not counted until the sign-in
+    /// arrives. `None` for a record without one.
+    pub fn of(attendance: &crate::followup::Attendance) -> Option<AttendanceFact> {
+        attendance.signed_in_at_ms.map(|_| AttendanceFact {
+            station_id: attendance.key.station_id.clone(),
+            deputy_id: attendance.key.deputy_id.clone(),
+            day: attendance.key.day,
+        })
+    }
 }
 
 /// What the figures need to know about a station event.

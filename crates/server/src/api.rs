@@ -5,7 +5,9 @@
 //! stream (`/api/v1/sync/events`) in [`crate::events`], the photos (`/api/v1/photos/{id}`) in
 //! [`crate::photos`], the follow-up loop (`/api/v1/units`, `/calendar`, `/ledger`,
 //! `/opinions/{id}` and its `/steps`) in [`crate::followup`], attendance, roster and station
-//! events (`/api/v1/attendance`, `/roster`, `/activities`) in [`crate::duty`].
+//! events (`/api/v1/attendance`, `/roster`, `/activities`) in [`crate::duty`], the figures, the
+//! register and the audit log (`/api/v1/figures`, `/register`, `/audit`) in [`crate::figures`],
+//! the exports (`/api/v1/exports/register`, `/exports/ledger`) in [`crate::exports`].
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -29,7 +31,9 @@ pub fn router() -> Router<AppState> {
                 .merge(crate::events::router())
                 .merge(crate::photos::router())
                 .merge(crate::followup::router())
-                .merge(crate::duty::router()),
+                .merge(crate::duty::router())
+                .merge(crate::figures::router())
+                .merge(crate::exports::router()),
         )
         // Unknown API paths answer a JSON 404. Without this they would fall through to the app's
         // SPA fallback and answer index.html with 200, which a client would try to parse as JSON.

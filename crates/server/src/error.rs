@@ -45,6 +45,22 @@ pub enum AppError {
         message: &'static str,
     },
 
+    /// The request itself is malformed (400), e.g. a query parameter that is missing or not a
+    /// date, with a stable code.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: &'static str,
+    },
+
+    /// Signed in and allowed the route, but refused for a stated reason (403), with a stable
+    /// code, e.g. `personal_data_not_permitted`.
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: &'static str,
+    },
+
     /// Fields break the domain's rules (422 `invalid`, with `errors`).
     #[error("invalid: {0}")]
     InvalidFields(ValidationErrors),
@@ -100,7 +116,8 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Refused { .. } => StatusCode::FORBIDDEN,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Invalid { .. } | AppError::InvalidFields(_) | AppError::NotAllowed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -117,7 +134,9 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Forbidden => "forbidden",
-            AppError::Invalid { code, .. } => code,
+            AppError::Invalid { code, .. }
+            | AppError::BadRequest { code, .. }
+            | AppError::Refused { code, .. } => code,
             AppError::InvalidFields(_) => "invalid",
             AppError::NotAllowed(_) => "not_allowed",
             AppError::Status(status) => status_code_name(*status),
@@ -131,7 +150,9 @@ impl AppError {
             AppError::Unauthenticated => "Sign in first",
             AppError::InvalidCredentials => "Wrong username or password",
             AppError::Forbidden => "Not allowed",
-            AppError::Invalid { message, .. } => message,
+            AppError::Invalid { message, .. }
+            | AppError::BadRequest { message, .. }
+            | AppError::Refused { message, .. } => message,
             // The domain's texts say what is wrong with which field or step, nothing internal.
             AppError::InvalidFields(_) | AppError::NotAllowed(_) => {
                 return Cow::Owned(self.to_string());

@@ -77,8 +77,9 @@ pub fn router() -> Router<AppState> {
         .route("/opinions/{id}/steps", post(record_step))
 }
 
-/// Today in China, where every station is: the day deadlines are coloured for.
-fn today() -> Date {
+/// Today in China, where every station is: the day deadlines are coloured for, and the day the
+/// overdue figure is counted up to.
+pub(crate) fn today() -> Date {
     Date::from_unix_ms(now_ms(), CHINA_UTC_OFFSET_MINUTES)
 }
 
@@ -137,16 +138,24 @@ async fn set_calendar(
 
 /// The ledger's query parameters as sent: every one optional, and an empty one means "any"
 /// (a form submits its empty selects).
-#[derive(Deserialize)]
-struct LedgerParams {
-    station: Option<String>,
-    status: Option<String>,
-    category: Option<String>,
-    deputy: Option<String>,
-    unit: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    colour: Option<String>,
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+pub(crate) struct LedgerParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deputy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
 }
 
 fn invalid_filter() -> AppError {
@@ -161,7 +170,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 /// Parses the `status`, `colour` and date codes; a bad one is 422 `invalid_filter`.
-fn ledger_query(params: LedgerParams) -> Result<LedgerQuery, AppError> {
+pub(crate) fn ledger_query(params: LedgerParams) -> Result<LedgerQuery, AppError> {
     let date = |value: Option<String>| {
         non_empty(value)
             .map(|v| Date::parse(&v).ok_or_else(invalid_filter))
@@ -259,18 +268,30 @@ fn urgency(colour: Option<DeadlineColour>) -> u8 {
 }
 
 /// `GET /api/v1/ledger`.
-///
-/// The opinions the caller may read are narrowed in SQL (by station, or by the unit's
-/// referrals) and then filtered in Rust with the domain's own lifecycle: the status, unit and
-/// deadline colour are replayed from the steps, not stored columns. A station's ledger holds
-/// some thousands of items a year, which this reads in milliseconds; when a region's ledger
-/// outgrows that, the status, unit and due date become columns written with each step.
 async fn ledger(
     State(state): State<AppState>,
     auth: Auth,
     Query(params): Query<LedgerParams>,
 ) -> Result<Json<Vec<LedgerRow>>, AppError> {
     let query = ledger_query(params)?;
+    let items = ledger_items(&state, &auth, &query).await?;
+    Ok(Json(items.into_iter().map(|(row, _)| row).collect()))
+}
+
+/// The ledger's lines for `auth` and `query`, each with its stored opinion, in the ledger's
+/// order (`GET /api/v1/ledger` and its export).
+///
+/// The opinions the caller may read are narrowed in SQL (by station, or by the unit's
+/// referrals) and then filtered in Rust with the domain's own lifecycle: the status, unit and
+/// deadline colour are replayed from the steps, not stored columns. A station's ledger holds
+/// some thousands of items a year, which this reads in milliseconds; when a region's ledger
+/// outgrows that, the filters move to the figures' facts (`opinion_facts` holds the status,
+/// the unit and the deadline of every live opinion).
+pub(crate) async fn ledger_items(
+    state: &AppState,
+    auth: &Auth,
+    query: &LedgerQuery,
+) -> Result<Vec<(LedgerRow, OpinionReplica)>, AppError> {
     let replicas = if auth.role == Role::HandlingUnit {
         match &auth.unit_id {
             Some(unit) => state.db.opinions_referred_to(unit).await?,
@@ -278,7 +299,7 @@ async fn ledger(
         }
     } else {
         let hierarchy = state.db.station_hierarchy().await?;
-        let mut stations = readable_stations(&auth, &hierarchy);
+        let mut stations = readable_stations(auth, &hierarchy);
         if let Some(station) = &query.station {
             stations.retain(|s| s == station);
         }
@@ -293,19 +314,21 @@ async fn ledger(
         .map(|u| (u.id, u.name))
         .collect();
     let today = today();
-    let mut rows: Vec<LedgerRow> = replicas
-        .iter()
-        .filter_map(|replica| ledger_row(replica, &calendar, today, &unit_names))
-        .filter(|row| matches_query(row, &query))
+    let mut items: Vec<(LedgerRow, OpinionReplica)> = replicas
+        .into_iter()
+        .filter_map(|replica| {
+            ledger_row(&replica, &calendar, today, &unit_names).map(|row| (row, replica))
+        })
+        .filter(|(row, _)| matches_query(row, query))
         .collect();
-    rows.sort_by_key(|row| {
+    items.sort_by_key(|(row, _)| {
         (
             urgency(row.colour),
             Reverse(row.created_at_ms),
             Reverse(row.opinion_id),
         )
     });
-    Ok(Json(rows))
+    Ok(items)
 }
 
 /// The opinion as the item view shows it: name masked, phone and address left out (the masked

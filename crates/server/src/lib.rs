@@ -31,6 +31,13 @@
 //!   supervision ledger, the item view and steps taken in the back office (through the same
 //!   sync store as pushed ones).
 //! - [`duty`]: attendance (as pushed by the tablets), the duty roster and station events.
+//! - [`figures`]: `GET /api/v1/figures` (the reported figures of a scope and period, counted
+//!   by the database over the facts `db/facts.rs` keeps per opinion, with a breakdown),
+//!   `GET /api/v1/register` (the reception register) and `GET /api/v1/audit` (the audit log,
+//!   administrators only).
+//! - [`exports`]: the register and the ledger as Excel (with a 统计 sheet) or CSV files,
+//!   personal data masked unless asked and permitted, every export written to the audit log.
+//! - [`zh`]: the Chinese words the exports print for statuses, decisions and colours.
 //! - [`events`]: `GET /api/v1/sync/events`, the server-sent-events stream that pokes tablets
 //!   (`event: changed`, `data: <cursor>`) after a push committed changes; the only route that
 //!   also takes the token as `?token=` (for `EventSource`); [`ChangeEvents::close`] ends the
@@ -53,6 +60,8 @@ pub mod db;
 pub mod duty;
 pub mod error;
 pub mod events;
+pub mod exports;
+pub mod figures;
 pub mod followup;
 pub mod photos;
 pub mod security;
@@ -60,6 +69,7 @@ pub mod state;
 pub mod static_files;
 pub mod sync;
 pub mod telemetry;
+pub mod zh;
 
 pub use auth::{Auth, Passwords};
 pub use db::Db;

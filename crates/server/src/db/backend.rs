@@ -274,6 +274,19 @@ impl<'a> Query<'a> {
         }
     }
 
+    /// [`Query::bind_list`] of owned texts: one `$N` each on SQLite, one array on PostgreSQL.
+    pub fn bind_texts(self, values: Vec<String>) -> Self {
+        match self {
+            Query::Sqlite(conn, mut query) => {
+                for value in values {
+                    query = query.bind(value);
+                }
+                Query::Sqlite(conn, query)
+            }
+            Query::Postgres(conn, query) => Query::Postgres(conn, query.bind(values)),
+        }
+    }
+
     /// Runs the statement; returns the number of rows it changed.
     pub async fn execute(self) -> Result<u64, sqlx::Error> {
         Ok(match self {

@@ -31,12 +31,21 @@
 //! - `sync.rs`: the sync store, [`Db::push`], [`Db::record_online`] and [`Db::pull`] (tables from
 //!   `0002_sync.sql`, attendance and referrals from `0008_followup.sql`); its module docs explain
 //!   the locking and the change order on each backend.
+//! - `facts.rs`: the figures' per-opinion facts, written with each opinion in the push
+//!   transaction, and their rebuild at startup when their definitions changed
+//!   ([`facts::FACTS_VERSION`]; tables from `0009_figures.sql`).
+//! - `figures.rs`: the figures as SQL aggregates over the facts, attendance and station events,
+//!   and the register's selection of opinions.
+//! - `audit.rs`: the audit log (who exported what).
 //! - `followup.rs`: handling units, the working-day calendar, the server-side sync client of an
 //!   account, the opinions a ledger reads, attendance, roster and station events (tables from
 //!   `0008_followup.sql`).
 
 pub mod accounts;
+pub mod audit;
 mod backend;
+pub mod facts;
+pub mod figures;
 pub mod followup;
 pub mod photos;
 mod seed;
@@ -62,6 +71,8 @@ static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Connections per pool. SQLite has one writer anyway; on PostgreSQL each server instance holds
 /// at most this many of the server's connections (100 by default), so a dozen instances fit.
 const MAX_CONNECTIONS: u32 = 8;
+/// Rows per index SQLite's `ANALYZE` (run by `PRAGMA optimize`) reads: SQLite's recommendation.
+const ANALYSIS_LIMIT: u32 = 400;
 /// Bounded so that a stuck database makes requests fail (and health report it) rather than queue
 /// forever.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -159,7 +170,11 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // A writer waits this long for another writer instead of failing at once with BUSY.
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Keeps the planner's statistics fresh for the figures' queries as the data grows:
+            // pool connections close when idle or old, so this runs every so often (cheaply,
+            // bounded by the analysis limit).
+            .optimize_on_close(true, ANALYSIS_LIMIT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -200,6 +215,23 @@ impl Db {
         seed::seed_categories_if_empty(&db.pool)
             .await
             .context("cannot seed the default categories")?;
+        db.rebuild_facts_if_outdated(facts::REBUILD_BATCH)
+            .await
+            .context("cannot rebuild the figures' facts")?;
+        if db.backend() == Backend::Sqlite {
+            // Lets SQLite gather the statistics its planner uses for the figures' queries where
+            // they are missing or stale (cheap when they are not: 0x10002 checks every table,
+            // and the analysis limit bounds the rows read per index).
+            let mut conn = db.acquire().await?;
+            conn.query(&format!("PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
+                .execute()
+                .await
+                .context("cannot set the analysis limit")?;
+            conn.query("PRAGMA optimize = 0x10002")
+                .execute()
+                .await
+                .context("cannot optimize the database")?;
+        }
         Ok(db)
     }
 

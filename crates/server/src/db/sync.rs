@@ -61,6 +61,7 @@
 //! the lock meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
 
 use super::backend::{Begin, Conn, in_list};
+use super::facts::write_facts;
 use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
 use liaison_domain::followup::lifecycle::limits;
@@ -365,6 +366,12 @@ impl Db {
                 .await?;
         }
         write_opinions(&mut conn, &batch.changed).await?;
+        // The figures' facts change with the opinion, in the same transaction.
+        write_facts(
+            &mut conn,
+            batch.changed.iter().map(|(id, c)| (id.as_str(), &c.state)),
+        )
+        .await?;
         write_attendance(&mut conn, &batch.changed_attendance).await?;
         write_referrals(&mut conn, &batch.referrals).await?;
         write_mutations(&mut conn, &batch.rows).await?;
@@ -686,10 +693,10 @@ impl Batch {
 
 /// Rows per multi-row statement: well within SQLite's bound-variable limit (32,766) and
 /// PostgreSQL's (65,535) at 14 columns.
-const ROWS_PER_STATEMENT: usize = 200;
+pub(super) const ROWS_PER_STATEMENT: usize = 200;
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
-fn value_lists(rows: usize, columns: usize) -> String {
+pub(super) fn value_lists(rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|row| {
             let values: Vec<String> = (1..=columns)
@@ -766,12 +773,14 @@ async fn write_attendance(
     let changed: Vec<_> = changed.iter().collect();
     for chunk in changed.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO attendance (id, station_id, deputy_id, day, state, change_seq) \
+            "INSERT INTO attendance (id, station_id, deputy_id, day, state, change_seq, \
+                 signed_in) \
              VALUES {} \
              ON CONFLICT (id) DO UPDATE SET \
                  state = excluded.state, \
-                 change_seq = excluded.change_seq",
-            value_lists(chunk.len(), 6)
+                 change_seq = excluded.change_seq, \
+                 signed_in = excluded.signed_in",
+            value_lists(chunk.len(), 7)
         );
         let mut query = conn.query(&sql);
         for (id, changed) in chunk {
@@ -782,7 +791,8 @@ async fn write_attendance(
                 .bind(key.deputy_id.0.as_str())
                 .bind(key.day.to_string())
                 .bind(to_json(&changed.state)?)
-                .bind(changed.change_seq);
+                .bind(changed.change_seq)
+                .bind(changed.state.signed_in_at_ms.is_some());
         }
         query.execute().await?;
     }
@@ -944,7 +954,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(encode_error)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, sqlx::Error> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, sqlx::Error> {
     serde_json::from_str(json).map_err(decode_error)
 }
 

@@ -20,10 +20,17 @@
 //! The follow-up loop: [`followup`] (units, calendar, ledger, item view and steps, per role with
 //! every denied case, and one item's whole life across four roles) and [`attendance`]
 //! (attendance marks from two tablets converging, roster, station events).
+//!
+//! The statistics: [`figures`] (a fixture built through the API whose every figure is counted by
+//! hand, the SQL checked against the domain's own count on the same facts, scopes and refusals,
+//! the register, the facts' upkeep and rebuild) and [`exports`] (the register and ledger as
+//! Excel and CSV files read back, personal data, the audit log).
 
 mod accounts;
 mod attendance;
 mod events;
+mod exports;
+mod figures;
 mod followup;
 mod hostile_input;
 mod instances;
