@@ -920,6 +920,28 @@ async fn main() {
             line.rows
         );
     }
+    // The lines `cargo xtask bench --figures` collects (`BENCH name=value`).
+    let slug = |text: &str| -> String {
+        let mut out = String::new();
+        for c in text.to_lowercase().chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else if !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        out.trim_matches('_').to_owned()
+    };
+    for line in &lines {
+        let name = slug(&format!("figures {} {}", line.backend, line.what));
+        println!("BENCH {name}_p50_ms={:.1}", ms(line.p50));
+        println!("BENCH {name}_p95_ms={:.1}", ms(line.p95));
+    }
+    for (backend, peak) in &peaks {
+        if let Some((high, _)) = peak {
+            println!("BENCH {}_export_peak_mib={high:.0}", slug(backend));
+        }
+    }
     println!();
     for (backend, peak) in peaks {
         match peak {
