@@ -106,6 +106,7 @@ impl PeriodScope {
         Period::new(from, to).map_err(|e| match e {
             PeriodError::EndsBeforeStart => "period.error.ends_before_start",
             PeriodError::TooLong => "period.error.too_long",
+            PeriodError::OutOfRange => "period.error.out_of_range",
         })
     }
 

@@ -267,6 +267,8 @@ pub enum PeriodError {
     EndsBeforeStart,
     #[error("the period is longer than {} days", Period::MAX_DAYS)]
     TooLong,
+    #[error("the period's dates must be between 1900 and 9998")]
+    OutOfRange,
 }
 
 impl Period {
@@ -274,6 +276,11 @@ impl Period {
     pub const MAX_DAYS: i32 = 3660;
 
     pub fn new(from: Date, to: Date) -> Result<Period, PeriodError> {
+        // The last month's bucket ends the day before the next month starts, which must exist.
+        let in_range = |d: Date| (1900..=9998).contains(&d.ymd().0);
+        if !in_range(from) || !in_range(to) {
+            return Err(PeriodError::OutOfRange);
+        }
         if to < from {
             return Err(PeriodError::EndsBeforeStart);
         }
@@ -371,7 +378,8 @@ pub struct OpinionFacts {
     pub unit_id: Option<UnitId>,
     /// The deadline of the latest referral, after extensions (kept after it concluded).
     pub due: Option<Date>,
-    /// When the latest referral was concluded; `None` while a unit still holds it.
+    /// When the latest referral ended: concluded, or returned by the unit (退回); `None` while a
+    /// unit still holds it.
     pub due_concluded: Option<Date>,
     pub first_concluded: Option<Date>,
     /// Every evaluation, in order: its day and whether it counts as satisfied.
@@ -423,6 +431,10 @@ impl OpinionFacts {
                     facts.due_concluded = None;
                 }
                 Action::Extend { due, .. } => facts.due = Some(*due),
+                // Sent back: no unit holds it until the next referral, so it is not overdue.
+                Action::Return { .. } => {
+                    facts.due_concluded.get_or_insert(day);
+                }
                 Action::Conclude { .. } => {
                     facts.first_concluded.get_or_insert(day);
                     if facts.due.is_some() && facts.due_concluded.is_none() {
@@ -819,5 +831,15 @@ mod tests {
             Period::new(d("2000-01-01"), d("2026-01-01")),
             Err(PeriodError::TooLong)
         );
+        assert_eq!(
+            Period::new(d("9999-12-01"), d("9999-12-31")),
+            Err(PeriodError::OutOfRange)
+        );
+        assert_eq!(
+            Period::new(d("1899-12-01"), d("1900-01-31")),
+            Err(PeriodError::OutOfRange)
+        );
+        let last = Period::new(d("9998-12-01"), d("9998-12-31")).unwrap();
+        assert_eq!(buckets(Breakdown::Month, &last).len(), 1);
     }
 }

@@ -267,6 +267,48 @@ fn an_item_due_on_friday_is_overdue_over_the_weekend() {
 }
 
 #[test]
+fn an_item_sent_back_is_not_overdue_until_it_is_referred_again() {
+    let o = opinion(3, "s1", "2026-03-02", Outcome::ToBeReferred);
+    let steps = [
+        refer(1, "2026-03-02", "2026-03-13"),
+        step(
+            2,
+            "2026-03-10",
+            Role::HandlingUnit,
+            Action::Return {
+                reason: "不属于本单位职责".into(),
+            },
+        ),
+    ];
+    let returned = OpinionFacts::derive(&o, &steps);
+    assert_eq!(returned.due_concluded, Some(day("2026-03-10")));
+    let after = period("2026-03-14", "2026-04-09");
+    assert_eq!(
+        count(
+            std::slice::from_ref(&returned),
+            &[],
+            &[],
+            &after,
+            day("2026-04-30")
+        )
+        .overdue,
+        0,
+        "nobody held it"
+    );
+    // Referred again with a new deadline, missed: overdue from the day after that one.
+    let mut again = steps.to_vec();
+    again.push(refer(3, "2026-04-10", "2026-04-17"));
+    let again = OpinionFacts::derive(&o, &again);
+    assert_eq!(again.due_concluded, None);
+    assert_eq!(again.first_referred, Some(day("2026-03-02")));
+    let april = period("2026-04-01", "2026-04-30");
+    assert_eq!(
+        count(&[again], &[], &[], &april, day("2026-04-30")).overdue,
+        1
+    );
+}
+
+#[test]
 fn a_deputy_on_duty_at_two_stations_is_one_deputy() {
     let shift = |station: &str, on: &str| AttendanceFact {
         station_id: StationId(station.into()),

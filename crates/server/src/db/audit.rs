@@ -48,11 +48,13 @@ impl Db {
         Ok(())
     }
 
-    /// The newest audit records first (by time, then id), at most `limit` (clamped to
-    /// 1..=[`MAX_AUDIT_PAGE`]), those before `before_ms` when given, of one action when given.
+    /// The newest audit records first (by id: the order they were written in), at most `limit`
+    /// (clamped to 1..=[`MAX_AUDIT_PAGE`]), those with an id below `before_id` when given (the
+    /// next page: the last id of this one; by id, not time, so that two records of the same
+    /// millisecond are never split and skipped), of one action when given.
     pub async fn audit_log(
         &self,
-        before_ms: Option<i64>,
+        before_id: Option<i64>,
         action: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, sqlx::Error> {
@@ -62,10 +64,10 @@ impl Db {
             .await?
             .query(
                 "SELECT id, at_ms, user_id, username, display_name, action, detail \
-                 FROM audit_log WHERE at_ms < $1 AND ($2 = '' OR action = $2) \
-                 ORDER BY at_ms DESC, id DESC LIMIT $3",
+                 FROM audit_log WHERE id < $1 AND ($2 = '' OR action = $2) \
+                 ORDER BY id DESC LIMIT $3",
             )
-            .bind(before_ms.unwrap_or(i64::MAX))
+            .bind(before_id.unwrap_or(i64::MAX))
             .bind(action.unwrap_or(""))
             .bind(limit)
             .fetch_all()

@@ -26,7 +26,7 @@ use liaison_domain::sync::OpinionReplica;
 
 /// The version of the facts' definitions. Bump it when [`OpinionFacts::derive`] (or what the
 /// server stores of it) changes: the next start rebuilds every row.
-pub const FACTS_VERSION: i64 = 1;
+pub const FACTS_VERSION: i64 = 2;
 
 /// Opinions (or attendance records) read and rewritten per transaction by the rebuild.
 pub const REBUILD_BATCH: usize = 1000;
@@ -220,7 +220,9 @@ impl Db {
         }
         self.acquire()
             .await?
-            .query("UPDATE server_meta SET value = $1 WHERE key = 'facts_version'")
+            // Never lowers it: an older instance starting beside a newer one must not mark the
+            // newer facts as old.
+            .query("UPDATE server_meta SET value = $1 WHERE key = 'facts_version' AND value < $1")
             .bind(FACTS_VERSION)
             .execute()
             .await?;
