@@ -34,6 +34,10 @@ const WIDTH: u32 = 960;
 const TIME_HEIGHT: u32 = 360;
 /// One group of horizontal bars, in pixels.
 const GROUP_HEIGHT: u32 = 40;
+/// The bar charts sit side by side in narrower boxes than the chart over time: drawn narrower and
+/// never flat, so that their labels stay readable once the SVG is scaled to its box.
+const BARS_WIDTH: u32 = 640;
+const BARS_MIN_HEIGHT: u32 = 240;
 
 /// A series colour as SVG writes it (`#B3261E`): the `fill` of its bars.
 pub fn series_colour(figure: Figure) -> Option<String> {
@@ -66,8 +70,8 @@ pub fn over_time_svg(report: &FigureReport, lang: Lang) -> String {
 /// opinions collected, each group labelled with `groups`' label.
 pub fn bars_svg(groups: &[(String, Figures)], lang: Lang) -> String {
     let shown = largest(groups);
-    let height = 70 + GROUP_HEIGHT * shown.len().max(1) as u32;
-    render((WIDTH, height), |root| bars(root, &shown, lang))
+    let height = (70 + GROUP_HEIGHT * shown.len().max(1) as u32).max(BARS_MIN_HEIGHT);
+    render((BARS_WIDTH, height), |root| bars(root, &shown, lang))
 }
 
 /// The groups a bar chart draws: the [`MAX_GROUPS`] largest by opinions collected, in that

@@ -295,8 +295,20 @@ async fn the_dashboard_shows_the_days_figures_and_the_register_prints() {
             .await;
     }
     browser.screenshot("dashboard-tablet").await;
+    let widths = browser
+        .js("return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(widths[0], widths[1], "the dashboard fits a tablet's width");
     browser.client.set_window_size(1920, 1080).await.unwrap();
     browser.screenshot("dashboard-wall-screen").await;
+    // Nothing on the dashboard makes the page scroll sideways on a wall screen.
+    let widths = browser
+        .js("return [document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(
+        widths[0], widths[1],
+        "the dashboard fits the screen's width"
+    );
 
     // The reception register of the day, printed as Chromium prints it.
     browser.goto(&format!("{base}/register")).await;
