@@ -62,6 +62,13 @@ pub(super) async fn write_facts<'a>(
     insert_facts(conn, &facts).await
 }
 
+/// A text of the facts as PostgreSQL can store it: its `TEXT` cannot hold NUL, which the
+/// opinion's JSON state keeps escaped (`\u0000`) and a hostile or broken client can send in an id.
+/// The facts are derived data, so the character is replaced rather than the push refused.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
 /// Inserts the facts rows and the evaluations of `facts` (which have none yet).
 async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(), sqlx::Error> {
     let day = |d: Option<liaison_domain::followup::Date>| d.map(|d| d.to_string());
@@ -76,13 +83,13 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
         for f in chunk {
             query = query
                 .bind(f.opinion_id.to_string())
-                .bind(f.station_id.0.clone())
-                .bind(f.deputy_id.0.clone())
-                .bind(f.category.clone())
+                .bind(storable(&f.station_id.0))
+                .bind(storable(&f.deputy_id.0))
+                .bind(storable(&f.category))
                 .bind(f.collected.to_string())
                 .bind(f.answered_on_the_spot)
                 .bind(day(f.first_referred))
-                .bind(f.unit_id.as_ref().map(|u| u.0.clone()))
+                .bind(f.unit_id.as_ref().map(|u| storable(&u.0)))
                 .bind(day(f.due))
                 .bind(day(f.due_concluded))
                 .bind(day(f.first_concluded))
@@ -110,13 +117,13 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
             query = query
                 .bind(f.opinion_id.to_string())
                 .bind(i64::try_from(*ord).unwrap_or(i64::MAX))
-                .bind(f.station_id.0.clone())
+                .bind(storable(&f.station_id.0))
                 .bind(day.clone())
                 .bind(*satisfied)
                 .bind(ord + 1 == f.evaluations.len())
-                .bind(f.category.clone())
-                .bind(f.deputy_id.0.clone())
-                .bind(f.unit_id.as_ref().map(|u| u.0.clone()));
+                .bind(storable(&f.category))
+                .bind(storable(&f.deputy_id.0))
+                .bind(f.unit_id.as_ref().map(|u| storable(&u.0)));
         }
         query.execute().await?;
     }
