@@ -61,11 +61,14 @@ impl From<Phone> for String {
     }
 }
 
-/// Hides all but the first character of a name: `张**`.
+/// Hides all but the first character of a name: `张*`, `张**`. At most two stars, so that a
+/// long name (or whatever was typed into the name field) does not show its length.
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
     match chars.next() {
-        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        Some(first) => std::iter::once(first)
+            .chain(chars.take(2).map(|_| '*'))
+            .collect(),
         None => String::new(),
     }
 }
@@ -112,6 +115,16 @@ impl Citizen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_their_first_character_and_at_most_two_stars() {
+        assert_eq!(mask_name(""), "");
+        assert_eq!(mask_name("王"), "王");
+        assert_eq!(mask_name("王芳"), "王*");
+        assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("欧阳小明"), "欧**");
+        assert_eq!(mask_name("Wang Xiaoming"), "W**");
+    }
 
     #[test]
     fn accepts_mobiles_and_landlines_as_people_type_them() {
