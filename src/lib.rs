@@ -15,12 +15,14 @@
 //! - [`photo`]: camera photos downscaled in the browser.
 //! - [`pwa`]: the service worker and the "update available" prompt.
 //! - [`platform`]: time, random ids and other small browser wrappers.
+//! - [`crypto`]: WebCrypto sealing (AES-GCM) and data keys wrapped by a PIN key (PBKDF2).
 //!
 //! Validation, ids and the domain types come from `liaison-domain`, shared with the server.
 
 pub mod app;
 pub mod charts;
 pub mod components;
+pub mod crypto;
 pub mod figures;
 pub mod i18n;
 pub mod names;

@@ -14,6 +14,8 @@
 //!   working-day deadlines and their colours, attendance, and the ledger's wire types.
 //! - [`figures`]: the reported figures (opinions collected, answered on the spot, handling and
 //!   satisfaction rates, ...), each defined once, and the per-opinion facts they are counted from.
+//! - [`protection`]: a shared tablet's PIN rules, wrong-PIN limit, key derivation parameters and
+//!   idle lock (the encryption itself runs in the browser's WebCrypto).
 //! - [`sync`]: what offline capture needs to converge: hybrid logical clocks, the versioned
 //!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
@@ -26,6 +28,7 @@ pub mod figures;
 pub mod followup;
 pub mod ids;
 pub mod opinion;
+pub mod protection;
 pub mod sync;
 
 pub use account::{Hierarchy, Role, Scope};
