@@ -1161,3 +1161,129 @@ async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() 
     );
     current.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_push_answer_deletes_the_acknowledged_runs_around_a_refusal_and_the_next_batch_reads_after_a_seq()
+ {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-outbox-runs", &clock).await;
+    for n in 0..8 {
+        let o = opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+        store.save_opinion(&o, None).await.unwrap();
+    }
+    // The batch after the one on its way: strictly after the given seq, `limit` at a time.
+    let after = |seq, limit| {
+        let store = store.clone();
+        async move {
+            seqs(
+                &store
+                    .pending_mutations_after(Seq(seq), limit)
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    assert_eq!(after(0, 3).await, vec![1, 2, 3]);
+    assert_eq!(after(5, 2).await, vec![6, 7]);
+    assert_eq!(after(7, 10).await, vec![8]);
+    assert_eq!(after(8, 10).await, Vec::<u64>::new());
+
+    // A refusal in the middle of the answer: the entries on both sides go, it stays.
+    let applied = store
+        .apply_push_response(&push_response(5, &[(3, RejectCode::Invalid, "bad")]))
+        .await
+        .unwrap();
+    assert_eq!(applied, 4, "seqs 1, 2, 4 and 5");
+    assert_eq!(after(0, 10).await, vec![6, 7, 8]);
+    assert_eq!(store.outbox_counts().await.unwrap(), (3, 1));
+    // The next answer reaches over the earlier refusal's seq: it is kept all the same.
+    let applied = store
+        .apply_push_response(&push_response(8, &[(7, RejectCode::Forbidden, "no")]))
+        .await
+        .unwrap();
+    assert_eq!(applied, 2, "seqs 6 and 8");
+    assert_eq!(store.outbox_counts().await.unwrap(), (0, 2));
+    let refused: Vec<u64> = store
+        .rejected_mutations()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.mutation.seq.0)
+        .collect();
+    assert_eq!(refused, vec![3, 7]);
+    store.close();
+}
+
+#[wasm_bindgen_test]
+async fn own_records_pulled_back_are_checked_and_only_what_differs_is_written() {
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh_with_clock("test-pull-own-back", &clock).await;
+    let same = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    let edited = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
+    for o in [&same, &edited] {
+        store.save_opinion(o, None).await.unwrap();
+    }
+    let creates = store.pending_mutations(10).await.unwrap();
+    assert_eq!(
+        store
+            .apply_push_response(&push_response(2, &[]))
+            .await
+            .unwrap(),
+        2
+    );
+    // Someone else changed one of them on the server before the pull.
+    let edit = Mutation::new(
+        other_client(),
+        Seq(1),
+        Hlc {
+            wall_ms: 1_700_000_200_000,
+            counter: 0,
+            node: other_client(),
+        },
+        MutationKind::SetOpinionFields {
+            id: edited.id,
+            fields: vec![liaison_domain::sync::OpinionFieldValue::Summary(
+                "改过的摘要".into(),
+            )],
+        },
+    );
+    let states = vec![
+        server_state(same.id, &creates[0..1]),
+        server_state(edited.id, &[creates[1].clone(), edit]),
+    ];
+    let probably_shown = [same.id, edited.id].into_iter().collect();
+    let changed = store
+        .apply_pulled_page_checking(&page(states.clone(), 9), &probably_shown)
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    assert_eq!(
+        store.get_opinion(same.id).await.unwrap(),
+        Some(same.clone())
+    );
+    let mut expected = edited.clone();
+    expected.summary = "改过的摘要".into();
+    assert_eq!(
+        store.get_opinion(edited.id).await.unwrap(),
+        Some(expected.clone())
+    );
+    for state in &states {
+        assert_eq!(
+            store.server_state(state.id()).await.unwrap().as_ref(),
+            Some(state),
+            "every server state is written"
+        );
+    }
+    assert_eq!(store.pull_cursor().await.unwrap(), Cursor(9));
+
+    // After a reset the records are gone from the tablet: named or not, they come back.
+    store.reset_for_full_pull().await.unwrap();
+    assert_eq!(store.get_opinion(same.id).await.unwrap(), None);
+    store
+        .apply_pulled_page_checking(&page(states, 9), &probably_shown)
+        .await
+        .unwrap();
+    assert_eq!(store.get_opinion(same.id).await.unwrap(), Some(same));
+    assert_eq!(store.get_opinion(edited.id).await.unwrap(), Some(expected));
+    store.close();
+}

@@ -14,6 +14,9 @@
 //!    fresh browser profile signs in and pulls them all. The 10,000 records are written straight
 //!    into the app's IndexedDB from JavaScript in the app's origin, in the serde shapes the Rust
 //!    code writes (the capture form would take hours), and the app is reloaded to sync them.
+//!    Both tablets turn on the app's round step timings (`src/sync/trace.rs`), printed as
+//!    `BENCH <figure>_step_<step>_ms` (summed; the steps overlap, so they add up to more than
+//!    the wall time) and `_n` (how many).
 //! 2. [`bench_server_ingest_200_tablets_sqlite`] / [`bench_server_ingest_200_tablets_postgres`]:
 //!    200 simulated tablets push `CreateOpinion` batches at once over HTTP to the release server
 //!    binary (a load generator in this process, on the same 2 cores).
@@ -229,6 +232,39 @@ const request = (r) => new Promise((ok, fail) => {{
     )
 }
 
+/// Turns on the app's round step timings (`src/sync/trace.rs`) for the rounds that start after
+/// this.
+const TRACE_ON: &str = "localStorage.setItem('liaison.debug.sync_trace', '1')";
+
+/// The app's round step timings summed per step: `{name: [count, total ms]}`.
+const TRACE_SUMS: &str = "
+    const sums = {};
+    for (const [name, start, end] of (window.__liaisonSyncTrace || [])) {
+        const s = sums[name] || (sums[name] = [0, 0]);
+        s[0] += 1;
+        s[1] += end - start;
+    }
+    return sums;";
+
+/// Prints the round's step timings as `BENCH <prefix>_step_<name>_ms` (total) and `_n` (count).
+async fn print_trace(browser: &Browser, prefix: &str) {
+    let sums = browser.js(TRACE_SUMS).await;
+    let Some(sums) = sums.as_object() else {
+        return;
+    };
+    for (name, sum) in sums {
+        let name = name.replace('.', "_");
+        bench(
+            &format!("{prefix}_step_{name}_n"),
+            sum[0].as_f64().unwrap_or(0.0),
+        );
+        bench(
+            &format!("{prefix}_step_{name}_ms"),
+            sum[1].as_f64().unwrap_or(0.0),
+        );
+    }
+}
+
 async fn wait_synced(browser: &Browser, what: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -270,6 +306,7 @@ async fn bench_tablet_push_then_fresh_tablet_pull_10000() {
 
     // The app starts again on its IndexedDB (signed in: the session is kept there) and syncs at
     // start: the clock runs from its first push to the badge saying everything is synced.
+    a.js(TRACE_ON).await;
     a.reload().await;
     a.js(&watch_script(n)).await;
     wait_long(
@@ -290,6 +327,7 @@ async fn bench_tablet_push_then_fresh_tablet_pull_10000() {
         0.0
     };
 
+    print_trace(&a, "tablet_push_10000").await;
     let token = api_sign_in(&server, DEPUTY.0, DEPUTY.1).await;
     let held = server_opinions(&server, &token).await;
     assert_eq!(
@@ -305,6 +343,7 @@ async fn bench_tablet_push_then_fresh_tablet_pull_10000() {
     b.goto(&format!("{base}/sync")).await;
     b.find("#sign-in-username").await;
     b.js(&watch_script(n)).await;
+    b.js(TRACE_ON).await;
     let clicked = b
         .js("return performance.now()")
         .await
@@ -340,6 +379,7 @@ async fn bench_tablet_push_then_fresh_tablet_pull_10000() {
              })")
         .await;
     assert_eq!(local.as_u64(), Some(n as u64), "the fresh tablet holds all");
+    print_trace(&b, "tablet_pull_10000").await;
     b.close().await;
     let pull_ok_s = (b_ok - b_pull.1) / 1000.0;
     let pull_listed_s = (b_total - b_pull.1) / 1000.0;

@@ -9,6 +9,10 @@
 //! pulled stamp, so the next local edit sorts after what the tablet has seen). A crash can
 //! therefore never leave the cursor ahead of the data it stands for, nor the data ahead of the
 //! cursor (which would only mean pulling a page twice; applying it is idempotent anyway).
+//!
+//! A round that pushed this tablet's own new records pulls them straight back; the round names
+//! them ([`Store::apply_pulled_page_checking`]), and a record already shown as the server has it
+//! is not written again (its server state is).
 
 use super::attendance::AttendanceRecord;
 use super::follow_ups;
@@ -16,14 +20,27 @@ use super::outbox::{self, SyncMeta};
 use super::photos::{self, PhotoOwner};
 use super::{Result, Store, stores};
 use indexed_db_futures::prelude::*;
-use liaison_domain::OpinionId;
 use liaison_domain::sync::client::local_view;
 use liaison_domain::sync::{Change, Clock, Cursor, OpinionReplica, PullResponse};
-use std::collections::HashSet;
+use liaison_domain::{Opinion, OpinionId};
+use std::collections::{HashMap, HashSet};
 
 impl Store {
     /// Applies one pulled page (see the module docs). Returns how many records changed.
     pub async fn apply_pulled_page(&self, page: &PullResponse) -> Result<u32> {
+        self.apply_pulled_page_checking(page, &HashSet::new()).await
+    }
+
+    /// [`Store::apply_pulled_page`], reading first the records shown for the opinions in
+    /// `probably_shown` (this tablet's own records, just pushed: the server sends them back as
+    /// the tablet already shows them) and not rewriting those that are equal. A put into
+    /// `opinions` updates its three indexes and costs far more than a read, and a tablet that
+    /// pushed 10,000 records pulls them all back.
+    pub async fn apply_pulled_page_checking(
+        &self,
+        page: &PullResponse,
+        probably_shown: &HashSet<OpinionId>,
+    ) -> Result<u32> {
         // Relaxed: a page a crash loses is lost with its cursor, and simply pulled again.
         let tx = self.write_tx_relaxed(&[
             stores::SERVER_STATES,
@@ -43,6 +60,27 @@ impl Store {
         let follow_ups = tx.object_store(stores::FOLLOW_UPS)?;
         let attendance = tx.object_store(stores::ATTENDANCE)?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
+        // The records named as probably shown, as they are shown now: all reads issued at once.
+        let mut shown: HashMap<OpinionId, Opinion> = HashMap::new();
+        if !probably_shown.is_empty() {
+            let reads = page
+                .changes
+                .iter()
+                .filter_map(|change| match change {
+                    Change::Opinion { state, .. } if probably_shown.contains(&state.id()) => {
+                        Some(state.id())
+                    }
+                    _ => None,
+                })
+                .map(|id| Ok((id, opinions.get(id.to_string()).serde()?)))
+                .collect::<Result<Vec<_>>>()?;
+            for (id, read) in reads {
+                let stored: Option<Opinion> = read.await?;
+                if let Some(stored) = stored {
+                    shown.insert(id, stored);
+                }
+            }
+        }
         // Every write is issued before the first is awaited, so the browser takes the page in one
         // go rather than one round trip per record. A deleted record also loses its photos, which
         // needs a read of the photo index, so deletions go after.
@@ -54,7 +92,9 @@ impl Store {
                     writes.push(states.put(state).serde()?);
                     match local_view(state.id(), Some(state), &pending) {
                         Some(opinion) => {
-                            writes.push(opinions.put(&opinion).serde()?);
+                            if shown.get(&state.id()) != Some(&opinion) {
+                                writes.push(opinions.put(&opinion).serde()?);
+                            }
                             // Steps are only ever added, so a record without steps never had
                             // a history to remove here (a refused step's is rebuilt when the
                             // push answer says so).

@@ -222,6 +222,11 @@ pub async fn push(token: &str, request: &PushRequest) -> PushAnswer {
     let Ok(body) = serde_json::to_string(request) else {
         return read_push_answer(None, "");
     };
+    push_body(token, body).await
+}
+
+/// Pushes a batch already serialised (a [`PushRequest`] as JSON).
+pub async fn push_body(token: &str, body: String) -> PushAnswer {
     match send(
         bearer(Request::post("/api/v1/sync/push"), token),
         Some(body),

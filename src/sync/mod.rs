@@ -9,6 +9,7 @@
 //!   only.
 //! - [`round`]: one round, push then pull, stopping at the first failure with its reason.
 //! - [`lock`]: one uploader per device across tabs (Web Locks).
+//! - [`trace`]: a round's step timings, when a debug key asks for them.
 //! - [`SyncEngine`] (this file): when rounds run and what the status area shows.
 //!
 //! **When a round runs:** at start, when the browser reports a network, after each local save,
@@ -25,6 +26,7 @@ pub mod lock;
 pub mod office;
 pub mod reports;
 pub mod round;
+pub mod trace;
 
 use crate::storage::settings::keys;
 use crate::storage::{StorageError, Store};
