@@ -5,9 +5,9 @@ use crate::components::header::Header;
 use crate::components::period::AddressQuery;
 use crate::i18n::{I18n, tr, use_i18n};
 use crate::pages::{
-    capture::CaptureScreen, dashboard::DashboardScreen, duty::DutyScreen, item::ItemScreen,
-    ledger::LedgerScreen, record::RecordScreen, records::RecordsScreen, register::RegisterScreen,
-    station_figures::StationFiguresScreen, sync::SyncScreen,
+    audit::AuditScreen, capture::CaptureScreen, dashboard::DashboardScreen, duty::DutyScreen,
+    item::ItemScreen, ledger::LedgerScreen, record::RecordScreen, records::RecordsScreen,
+    register::RegisterScreen, station_figures::StationFiguresScreen, sync::SyncScreen,
 };
 use crate::state::AppState;
 use crate::storage::Store;
@@ -110,6 +110,11 @@ fn Shell(state: AppState) -> impl IntoView {
                     <Route path=path!("/register")
                         view=|| view! { <RegisterScreen address=AddressQuery::from_router()/> }/>
                     <Route path=path!("/station-figures") view=StationFiguresScreen/>
+                    <Route path=path!("/audit") view=|| {
+                        let query = leptos_router::hooks::use_query_map().get_untracked();
+                        let filters = crate::sync::audit::AuditFilters::from_query(|name| query.get(name));
+                        view! { <AuditScreen filters=filters/> }
+                    }/>
                 </Routes>
             </main>
         </Router>
@@ -119,14 +124,15 @@ fn Shell(state: AppState) -> impl IntoView {
 /// Whether a page is one of the tablet's, where the station and the deputy on duty are chosen
 /// once for everything recorded (capture, records, sync, and the station's own offline figures
 /// at `/station-figures`). The back office's pages (the ledger, an item, the station duty page,
-/// the dashboard and the register) choose their station themselves; the duty picker there would
+/// the dashboard, the register and the audit log) choose their station themselves; the duty picker there would
 /// only confuse office staff and handling units.
 pub fn is_tablet_page(path: &str) -> bool {
     !(path.starts_with("/ledger")
         || path.starts_with("/items/")
         || path.starts_with("/duty")
         || path.starts_with("/dashboard")
-        || path.starts_with("/register"))
+        || path.starts_with("/register")
+        || path.starts_with("/audit"))
 }
 
 /// The duty picker, on the tablet's pages only.

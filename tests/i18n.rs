@@ -52,6 +52,7 @@ fn every_domain_code_has_a_text_in_both_languages() {
         Field::Due,
         Field::Title,
         Field::Attendees,
+        Field::Purpose,
     ];
     needed.extend(fields.iter().map(|f| format!("field.{}", f.name())));
     let errors = [
@@ -63,6 +64,7 @@ fn every_domain_code_has_a_text_in_both_languages() {
         FieldError::ConsentMissing,
         FieldError::TooMany { max: 1 },
         FieldError::OutOfRange { min: 1, max: 2 },
+        FieldError::ControlCharacter,
     ];
     needed.extend(errors.iter().map(|e| format!("error.{}", e.code())));
     needed.extend(
@@ -223,6 +225,17 @@ fn follow_up_keys() -> Vec<String> {
         office_errors
             .iter()
             .map(|e| format!("office.error.{}", e.code())),
+    );
+    // The server's refusals with words of their own, and the audit log's actions.
+    needed.extend(
+        liaison_app::sync::office::WORDED_REFUSALS
+            .iter()
+            .map(|code| format!("office.error.{code}")),
+    );
+    needed.extend(
+        liaison_domain::audit::actions::ALL
+            .iter()
+            .map(|code| format!("audit.action.{code}")),
     );
     // A step sent without a clear answer, reloaded or not.
     needed.extend(

@@ -215,6 +215,7 @@ fn the_duty_picker_is_on_the_tablets_pages_only() {
         "/ledger",
         "/items/0190a8b4-0000-7000-8000-000000000001",
         "/duty",
+        "/audit",
     ] {
         assert!(!is_tablet_page(path), "{path}");
     }

@@ -516,6 +516,18 @@ pub async fn api(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    let (status, bytes) = api_bytes(method, url, token, body).await;
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+/// Like [`api`], for answers that are not JSON (exports): the status and the body's bytes.
+pub async fn api_bytes(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, bytes::Bytes) {
     use http_body_util::{BodyExt, Full};
     let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -534,8 +546,7 @@ pub async fn api(
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
+    (status, bytes)
 }
 
 /// `GET`s an API path as `token` and returns the body, which must come with a 200.
@@ -593,6 +604,48 @@ pub async fn server_opinions(server: &Server, token: &str) -> Vec<(String, Strin
             return all;
         }
     }
+}
+
+/// Pushes `kinds` through `POST /api/v1/sync/push` as a new tablet would (a fresh client id,
+/// seqs from 1, clock stamps a second apart from `start_ms`) and checks that the server took
+/// every one.
+pub async fn push_as_new_tablet(
+    server: &Server,
+    token: &str,
+    start_ms: u64,
+    kinds: Vec<liaison_domain::sync::MutationKind>,
+) {
+    use liaison_domain::sync::{Hlc, Mutation, PROTOCOL_VERSION, PushRequest, Seq};
+    let client = liaison_domain::ClientId::new_v7(start_ms, [7; 10]);
+    let mutations = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let seq = i as u64 + 1;
+            let hlc = Hlc {
+                wall_ms: start_ms + seq * 1000,
+                counter: 0,
+                node: client,
+            };
+            Mutation::new(client, Seq(seq), hlc, kind)
+        })
+        .collect();
+    let request = PushRequest {
+        protocol: PROTOCOL_VERSION,
+        app_version: env!("CARGO_PKG_VERSION").into(),
+        client_id: client,
+        mutations,
+    };
+    let body = serde_json::to_value(&request).unwrap();
+    let (status, answer) = api(
+        "POST",
+        &server.url("/api/v1/sync/push"),
+        Some(token),
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "push: {answer}");
+    assert_eq!(answer["rejected"], json!([]), "nothing refused: {answer}");
 }
 
 /// A copy of the release app bundle, for tests that change it (a new release).

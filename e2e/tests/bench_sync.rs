@@ -38,10 +38,46 @@ const TABLET_RECORDS: usize = 10_000;
 /// How long a 10,000-record sync may take before the benchmark gives up (not a goal).
 const SYNC_DEADLINE: Duration = Duration::from_secs(600);
 
-/// Simulated tablets in the ingest benchmark, the pushes each makes, and mutations per push.
+/// Simulated tablets in the ingest benchmarks.
 const INGEST_CLIENTS: usize = 200;
-const INGEST_PUSHES: usize = 5;
-const INGEST_BATCH: usize = 50;
+
+/// How the simulated tablets push.
+#[derive(Clone, Copy)]
+struct Load {
+    /// Pushes each tablet makes, and mutations in each.
+    pushes: usize,
+    batch: usize,
+    /// `None`: all tablets start at once and each sends its next push as soon as the last is
+    /// answered (a closed loop: what the server can take). `Some(every)`: each tablet pushes
+    /// once every `every`, the tablets' starts spread evenly over the first interval (an open
+    /// loop: how long a push waits at a given load).
+    every: Option<Duration>,
+}
+
+/// Every tablet's backlog at once, as after a long outage: 5 full pushes of 50, back to back.
+/// The server's throughput (mutations/s); latency here is only the queue (Little's law: 200
+/// pushes in flight at P pushes/s wait 200 / P s each).
+const BACKLOG: Load = Load {
+    pushes: 5,
+    batch: 50,
+    every: None,
+};
+
+/// All 200 tablets push what a deputy does between two syncs (a few opinions and steps, 10
+/// mutations) at the same instant, once: the worst moment of a busy day.
+const BURST: Load = Load {
+    pushes: 1,
+    batch: 10,
+    every: None,
+};
+
+/// 200 tablets each pushing 10 mutations every 2 s: 100 pushes and 1,000 mutations a second,
+/// hundreds of times a real city's day, sustained for 20 s.
+const BUSY: Load = Load {
+    pushes: 10,
+    batch: 10,
+    every: Some(Duration::from_secs(2)),
+};
 
 fn bench(name: &str, value: f64) {
     println!("BENCH {name}={value:.2}");
@@ -539,13 +575,20 @@ struct Pushed {
 
 /// Signs in `INGEST_CLIENTS` times (one after another: each sign-in is an Argon2id
 /// verification, 19 MiB, which 200 at once would turn into the peak memory being measured),
-/// then releases all simulated tablets at once; each pushes its batches one after another.
+/// then releases all simulated tablets at once; each pushes its batches as `load` says.
 /// Prints the figures with `prefix`.
-async fn ingest(server: &Server, prefix: &str) {
+async fn ingest(server: &Server, prefix: &str, load: Load) {
+    let Load {
+        pushes: ingest_pushes,
+        batch: ingest_batch,
+        every,
+    } = load;
     let url = server.url("/api/v1/sync/push");
     let pid = server.pid().expect("the server runs");
     let mut ids = Ids(now_ms() ^ 0x5eed);
     let (rss_start, _) = memory_kib(pid);
+    let token = api_sign_in(server, DEPUTY.0, DEPUTY.1).await;
+    let held_before = server_opinions(server, &token).await.len();
 
     let started = Instant::now();
     let mut tokens = Vec::with_capacity(INGEST_CLIENTS);
@@ -557,7 +600,7 @@ async fn ingest(server: &Server, prefix: &str) {
         started.elapsed().as_secs_f64()
     );
     let bodies: Vec<Vec<bytes::Bytes>> = (0..INGEST_CLIENTS)
-        .map(|t| push_bodies(&mut ids, t, INGEST_PUSHES, INGEST_BATCH))
+        .map(|t| push_bodies(&mut ids, t, ingest_pushes, ingest_batch))
         .collect();
     let (rss_before, hwm_before) = memory_kib(pid);
 
@@ -582,13 +625,18 @@ async fn ingest(server: &Server, prefix: &str) {
             .build_http();
     let gate = Arc::new(tokio::sync::Barrier::new(INGEST_CLIENTS + 1));
     let mut tasks = tokio::task::JoinSet::new();
-    for (token, bodies) in tokens.into_iter().zip(bodies) {
+    for (tablet, (token, bodies)) in tokens.into_iter().zip(bodies).enumerate() {
         let (client, gate, url) = (client.clone(), gate.clone(), url.clone());
         let prefix = prefix.to_owned();
         tasks.spawn(async move {
             gate.wait().await;
+            let released = tokio::time::Instant::now();
             let mut results = Vec::with_capacity(bodies.len());
-            for body in bodies {
+            for (n, body) in bodies.into_iter().enumerate() {
+                if let Some(every) = every {
+                    let start = every.mul_f64(tablet as f64 / INGEST_CLIENTS as f64);
+                    tokio::time::sleep_until(released + start + every * n as u32).await;
+                }
                 let request = hyper::Request::builder()
                     .method("POST")
                     .uri(&url)
@@ -633,19 +681,18 @@ async fn ingest(server: &Server, prefix: &str) {
 
     let failed = pushed.iter().filter(|p| p.status != 200).count();
     let rejected: usize = pushed.iter().map(|p| p.rejected).sum();
-    let expected = INGEST_CLIENTS * INGEST_PUSHES * INGEST_BATCH;
-    let accepted = pushed.iter().filter(|p| p.status == 200).count() * INGEST_BATCH;
+    let expected = INGEST_CLIENTS * ingest_pushes * ingest_batch;
+    let accepted = pushed.iter().filter(|p| p.status == 200).count() * ingest_batch;
     let latencies: Vec<f64> = pushed.iter().map(|p| p.latency_ms).collect();
 
-    let token = api_sign_in(server, DEPUTY.0, DEPUTY.1).await;
-    let held = server_opinions(server, &token).await.len();
+    let held = server_opinions(server, &token).await.len() - held_before;
     assert_eq!(failed, 0, "{prefix}: every push is answered 200");
     assert_eq!(rejected, 0, "{prefix}: nothing is rejected");
     assert_eq!(held, expected, "{prefix}: the server holds every opinion");
 
     bench(&format!("{prefix}_clients"), INGEST_CLIENTS as f64);
     bench(&format!("{prefix}_mutations"), accepted as f64);
-    bench(&format!("{prefix}_batch"), INGEST_BATCH as f64);
+    bench(&format!("{prefix}_batch"), ingest_batch as f64);
     bench(&format!("{prefix}_seconds"), elapsed);
     bench(
         &format!("{prefix}_mutations_per_s"),
@@ -697,7 +744,9 @@ async fn ingest(server: &Server, prefix: &str) {
 #[ignore = "benchmark: run by `cargo xtask bench`"]
 async fn bench_server_ingest_200_tablets_sqlite() {
     let server = Server::start();
-    ingest(&server, "ingest_sqlite").await;
+    ingest(&server, "ingest_sqlite", BACKLOG).await;
+    ingest(&server, "burst_sqlite", BURST).await;
+    ingest(&server, "busy_sqlite", BUSY).await;
 }
 
 /// A fresh database for one run, dropped afterwards (also when the run fails).
@@ -754,7 +803,9 @@ async fn bench_server_ingest_200_tablets_postgres() {
     );
     let database = ScratchDatabase::create(&admin_url);
     let server = Server::start_with_args(&["--database-url", &database.url()]);
-    ingest(&server, "ingest_postgres").await;
+    ingest(&server, "ingest_postgres", BACKLOG).await;
+    ingest(&server, "burst_postgres", BURST).await;
+    ingest(&server, "busy_postgres", BUSY).await;
     drop(server);
     drop(database);
 }

@@ -10,10 +10,10 @@ use liaison_domain::figures::{Figure, FigureReport, Figures};
 use liaison_domain::followup::{
     AttendanceKey, AttendanceMark, CHINA_UTC_OFFSET_MINUTES, Date, Mark,
 };
-use liaison_domain::sync::{Hlc, Mutation, MutationKind, PROTOCOL_VERSION, PushRequest, Seq};
-use liaison_domain::{Citizen, ClientId, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
+use liaison_domain::sync::MutationKind;
+use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
 use liaison_e2e::tablet::{DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, UNIT, sign_in};
-use liaison_e2e::{Browser, Driver, Server, api, api_get_ok, api_sign_in};
+use liaison_e2e::{Browser, Driver, Server, api, api_get_ok, api_sign_in, push_as_new_tablet};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -88,7 +88,6 @@ fn opinion(n: u8, at_ms: u64, outcome: Outcome) -> Opinion {
 /// The deputy's tablet pushes six opinions (four answered on the spot, two to be referred) and
 /// the deputy's sign-in; the ids of the two to be referred.
 async fn push_the_days_records(server: &Server, token: &str) -> Vec<OpinionId> {
-    let client = ClientId::new_v7(now_ms(), [7; 10]);
     let start = now_ms() - 60_000;
     let mut kinds = Vec::new();
     let mut referred = Vec::new();
@@ -117,35 +116,7 @@ async fn push_the_days_records(server: &Server, token: &str) -> Vec<OpinionId> {
             at_ms: start,
         },
     });
-    let mutations = kinds
-        .into_iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            let seq = i as u64 + 1;
-            let hlc = Hlc {
-                wall_ms: start + seq * 1000,
-                counter: 0,
-                node: client,
-            };
-            Mutation::new(client, Seq(seq), hlc, kind)
-        })
-        .collect();
-    let request = PushRequest {
-        protocol: PROTOCOL_VERSION,
-        app_version: env!("CARGO_PKG_VERSION").into(),
-        client_id: client,
-        mutations,
-    };
-    let body = serde_json::to_value(&request).unwrap();
-    let (status, answer) = api(
-        "POST",
-        &server.url("/api/v1/sync/push"),
-        Some(token),
-        Some(&body),
-    )
-    .await;
-    assert_eq!(status, 200, "push: {answer}");
-    assert_eq!(answer["rejected"], json!([]), "nothing refused: {answer}");
+    push_as_new_tablet(server, token, start, kinds).await;
     referred
 }
 

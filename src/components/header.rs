@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use liaison_domain::Role;
 use liaison_domain::account::may_read_figures;
+use liaison_domain::audit::may_read_audit_log;
 
 #[component]
 pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
@@ -30,6 +31,10 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
                 // Statistics: every signed-in account that reads figures (not handling units).
                 <Show when=move || app.sync.session.with(|s| s.as_ref().is_some_and(|s| may_read_figures(s.user.role)))>
                     <A href="/dashboard" attr:id="nav-dashboard">{tr("nav.dashboard")}</A>
+                </Show>
+                // The audit log: administrators and office staff (the server's rule, in the domain).
+                <Show when=move || app.sync.session.with(|s| s.as_ref().is_some_and(|s| may_read_audit_log(s.user.role)))>
+                    <A href="/audit" attr:id="nav-audit">{tr("nav.audit")}</A>
                 </Show>
                 <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>

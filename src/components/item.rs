@@ -279,6 +279,9 @@ pub fn ItemPanel(
     submit: Action<StepSubmission, Result<(), StepFailure>>,
     /// Said under the buttons: where the step goes (the outbox, or the server).
     saves_hint: &'static str,
+    /// Shown right under the item's facts (the back office's unmasking of the citizen).
+    #[prop(optional, into)]
+    below_facts: Option<ViewFn>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let app = use_app();
@@ -401,6 +404,7 @@ pub fn ItemPanel(
                 </div>
             </header>
             <dl class="item-facts">{facts}</dl>
+            {below_facts.map(|below| below.run())}
 
             <section class="item-history" aria-labelledby="item-history-title">
                 <h2 id="item-history-title">{tr("item.history")}</h2>

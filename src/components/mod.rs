@@ -8,3 +8,4 @@ pub mod item;
 pub mod period;
 pub mod print;
 pub mod sync_status;
+pub mod unmask;

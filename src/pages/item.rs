@@ -8,8 +8,12 @@
 //! taken all the same. The page then loads the item again: if its history holds the step (by
 //! the id its form made), it was taken; if not, the page says that it may still have been and
 //! to look at the history before sending it again. It never says that nothing was saved then.
+//!
+//! Staff who may see personal data unmask the citizen here, item by item, with a purpose
+//! ([`UnmaskCitizen`]); what was shown is forgotten when the page or the item changes.
 
 use crate::components::item::{ItemData, ItemPanel, StepFailure, StepSubmission};
+use crate::components::unmask::UnmaskCitizen;
 use crate::i18n::{tr, use_i18n};
 use crate::state::use_app;
 use crate::sync::office::{self, OfficeError, office_error_key};
@@ -130,6 +134,17 @@ pub fn ItemScreen() -> impl IntoView {
         }
     });
     let role = Signal::derive(move || session.with(|s| s.as_ref().map(|s| s.user.role)));
+    // The server masked a citizen who gave personal data: there is something to unmask.
+    let has_personal_data = Signal::derive(move || {
+        item.with(|i| {
+            i.as_ref().is_some_and(|i| {
+                !i.opinion.citizen.anonymous
+                    && i.citizen_masked
+                        .as_ref()
+                        .is_some_and(|c| !c.trim().is_empty())
+            })
+        })
+    });
 
     view! {
         <section class="item-page">
@@ -162,6 +177,12 @@ pub fn ItemScreen() -> impl IntoView {
                     calendar=app.calendar
                     submit=submit
                     saves_hint="item.saved_on_server"
+                    below_facts=move || {
+                        // Keyed by the item: another item forgets what this one showed.
+                        id.get().map(|opinion| view! {
+                            <UnmaskCitizen opinion=opinion has_personal_data=has_personal_data/>
+                        })
+                    }
                 />
             </Show>
         </section>

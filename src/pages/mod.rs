@@ -1,4 +1,5 @@
 //! One module per route.
+pub mod audit;
 pub mod capture;
 pub mod dashboard;
 pub mod duty;

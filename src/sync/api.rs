@@ -105,6 +105,7 @@ impl AccountError {
             AccountError::Refused(code) => match code.as_str() {
                 "invalid_device_name" => "account.error.invalid_device_name",
                 "unknown_station" => "account.error.unknown_station",
+                "too_many_sign_ins" => "account.error.too_many_sign_ins",
                 _ => "account.error.refused",
             },
             AccountError::Unreachable => "account.error.unreachable",

@@ -21,6 +21,7 @@
 //! again, update the app) stops the timer until that person acts.
 
 pub mod api;
+pub mod audit;
 pub mod duty;
 pub mod lock;
 pub mod office;

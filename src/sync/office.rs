@@ -86,10 +86,26 @@ impl OfficeError {
     }
 }
 
+/// The server's refusal codes ([`OfficeError::Refused`]) that have words of their own,
+/// `office.error.<code>`; any other refusal is `office.error.refused`.
+pub const WORDED_REFUSALS: [&str; 6] = [
+    "too_many_requests",
+    "json_too_deep",
+    "invalid_filter",
+    "invalid_date",
+    "invalid_number",
+    "personal_data_not_permitted",
+];
+
 /// The message for a back-office failure, as every back-office page shows it:
-/// `office.error.<code>`.
+/// `office.error.<code>`, or the server's own code when it has words ([`WORDED_REFUSALS`]).
 pub fn office_error_key(error: &OfficeError) -> String {
-    format!("office.error.{}", error.code())
+    match error {
+        OfficeError::Refused(code) if WORDED_REFUSALS.contains(&code.as_str()) => {
+            format!("office.error.{code}")
+        }
+        _ => format!("office.error.{}", error.code()),
+    }
 }
 
 /// What an answer means: the body read as `T` on a 200 in our JSON shape, else why not.
@@ -137,6 +153,11 @@ pub fn read_no_content_answer(status: Option<u16>, body: &str) -> Result<(), Off
 /// A non-200 answer. The server's error shape is `{"error": {"code", "message", ...detail}}`;
 /// a flat `{"error": "<code>", "message", ...detail}` is read the same way.
 pub fn read_refusal(status: u16, body: &str) -> OfficeError {
+    // The server's own rate limit says so in its JSON: nothing was done, wait a little. Any
+    // other 429 (a proxy's) is a busy server whose outcome is unknown.
+    if status == 429 && refusal_code(body).as_deref() == Some("too_many_requests") {
+        return OfficeError::Refused("too_many_requests".into());
+    }
     if status >= 500 || status == 408 || status == 429 {
         return OfficeError::ServerBusy;
     }
@@ -173,6 +194,17 @@ pub fn read_refusal(status: u16, body: &str) -> OfficeError {
             ),
         _ => OfficeError::Refused(code.to_owned()),
     }
+}
+
+/// The `code` of the server's JSON error (`{"error": {"code"}}` or `{"error": "<code>"}`).
+fn refusal_code(body: &str) -> Option<String> {
+    let value = serde_json::from_str::<serde_json::Value>(body).ok()?;
+    let error = value.get("error")?;
+    error
+        .get("code")
+        .or(Some(error))
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
 }
 
 pub(crate) async fn get<T: DeserializeOwned>(token: &str, url: &str) -> Result<T, OfficeError> {

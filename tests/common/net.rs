@@ -22,7 +22,11 @@ impl HeldFetch {
             "held",
             "return function (input) {
                  return new Promise(function (resolve) {
-                     held.push({ url: String(input && input.url || input), resolve: resolve });
+                     const h = { url: String(input && input.url || input), resolve: resolve, body: null };
+                     held.push(h);
+                     if (input && typeof input.clone === 'function') {
+                         input.clone().text().then(function (text) { h.body = text; });
+                     }
                  });
              };",
         );
@@ -41,6 +45,14 @@ impl HeldFetch {
         self.held
             .iter()
             .filter_map(|h| js_sys::Reflect::get(&h, &"url".into()).ok()?.as_string())
+            .collect()
+    }
+
+    /// The bodies of the requests waiting, once read (`None` until the browser has read one).
+    pub fn bodies(&self) -> Vec<Option<String>> {
+        self.held
+            .iter()
+            .map(|h| js_sys::Reflect::get(&h, &"body".into()).ok()?.as_string())
             .collect()
     }
 

@@ -8,6 +8,7 @@
 //! ([`MAX_DEPTH`]), so a cycle of `parent_id`s in bad data ends in "not covered", never in a hang.
 
 use crate::directory::Directory;
+use crate::error::FieldError;
 use crate::ids::{RegionId, StationId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -151,6 +152,25 @@ pub fn can_write_station(
 /// (they reply through the station). Every unmasked export is written to the audit log.
 pub fn may_unmask_personal_data(role: Role) -> bool {
     matches!(role, Role::Admin | Role::OfficeStaff | Role::StationStaff)
+}
+
+/// The longest purpose of an unmasking, in characters.
+pub const MAX_PURPOSE_CHARS: usize = 200;
+
+/// Why someone asks to see a citizen's personal data unmasked (回访, 核实身份, ...): required,
+/// one line, at most [`MAX_PURPOSE_CHARS`]. Returned trimmed; it goes into the audit log.
+pub fn check_unmask_purpose(purpose: &str) -> Result<String, FieldError> {
+    let purpose = purpose.trim();
+    if purpose.is_empty() {
+        return Err(FieldError::Required);
+    }
+    if purpose.chars().count() > MAX_PURPOSE_CHARS {
+        return Err(FieldError::TooLong {
+            max: MAX_PURPOSE_CHARS,
+        });
+    }
+    crate::text::check_single_line(purpose)?;
+    Ok(purpose.to_owned())
 }
 
 /// May this role read the statistics? Everyone with stations in scope (the figures are counted
@@ -310,6 +330,25 @@ mod tests {
             &st("st-street"),
             &h
         ));
+    }
+
+    #[test]
+    fn an_unmasking_needs_a_one_line_purpose() {
+        assert_eq!(
+            check_unmask_purpose("  回访群众 ").as_deref(),
+            Ok("回访群众")
+        );
+        assert_eq!(check_unmask_purpose(" "), Err(FieldError::Required));
+        assert_eq!(
+            check_unmask_purpose(&"因".repeat(MAX_PURPOSE_CHARS + 1)),
+            Err(FieldError::TooLong {
+                max: MAX_PURPOSE_CHARS
+            })
+        );
+        assert_eq!(
+            check_unmask_purpose("回访\n伪造的第二行"),
+            Err(FieldError::ControlCharacter)
+        );
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Field {
     Title,
     /// An activity's attendees.
     Attendees,
+    /// Why personal data is unmasked.
+    Purpose,
 }
 
 impl Field {
@@ -67,6 +69,7 @@ impl Field {
             Field::Due => "due",
             Field::Title => "title",
             Field::Attendees => "attendees",
+            Field::Purpose => "purpose",
         }
     }
 }
@@ -91,6 +94,10 @@ pub enum FieldError {
     TooMany { max: usize },
     #[error("out of range: {min} to {max}")]
     OutOfRange { min: usize, max: usize },
+    /// A control character (a NUL, an escape; in a single-line field also a line break):
+    /// [`crate::text`].
+    #[error("contains a control character")]
+    ControlCharacter,
 }
 
 impl FieldError {
@@ -105,6 +112,7 @@ impl FieldError {
             FieldError::ConsentMissing => "consent_missing",
             FieldError::TooMany { .. } => "too_many",
             FieldError::OutOfRange { .. } => "out_of_range",
+            FieldError::ControlCharacter => "control_character",
         }
     }
 

@@ -4,6 +4,7 @@
 //! time and random bytes in, so the same rules run, and are tested, natively.
 //!
 //! - [`account`]: roles, scopes over the region → station hierarchy, and the authorisation rules.
+//! - [`audit`]: the audit log's action codes and a record as the viewer reads it.
 //! - [`ids`]: UUIDv7 identifiers made on the device.
 //! - [`opinion`]: an opinion a citizen raised, the form's draft, and its validation.
 //! - [`citizen`]: the citizen's optional personal data, phone parsing and masking.
@@ -20,6 +21,7 @@
 //!   push/pull protocol, mutation validation by the form's rules, and the per-field merge.
 
 pub mod account;
+pub mod audit;
 pub mod category;
 pub mod citizen;
 pub mod directory;
@@ -30,6 +32,7 @@ pub mod ids;
 pub mod opinion;
 pub mod protection;
 pub mod sync;
+pub mod text;
 
 pub use account::{Hierarchy, Role, Scope};
 pub use category::{Category, default_categories};

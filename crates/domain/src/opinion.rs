@@ -200,8 +200,19 @@ impl OpinionDraft {
     ) -> Result<Opinion, ValidationErrors> {
         let mut errors = ValidationErrors::default();
 
-        if context.is_none() {
-            errors.push(Field::Deputy, FieldError::Required);
+        match context {
+            None => errors.push(Field::Deputy, FieldError::Required),
+            // Ids come from the directory, but a pushed opinion names them itself.
+            Some(context) => {
+                for (field, id) in [
+                    (Field::Station, context.station_id.0.as_str()),
+                    (Field::Deputy, context.deputy_id.0.as_str()),
+                ] {
+                    if let Err(e) = crate::text::check_single_line(id) {
+                        errors.push(field, e);
+                    }
+                }
+            }
         }
 
         let category = match check_category(&self.category, categories) {
@@ -212,9 +223,9 @@ impl OpinionDraft {
             }
         };
 
-        let summary = required_text(&mut errors, Field::Summary, &self.summary, limits::SUMMARY);
+        let summary = required_line(&mut errors, Field::Summary, &self.summary, limits::SUMMARY);
         let details = optional_text(&mut errors, Field::Details, &self.details, limits::DETAILS);
-        let place = optional_text(&mut errors, Field::Place, &self.place, limits::PLACE);
+        let place = optional_line(&mut errors, Field::Place, &self.place, limits::PLACE);
 
         let citizen = check_citizen(
             &mut errors,
@@ -298,7 +309,15 @@ pub(crate) fn check_text(raw: &str, max: usize, required: bool) -> Result<String
     if text.chars().count() > max {
         return Err(FieldError::TooLong { max });
     }
+    crate::text::check_multi_line(text)?;
     Ok(text.to_owned())
+}
+
+/// [`check_text`] for a single-line field (the form's one-line inputs): no line break either.
+pub(crate) fn check_line(raw: &str, max: usize, required: bool) -> Result<String, FieldError> {
+    let text = check_text(raw, max, required)?;
+    crate::text::check_single_line(&text)?;
+    Ok(text)
 }
 
 /// A category code must be one of the configured list.
@@ -320,8 +339,15 @@ fn optional_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: us
     })
 }
 
-fn required_text(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
-    check_text(raw, max, true).unwrap_or_else(|e| {
+fn optional_line(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+    check_line(raw, max, false).unwrap_or_else(|e| {
+        errors.push(field, e);
+        String::new()
+    })
+}
+
+fn required_line(errors: &mut ValidationErrors, field: Field, raw: &str, max: usize) -> String {
+    check_line(raw, max, true).unwrap_or_else(|e| {
         errors.push(field, e);
         String::new()
     })
@@ -357,7 +383,7 @@ pub(crate) fn check_citizen(
     input: &CitizenInput<'_>,
     now_ms: u64,
 ) -> Citizen {
-    let name = optional_text(errors, Field::CitizenName, input.name, limits::NAME);
+    let name = optional_line(errors, Field::CitizenName, input.name, limits::NAME);
     let phone_text = input.phone.trim();
     let phone = if phone_text.is_empty() {
         None
@@ -368,7 +394,7 @@ pub(crate) fn check_citizen(
         }
         parsed
     };
-    let address = optional_text(
+    let address = optional_line(
         errors,
         Field::CitizenAddress,
         input.address,

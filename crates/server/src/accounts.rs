@@ -3,26 +3,41 @@
 //! - `POST /session`: sign in (username, password, optional device token) → bearer token + user.
 //! - `DELETE /session`: sign out (revokes the session of the bearer token).
 //! - `GET /me`: the signed-in user, role, scopes, deputy, handling unit and device.
-//! - `POST /devices`: enrol a tablet to a station (station staff or above, in scope) → device
-//!   token, shown once.
+//! - `POST /devices`: enrol a tablet to a station (station staff or above, in scope; on a tablet
+//!   only for the tablet's own station) → device token, shown once.
 //! - `DELETE /devices/{id}`: revoke a tablet; its sessions stop working at their next request.
 //!
 //! Sign-in failures all answer the same 401 `invalid_credentials` (unknown user, wrong password,
 //! locked or disabled account), and an unknown user costs one dummy Argon2 verification, so
 //! neither the answer nor its timing tells which usernames exist. After
 //! [`Settings::max_failed_sign_ins`](crate::Settings) failures in a row a username is locked for
-//! [`Settings::lockout`](crate::Settings).
+//! [`Settings::lockout`](crate::Settings). Before all that, attempts are rate limited per client
+//! address and per username ([`crate::rate_limit`]: 429 `too_many_sign_ins` with `Retry-After`).
+//!
+//! **Audited** ([`crate::db::audit::actions`]): each sign-in (`sign_in`), each failure
+//! (`sign_in_failed` with the username tried and why, never the password; `lockout` for the
+//! failure that locks the account), sign-out, device enrolment and revocation. Each record is
+//! written before the answer; when it cannot be, the request fails (500) and no token is handed
+//! out.
 
+use crate::audit;
 use crate::auth::{Auth, DeviceRef, new_token, now_ms, token_hash};
+use crate::db::accounts::normalize_username;
+use crate::db::audit::actions::{
+    DEVICE_ENROLLED, DEVICE_REVOKED, LOCKOUT, SIGN_IN, SIGN_IN_FAILED, SIGN_OUT,
+};
 use crate::error::AppError;
+use crate::rate_limit::ClientAddress;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use liaison_domain::account::can_manage_devices;
-use liaison_domain::{DeputyId, Role, Scope, StationId, UnitId};
+use liaison_domain::text::check_single_line;
+use liaison_domain::{DeputyId, Directory, Role, Scope, StationId, UnitId};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -85,31 +100,97 @@ pub struct SessionCreated {
     pub user: Me,
 }
 
+/// The username as typed, fit for the audit log: control characters replaced (a NUL cannot be
+/// stored on PostgreSQL, a newline would forge lines in an exported log), at most 100
+/// characters.
+fn attempted(username: &str) -> String {
+    username
+        .trim()
+        .chars()
+        .take(100)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// Writes the audit record of a failed sign-in: the username tried (never the password), the
+/// account if there is one, and why (`unknown_user`, `wrong_password`, `locked`, `disabled`,
+/// `device_not_enrolled`, `too_long`).
+async fn audit_failure(
+    state: &AppState,
+    user_id: &str,
+    username: &str,
+    action: &str,
+    reason: &str,
+) -> Result<(), AppError> {
+    audit::record_for(
+        &state.db,
+        user_id,
+        &attempted(username),
+        "",
+        action,
+        None,
+        json!({"username": attempted(username), "reason": reason}),
+    )
+    .await
+}
+
 /// `POST /api/v1/session`.
 async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(body): Json<SignIn>,
 ) -> Result<(StatusCode, Json<SessionCreated>), AppError> {
     let now = now_ms();
     let settings = &state.settings;
 
+    // Before anything costs: no hashing, no database, no audit record for a flood.
+    let normalised = normalize_username(&attempted(&body.username));
+    if let Err(retry_after) = state.sign_in_limiter.attempt(&address, &normalised) {
+        tracing::warn!(%address, "sign-in rate limit reached");
+        return Err(AppError::TooManySignIns { retry_after });
+    }
+
     // A revoked or unknown device token is refused before any password is checked: the tablet
     // has been cut off and must be enrolled again. Says nothing about users.
     let device = match body.device_token.as_deref() {
-        Some(token) => Some(
-            state
-                .db
-                .active_device_by_token_hash(&token_hash(token))
-                .await?
-                .ok_or(AppError::Invalid {
+        Some(token) => match state
+            .db
+            .active_device_by_token_hash(&token_hash(token))
+            .await?
+        {
+            Some(device) => Some(device),
+            None => {
+                audit_failure(
+                    &state,
+                    "",
+                    &body.username,
+                    SIGN_IN_FAILED,
+                    "device_not_enrolled",
+                )
+                .await?;
+                return Err(AppError::Invalid {
                     code: "device_not_enrolled",
                     message: "This device is not enrolled",
-                })?,
-        ),
+                });
+            }
+        },
         None => None,
     };
 
     if body.username.len() > MAX_CREDENTIAL_LEN || body.password.len() > MAX_CREDENTIAL_LEN {
+        audit_failure(&state, "", &body.username, SIGN_IN_FAILED, "too_long").await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    // No username holds one (a NUL could not even be looked up on PostgreSQL).
+    if check_single_line(&body.username).is_err() {
+        audit_failure(
+            &state,
+            "",
+            &body.username,
+            SIGN_IN_FAILED,
+            "control_character",
+        )
+        .await?;
         return Err(AppError::InvalidCredentials);
     }
     let credentials = state.db.credentials(&body.username).await?;
@@ -119,6 +200,7 @@ async fn sign_in(
         tokio::task::spawn_blocking(move || passwords.verify_dummy(&password))
             .await
             .map_err(anyhow::Error::from)?;
+        audit_failure(&state, "", &body.username, SIGN_IN_FAILED, "unknown_user").await?;
         return Err(AppError::InvalidCredentials);
     };
     let locked = credentials.locked_until.is_some_and(|until| until > now);
@@ -128,11 +210,20 @@ async fn sign_in(
         .await
         .map_err(anyhow::Error::from)?;
     if locked || credentials.disabled {
+        let reason = if locked { "locked" } else { "disabled" };
+        audit_failure(
+            &state,
+            &credentials.user_id,
+            &body.username,
+            SIGN_IN_FAILED,
+            reason,
+        )
+        .await?;
         return Err(AppError::InvalidCredentials);
     }
     if !matches {
         let lock_ms = i64::try_from(settings.lockout.as_millis()).unwrap_or(i64::MAX);
-        state
+        let now_locked = state
             .db
             .record_failed_sign_in(
                 &credentials.user_id,
@@ -141,8 +232,20 @@ async fn sign_in(
                 lock_ms,
             )
             .await?;
+        audit_failure(
+            &state,
+            &credentials.user_id,
+            &body.username,
+            if now_locked { LOCKOUT } else { SIGN_IN_FAILED },
+            "wrong_password",
+        )
+        .await?;
         return Err(AppError::InvalidCredentials);
     }
+    // The right password: the attempt is given back. The limit is for guessing (and the hashing
+    // it costs), not for a station whose deputies, behind one address, all sign in at a shift
+    // change, nor for a deputy signing in on several tablets.
+    state.sign_in_limiter.succeeded(&address, &normalised);
 
     let (token, hash) = new_token()?;
     let ttl_ms = i64::try_from(settings.session_ttl.as_millis()).unwrap_or(i64::MAX);
@@ -161,6 +264,16 @@ async fn sign_in(
         .session_by_token_hash(&hash, now)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the session just created is not live"))?;
+    // Written before the token is handed out: a session the log does not hold is never used.
+    // (If this fails the session exists unused, and expires.)
+    audit::record(
+        &state.db,
+        &auth,
+        SIGN_IN,
+        auth.device.as_ref().map(|d| d.station_id.0.as_str()),
+        json!({"session_id": auth.session_id, "device_id": auth.device.as_ref().map(|d| &d.id)}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {
@@ -173,12 +286,30 @@ async fn sign_in(
 /// `DELETE /api/v1/session`: 204; the token stops working at once.
 async fn sign_out(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, AppError> {
     state.db.revoke_session(&auth.session_id, now_ms()).await?;
+    audit::record(
+        &state.db,
+        &auth,
+        SIGN_OUT,
+        auth.device.as_ref().map(|d| d.station_id.0.as_str()),
+        json!({"session_id": auth.session_id}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /api/v1/me`.
 async fn me(auth: Auth) -> Json<Me> {
     Json(auth.into())
+}
+
+/// The role and scopes ([`can_manage_devices`]), and on an enrolled tablet only the tablet's
+/// own station: a station's shared tablet, or a lost one, enrols and revokes nothing elsewhere
+/// (as it reads and writes nothing elsewhere, see [`crate::access`]).
+fn may_manage_devices(auth: &Auth, hierarchy: &Directory, station: &StationId) -> bool {
+    auth.device
+        .as_ref()
+        .is_none_or(|d| &d.station_id == station)
+        && can_manage_devices(auth.role, &auth.scopes, station, hierarchy)
 }
 
 #[derive(Deserialize)]
@@ -213,14 +344,17 @@ async fn enroll_device(
             message: "No such station",
         });
     }
-    if !can_manage_devices(auth.role, &auth.scopes, &body.station_id, &hierarchy) {
+    if !may_manage_devices(&auth, &hierarchy, &body.station_id) {
         return Err(AppError::Forbidden);
     }
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_DEVICE_NAME_CHARS {
+    if name.is_empty()
+        || name.chars().count() > MAX_DEVICE_NAME_CHARS
+        || check_single_line(name).is_err()
+    {
         return Err(AppError::Invalid {
             code: "invalid_device_name",
-            message: "A device name of 1 to 100 characters is needed",
+            message: "A device name of 1 to 100 characters on one line is needed",
         });
     }
     let (device_token, hash) = new_token()?;
@@ -229,6 +363,15 @@ async fn enroll_device(
         .create_device(&body.station_id, name, &auth.user_id, &hash, now_ms())
         .await?;
     tracing::info!(device = %id, station = %body.station_id, by = %auth.username, "device enrolled");
+    // The device exists but its token is not yet handed out: without the record it is never used.
+    audit::record(
+        &state.db,
+        &auth,
+        DEVICE_ENROLLED,
+        Some(&body.station_id.0),
+        json!({"device_id": id, "name": name}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(DeviceEnrolled {
@@ -249,12 +392,20 @@ async fn revoke_device(
 ) -> Result<StatusCode, AppError> {
     let device = state.db.device(&id).await?.ok_or(AppError::NotFound)?;
     let hierarchy = state.db.station_hierarchy().await?;
-    if !can_manage_devices(auth.role, &auth.scopes, &device.station_id, &hierarchy) {
+    if !may_manage_devices(&auth, &hierarchy, &device.station_id) {
         return Err(AppError::Forbidden);
     }
     if device.revoked_at.is_none() {
         state.db.revoke_device(&id, now_ms()).await?;
         tracing::info!(device = %id, by = %auth.username, "device revoked");
+        audit::record(
+            &state.db,
+            &auth,
+            DEVICE_REVOKED,
+            Some(&device.station_id.0),
+            json!({"device_id": id}),
+        )
+        .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,12 @@
 //! [`crate::photos`], the follow-up loop (`/api/v1/units`, `/calendar`, `/ledger`,
 //! `/opinions/{id}` and its `/steps`) in [`crate::followup`], attendance, roster and station
 //! events (`/api/v1/attendance`, `/roster`, `/activities`) in [`crate::duty`], the figures, the
-//! register and the audit log (`/api/v1/figures`, `/register`, `/audit`) in [`crate::figures`],
-//! the exports (`/api/v1/exports/register`, `/exports/ledger`) in [`crate::exports`].
+//! register (`/api/v1/figures`, `/register`) in [`crate::figures`],
+//! the exports (`/api/v1/exports/register`, `/exports/ledger`) in [`crate::exports`], the audit
+//! log's viewer (`/api/v1/audit`) in [`crate::audit`], unmasking a citizen
+//! (`/api/v1/opinions/{id}/personal-data`) in [`crate::privacy`], the accounts
+//! (`/api/v1/accounts`, `/accounts/{username}`) in [`crate::admin`]. Every JSON body under
+//! `/api` is held to a nesting depth ([`crate::limits`]).
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -33,7 +37,10 @@ pub fn router() -> Router<AppState> {
                 .merge(crate::followup::router())
                 .merge(crate::duty::router())
                 .merge(crate::figures::router())
-                .merge(crate::exports::router()),
+                .merge(crate::exports::router())
+                .merge(crate::audit::router())
+                .merge(crate::privacy::router())
+                .merge(crate::admin::router()),
         )
         // Unknown API paths answer a JSON 404. Without this they would fall through to the app's
         // SPA fallback and answer index.html with 200, which a client would try to parse as JSON.

@@ -61,6 +61,11 @@ pub enum AppError {
         message: &'static str,
     },
 
+    /// Too many sign-in attempts from this address or for this username (429
+    /// `too_many_sign_ins`, with `Retry-After` in whole seconds); see [`crate::rate_limit`].
+    #[error("too many sign-in attempts")]
+    TooManySignIns { retry_after: std::time::Duration },
+
     /// Fields break the domain's rules (422 `invalid`, with `errors`).
     #[error("invalid: {0}")]
     InvalidFields(ValidationErrors),
@@ -122,6 +127,7 @@ impl AppError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AppError::Status(status) => *status,
+            AppError::TooManySignIns { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,6 +146,7 @@ impl AppError {
             AppError::InvalidFields(_) => "invalid",
             AppError::NotAllowed(_) => "not_allowed",
             AppError::Status(status) => status_code_name(*status),
+            AppError::TooManySignIns { .. } => "too_many_sign_ins",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -158,6 +165,7 @@ impl AppError {
                 return Cow::Owned(self.to_string());
             }
             AppError::Status(status) => status.canonical_reason().unwrap_or("Error"),
+            AppError::TooManySignIns { .. } => "Too many sign-in attempts: wait, then try again",
             AppError::Database(_) | AppError::Internal(_) => "Internal server error",
         })
     }
@@ -174,6 +182,7 @@ fn status_code_name(status: StatusCode) -> &'static str {
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable_entity",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
         StatusCode::SERVICE_UNAVAILABLE => "unavailable",
         s if s.is_server_error() => "internal",
         _ => "http_error",
@@ -203,6 +212,12 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if let AppError::TooManySignIns { retry_after } = &self {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

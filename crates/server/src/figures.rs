@@ -12,9 +12,8 @@
 //! - `GET /register?from=&to=[&station=|&region=]` → `[RegisterRow]`: the reception register
 //!   (接待登记簿), the opinions recorded in the period, by day, then station, the citizen
 //!   masked.
-//! - `GET /audit?before=&action=&limit=` → `[AuditEntry]`: the audit log, newest first
-//!   (administrators only); `before` is a record's `id` (the next page starts below the last
-//!   id of this one).
+//!
+//! (`GET /audit`, the audit log, is in [`crate::audit`].)
 //!
 //! **Scope.** No `station` or `region`: every station the caller may read. `station=ID`: that
 //! station (404 `not_found` if there is none, 403 if the caller may not read it). `region=ID`:
@@ -28,7 +27,6 @@
 //! [`Period::MAX_DAYS`]), `period_out_of_range` (a year outside 1900–9998), `invalid_breakdown` (an unknown `by`).
 
 use crate::auth::Auth;
-use crate::db::audit::AuditEntry;
 use crate::error::AppError;
 use crate::followup::today;
 use crate::state::AppState;
@@ -41,7 +39,7 @@ use axum::{Json, Router};
 use liaison_domain::account::{covers, may_read_figures};
 use liaison_domain::figures::{Breakdown, FigureReport, FigureRow, Period, PeriodError, day_of};
 use liaison_domain::followup::{Date, RegisterRow};
-use liaison_domain::{Directory, Opinion, Outcome, Role, Scope, StationId};
+use liaison_domain::{Directory, Opinion, Outcome, Scope, StationId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -49,7 +47,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/figures", get(figures))
         .route("/register", get(register))
-        .route("/audit", get(audit))
 }
 
 /// The query parameters of the figures, the register and its export, as sent: every one
@@ -346,37 +343,4 @@ async fn register(
     .await?;
     let rows: Vec<RegisterRow> = rows.into_iter().map(|(row, _)| row).collect();
     Ok(no_store(Json(rows)))
-}
-
-#[derive(Deserialize)]
-struct AuditParams {
-    before: Option<String>,
-    action: Option<String>,
-    limit: Option<String>,
-}
-
-/// `GET /api/v1/audit` (administrators only).
-async fn audit(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(params): Query<AuditParams>,
-) -> Result<Response, AppError> {
-    if auth.role != Role::Admin {
-        return Err(AppError::Forbidden);
-    }
-    let number = |value: &Option<String>| {
-        given(value)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| bad("invalid_number", "before and limit are whole numbers"))
-            })
-            .transpose()
-    };
-    let before = number(&params.before)?;
-    let limit = number(&params.limit)?.unwrap_or(100);
-    let entries: Vec<AuditEntry> = state
-        .db
-        .audit_log(before, given(&params.action), limit)
-        .await?;
-    Ok(no_store(Json(entries)))
 }

@@ -367,7 +367,7 @@ fn item_view(
 }
 
 /// The stored opinion `id`, if `auth` may read it; 404 otherwise, whether it exists or not.
-async fn readable_item(
+pub(crate) async fn readable_item(
     state: &AppState,
     auth: &Auth,
     hierarchy: &Directory,

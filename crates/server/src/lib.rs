@@ -18,7 +18,20 @@
 //!   sessions; `db/followup.rs` units, calendar, roster and station events.
 //! - [`api`]: the `/api` routes (health, directory) and the JSON 404 for unknown API paths.
 //! - [`accounts`]: the account routes under `/api/v1` (sign-in and out, `/me`, device enrolment
-//!   and revocation), with the sign-in lock and one generic failure answer.
+//!   and revocation), with the sign-in lock and one generic failure answer, each audited.
+//! - [`rate_limit`]: sign-in token buckets per client address and per username (429
+//!   `too_many_sign_ins` with `Retry-After`; in memory, per instance).
+//! - [`admin`]: `GET /api/v1/accounts` and `PUT /api/v1/accounts/{username}` (role, deputy or
+//!   unit, scopes, disabled), administrators only, audited.
+//! - [`audit`]: `GET /api/v1/audit`, the audit log's viewer (filters by action, actor, station,
+//!   days, paging by id; administrators everything, office staff their stations' records), and
+//!   the helpers the routes write records with; the records in `db/audit.rs` (append-only in
+//!   the database: triggers refuse updates and deletes of records younger than 180 days).
+//! - [`privacy`]: `POST /api/v1/opinions/{id}/personal-data` (one citizen unmasked, with a
+//!   purpose, audited first) and the retention purge of personal data after archiving (daily in
+//!   `serve`, `liaison-server purge-personal-data` now), through the sync store so tablets pull
+//!   it.
+//! - [`limits`]: the JSON nesting limit on `/api` bodies (400 `json_too_deep`).
 //! - [`sync`]: `POST /api/v1/sync/push` and `/pull` behind [`Auth`]: version check (426), device
 //!   ↔ sync-client binding (409 `client_mismatch`), per-mutation authorisation by station
 //!   (`forbidden` rejections), pull limited to the readable stations, whole-push refusals mapped
@@ -33,8 +46,7 @@
 //! - [`duty`]: attendance (as pushed by the tablets), the duty roster and station events.
 //! - [`figures`]: `GET /api/v1/figures` (the reported figures of a scope and period, counted
 //!   by the database over the facts `db/facts.rs` keeps per opinion, with a breakdown),
-//!   `GET /api/v1/register` (the reception register) and `GET /api/v1/audit` (the audit log,
-//!   administrators only).
+//!   `GET /api/v1/register` (the reception register).
 //! - [`exports`]: the register and the ledger as Excel (with a 统计 sheet) or CSV files,
 //!   personal data masked unless asked and permitted, every export written to the audit log.
 //! - [`zh`]: the Chinese words the exports print for statuses, decisions and colours.
@@ -54,7 +66,9 @@
 
 pub mod access;
 pub mod accounts;
+pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod duty;
@@ -63,7 +77,10 @@ pub mod events;
 pub mod exports;
 pub mod figures;
 pub mod followup;
+pub mod limits;
 pub mod photos;
+pub mod privacy;
+pub mod rate_limit;
 pub mod security;
 pub mod state;
 pub mod static_files;
@@ -147,7 +164,13 @@ pub fn app(state: AppState) -> Router {
         ));
 
     Router::new()
-        .nest("/api", api::router())
+        .nest(
+            "/api",
+            api::router().layer(middleware::from_fn_with_state(
+                settings.json_max_depth,
+                limits::json_depth,
+            )),
+        )
         .fallback(static_files::serve)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(middleware)

@@ -3,17 +3,25 @@
 //! (its password printed once to stdout), optionally seeds demo data and demo accounts, and
 //! serves the app and the API until Ctrl-C or SIGTERM.
 //! `liaison-server create-admin --username U`: adds an administrator with a generated password,
-//! printed once. Everything else lives in the library (see `lib.rs`).
+//! printed once (audited as `account_created`).
+//! `liaison-server purge-personal-data`: runs the retention purge now (`serve` runs it daily;
+//! see `privacy.rs`). Everything else lives in the library (see `lib.rs`).
 
 use anyhow::Context;
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 use liaison_domain::Role;
 use liaison_server::db::Storage;
-use liaison_server::db::accounts::{DEMO_ACCOUNTS, NewUser};
+use liaison_server::db::accounts::{DEMO_ACCOUNTS, NewUser, SYSTEM_USER_ID};
+use liaison_server::db::audit::{AuditEntry, actions};
 use liaison_server::{AppState, Db, Passwords, Settings, app, shutdown_signal, telemetry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// See the dependency's comment in `Cargo.toml`: allocation-heavy request handling on many
+/// threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +40,32 @@ enum Command {
     Serve(ServeArgs),
     /// Create an administrator with a generated password, printed once.
     CreateAdmin(CreateAdminArgs),
+    /// Clear the personal data of opinions archived longer ago than the retention period, and
+    /// delete audit records older than theirs, now (`serve` does it once a day).
+    PurgePersonalData(PurgeArgs),
+}
+
+/// How long personal data and the audit log are kept.
+#[derive(Args)]
+struct RetentionArgs {
+    /// Days after an opinion is archived until the citizen's name, phone and address are purged
+    /// (the opinion and its figures stay).
+    #[arg(long, env = "LIAISON_RETENTION_DAYS", default_value_t = Settings::DEFAULT_RETENTION_DAYS)]
+    retention_days: u32,
+
+    /// Days the audit log is kept; never fewer than 180 (the database refuses to delete younger
+    /// records).
+    #[arg(long, env = "LIAISON_AUDIT_RETENTION_DAYS", default_value_t = Settings::DEFAULT_AUDIT_RETENTION_DAYS)]
+    audit_retention_days: u32,
+}
+
+#[derive(Args)]
+struct PurgeArgs {
+    #[command(flatten)]
+    retention: RetentionArgs,
+
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 /// Where the data lives. SQLite by default; PostgreSQL when a URL is given.
@@ -97,6 +131,14 @@ struct ServeArgs {
     /// keep their unsent changes.
     #[arg(long, env = "LIAISON_MIN_APP_VERSION", default_value = Settings::DEFAULT_MIN_APP_VERSION)]
     min_app_version: String,
+
+    #[command(flatten)]
+    retention: RetentionArgs,
+
+    /// Behind a reverse proxy: limit sign-ins per client by the last X-Forwarded-For address
+    /// (the one the proxy added) instead of the connection's, which is the proxy's.
+    #[arg(long, env = "LIAISON_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
 }
 
 fn parse_header_value(value: &str) -> Result<HeaderValue, String> {
@@ -110,7 +152,41 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::CreateAdmin(args) => create_admin(args).await,
+        Command::PurgePersonalData(args) => purge(args).await,
     }
+}
+
+async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    let db = args.storage.open().await?;
+    let report = liaison_server::privacy::purge_personal_data(
+        &db,
+        args.retention.retention_days,
+        args.retention.audit_retention_days,
+        liaison_server::auth::now_ms(),
+    )
+    .await;
+    db.close().await;
+    let report = report?;
+    println!(
+        "Purged the personal data of {} of {} archived opinions; deleted {} old audit records.",
+        report.purged, report.archived, report.audit_records_deleted
+    );
+    Ok(())
+}
+
+/// The audit record of an account made from the command line (by no signed-in account).
+async fn audit_account_created(db: &Db, username: &str, via: &str) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        id: 0,
+        at_ms: liaison_server::auth::now_ms(),
+        user_id: SYSTEM_USER_ID.to_owned(),
+        username: "system".to_owned(),
+        display_name: "系统".to_owned(),
+        action: actions::ACCOUNT_CREATED.to_owned(),
+        detail: serde_json::json!({"account": username, "role": "admin", "via": via}),
+    };
+    db.write_audit_at(&entry, None).await?;
+    Ok(())
 }
 
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
@@ -132,6 +208,10 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
         password_hash,
     };
     let created = db.create_user(&user).await?;
+    if created.is_some() {
+        let username = user.username.trim().to_lowercase();
+        audit_account_created(&db, &username, "create-admin").await?;
+    }
     db.close().await;
     match created {
         Some(_) => {
@@ -149,6 +229,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = args.storage.open().await?;
     let mut settings = Settings::new(&args.dist);
     settings.min_app_version = args.min_app_version.clone();
+    settings.retention_days = args.retention.retention_days;
+    settings.audit_retention_days = args.retention.audit_retention_days;
+    settings.trust_forwarded_for = args.trust_forwarded_for;
 
     // Printed to stdout, not logged: it appears once, here, and in no log file.
     if let Some(password) = db
@@ -156,6 +239,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot create the first administrator")?
     {
+        audit_account_created(&db, "admin", "first start").await?;
         println!(
             "First start: created administrator 'admin' with password: {password}  \
              (shown only this once)"
@@ -193,7 +277,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let state = AppState::new(db.clone(), settings);
     let events = state.events.clone();
-    axum::serve(listener, app(state))
+    // Safe on every instance at once (see `privacy.rs`).
+    let purge = tokio::spawn(liaison_server::privacy::run_daily(state.clone()));
+    // The peer address keys the sign-in rate limit.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Open change-event streams never end by themselves; graceful shutdown would wait
@@ -202,6 +290,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await
         .context("server error")?;
+    purge.abort();
 
     // SQLite: checkpoints the WAL into the database file so the data directory is tidy after a
     // stop. PostgreSQL: ends the sessions cleanly.

@@ -4,6 +4,7 @@
 use crate::auth::Passwords;
 use crate::db::Db;
 use crate::events::ChangeEvents;
+use crate::rate_limit::{Rate, SignInLimiter};
 use crate::security;
 use crate::static_files::StaticFiles;
 use axum::http::HeaderValue;
@@ -36,6 +37,18 @@ pub struct Settings {
     pub min_app_version: String,
     /// How often an idle change-event stream (`/api/v1/sync/events`) sends a keep-alive comment.
     pub event_keep_alive: Duration,
+    /// Sign-in attempts allowed per client address and per username ([`crate::rate_limit`]).
+    pub sign_in_per_address: Rate,
+    pub sign_in_per_username: Rate,
+    /// Key the per-address limit on the last `X-Forwarded-For` entry (behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+    /// Days after an opinion is archived until its citizen's personal data is purged
+    /// ([`crate::privacy`]; env `LIAISON_RETENTION_DAYS`).
+    pub retention_days: u32,
+    /// Days the audit log is kept (never fewer than 180; env `LIAISON_AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: u32,
+    /// The deepest nesting of arrays and objects a JSON body may have ([`crate::limits`]).
+    pub json_max_depth: usize,
 }
 
 impl Settings {
@@ -52,6 +65,15 @@ impl Settings {
     pub const DEFAULT_MIN_APP_VERSION: &'static str = "0.2.0";
     /// Well under the idle timeouts of common proxies (nginx: 60 s) and mobile NATs.
     pub const DEFAULT_EVENT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+    /// Two years after archiving: the follow-up of a reopened matter and the yearly reports are
+    /// done by then; the opinion and its figures stay, without the citizen's name, phone and
+    /// address.
+    pub const DEFAULT_RETENTION_DAYS: u32 = 730;
+    /// Three years of audit records (the law asks for at least six months).
+    pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 1095;
+    /// The app's deepest message (a push of opinions with their citizen and consent) nests 6
+    /// levels; 32 leaves room for growth and stops a parser from recursing on hostile input.
+    pub const DEFAULT_JSON_MAX_DEPTH: usize = 32;
 
     /// Default limits, and a CSP that allows the inline loader script of the `index.html`
     /// currently in `dist_dir` (see [`security::content_security_policy_for_dist`]). Read once:
@@ -70,6 +92,12 @@ impl Settings {
             lockout: Self::DEFAULT_LOCKOUT,
             min_app_version: Self::DEFAULT_MIN_APP_VERSION.to_owned(),
             event_keep_alive: Self::DEFAULT_EVENT_KEEP_ALIVE,
+            sign_in_per_address: Rate::PER_ADDRESS,
+            sign_in_per_username: Rate::PER_USERNAME,
+            trust_forwarded_for: false,
+            retention_days: Self::DEFAULT_RETENTION_DAYS,
+            audit_retention_days: Self::DEFAULT_AUDIT_RETENTION_DAYS,
+            json_max_depth: Self::DEFAULT_JSON_MAX_DEPTH,
         }
     }
 }
@@ -82,12 +110,19 @@ pub struct AppState {
     /// Pokes for the open change-event streams; [`ChangeEvents::close`] ends them on shutdown.
     pub events: ChangeEvents,
     pub(crate) static_files: StaticFiles,
+    /// This instance's sign-in buckets.
+    pub(crate) sign_in_limiter: Arc<SignInLimiter>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Settings) -> Self {
         let static_files = StaticFiles::new(&settings.dist_dir);
+        let sign_in_limiter = Arc::new(SignInLimiter::new(
+            settings.sign_in_per_address,
+            settings.sign_in_per_username,
+        ));
         AppState {
+            sign_in_limiter,
             db,
             settings: Arc::new(settings),
             events: ChangeEvents::new(),

@@ -201,10 +201,24 @@ impl Activity {
             errors.push(Field::Title, FieldError::Required);
         } else if title.chars().count() > limits::TITLE {
             errors.push(Field::Title, FieldError::TooLong { max: limits::TITLE });
+        } else if let Err(e) = crate::text::check_single_line(&title) {
+            errors.push(Field::Title, e);
         }
         let note = self.note.trim().to_owned();
         if note.chars().count() > limits::NOTE {
             errors.push(Field::Note, FieldError::TooLong { max: limits::NOTE });
+        } else if let Err(e) = crate::text::check_multi_line(&note) {
+            errors.push(Field::Note, e);
+        }
+        if let Err(e) = crate::text::check_single_line(&self.station_id.0) {
+            errors.push(Field::Station, e);
+        }
+        if let Some(e) = self
+            .attendees
+            .iter()
+            .find_map(|d| crate::text::check_single_line(&d.0).err())
+        {
+            errors.push(Field::Attendees, e);
         }
         // Each once, in the order first given (the order people were listed in).
         let mut attendees: Vec<DeputyId> = Vec::with_capacity(self.attendees.len());

@@ -325,6 +325,8 @@ impl Action {
                 errors.push(field, FieldError::Required);
             } else if value.chars().count() > limits::TEXT {
                 errors.push(field, FieldError::TooLong { max: limits::TEXT });
+            } else if let Err(e) = crate::text::check_multi_line(value) {
+                errors.push(field, e);
             }
             value.to_owned()
         };
@@ -339,6 +341,10 @@ impl Action {
                 let note = text(Field::Note, note, false);
                 if unit_id.0.trim().is_empty() {
                     errors.push(Field::Unit, FieldError::Required);
+                } else if let Err(e) = crate::text::check_single_line(&unit_id.0)
+                    .and_then(|()| crate::text::check_single_line(unit_name))
+                {
+                    errors.push(Field::Unit, e);
                 } else if unit_name.trim().chars().count() > limits::UNIT_NAME {
                     errors.push(
                         Field::Unit,

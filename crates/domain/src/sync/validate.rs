@@ -6,11 +6,12 @@ use crate::category::Category;
 use crate::error::{Field, FieldError, ValidationErrors};
 use crate::followup::TransitionError;
 use crate::opinion::{
-    CitizenInput, DutyContext, Opinion, OpinionDraft, check_category, check_citizen, check_text,
-    limits,
+    CitizenInput, DutyContext, Opinion, OpinionDraft, check_category, check_citizen, check_line,
+    check_text, limits,
 };
 use crate::sync::merge::OpinionReplica;
 use crate::sync::protocol::{MutationKind, OpinionFieldValue, RejectCode, Rejected, Seq};
+use crate::text::check_single_line;
 use std::mem::discriminant;
 
 /// Checks one edited field on its own and returns it normalised the way the capture form
@@ -29,13 +30,13 @@ pub fn validate_field(
             OpinionFieldValue::Category(one(Field::Category, check_category(v, categories))?)
         }
         OpinionFieldValue::Summary(v) => {
-            OpinionFieldValue::Summary(one(Field::Summary, check_text(v, limits::SUMMARY, true))?)
+            OpinionFieldValue::Summary(one(Field::Summary, check_line(v, limits::SUMMARY, true))?)
         }
         OpinionFieldValue::Details(v) => {
             OpinionFieldValue::Details(one(Field::Details, check_text(v, limits::DETAILS, false))?)
         }
         OpinionFieldValue::Place(v) => {
-            OpinionFieldValue::Place(one(Field::Place, check_text(v, limits::PLACE, false))?)
+            OpinionFieldValue::Place(one(Field::Place, check_line(v, limits::PLACE, false))?)
         }
         OpinionFieldValue::OnSiteReply(v) => OpinionFieldValue::OnSiteReply(one(
             Field::OnSiteReply,
@@ -254,6 +255,18 @@ pub fn validate_mutation(
             if step.by.name.chars().count() > crate::followup::lifecycle::limits::ACTOR_NAME {
                 return Err(Rejection::new(RejectCode::Malformed));
             }
+            // The author is the server's account record, never typed: a control character in
+            // it did not come from a server.
+            let author_ids = [Some(&step.by.user_id), Some(&step.by.name)]
+                .into_iter()
+                .chain([step.by.unit_id.as_ref().map(|u| &u.0)])
+                .flatten();
+            if author_ids
+                .into_iter()
+                .any(|t| check_single_line(t).is_err())
+            {
+                return Err(Rejection::new(RejectCode::Malformed));
+            }
             if current.is_some_and(|r| r.steps().any(|s| s.id == step.id)) {
                 // The same step again (from another push path): nothing to do.
                 return Ok(());
@@ -278,9 +291,22 @@ pub fn validate_mutation(
                 .check(&step.by, &step.action)
                 .map_err(Rejection::not_allowed)
         }
-        MutationKind::MarkAttendance { mark } => mark
-            .validate()
-            .map_err(|_| Rejection::new(RejectCode::Invalid)),
+        MutationKind::MarkAttendance { mark } => {
+            for (field, id) in [
+                (Field::Station, &mark.key.station_id.0),
+                (Field::Deputy, &mark.key.deputy_id.0),
+            ] {
+                if let Err(e) = check_single_line(id) {
+                    return Err(Rejection {
+                        code: RejectCode::Invalid,
+                        errors: ValidationErrors(vec![(field, e)]),
+                        transition: None,
+                    });
+                }
+            }
+            mark.validate()
+                .map_err(|_| Rejection::new(RejectCode::Invalid))
+        }
         MutationKind::DeleteOpinion { .. } => {
             if current.is_some_and(|r| r.steps().next().is_some()) {
                 // The follow-up history is the record of what the congress did; it is never

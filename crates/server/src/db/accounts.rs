@@ -60,7 +60,7 @@ impl Db {
     pub async fn user_count(&self) -> Result<i64, sqlx::Error> {
         self.acquire()
             .await?
-            .query("SELECT COUNT(*) AS n FROM users")
+            .query("SELECT COUNT(*) AS n FROM users WHERE id <> 'system'")
             .fetch_one()
             .await?
             .try_get("n")
@@ -97,7 +97,7 @@ impl Db {
         // Locked before the count: two servers started on one database cannot both see no user.
         let mut tx = self.pool.begin(Begin::LockTables(&["users"])).await?;
         let count: i64 = tx
-            .query("SELECT COUNT(*) AS n FROM users")
+            .query("SELECT COUNT(*) AS n FROM users WHERE id <> 'system'")
             .fetch_one()
             .await?
             .try_get("n")?;
@@ -134,14 +134,17 @@ impl Db {
 
     /// Counts a failed sign-in; the `max_failures`-th in a row locks the user until
     /// `now + lock_ms` and starts the count again. One statement, so concurrent failures all count.
+    /// `true` when this failure locked the account.
     pub async fn record_failed_sign_in(
         &self,
         user_id: &str,
         now: i64,
         max_failures: i64,
         lock_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        self.acquire()
+    ) -> Result<bool, sqlx::Error> {
+        let until = now.saturating_add(lock_ms);
+        let locked_until: Option<i64> = self
+            .acquire()
             .await?
             .query(
                 "UPDATE users SET \
@@ -149,14 +152,17 @@ impl Db {
                                          ELSE locked_until END, \
                      failed_attempts = CASE WHEN failed_attempts + 1 >= $1 THEN 0 \
                                             ELSE failed_attempts + 1 END \
-                 WHERE id = $3",
+                 WHERE id = $3 RETURNING locked_until",
             )
             .bind(max_failures)
-            .bind(now.saturating_add(lock_ms))
+            .bind(until)
             .bind(user_id)
-            .execute()
-            .await?;
-        Ok(())
+            .fetch_optional()
+            .await?
+            .map(|row| row.try_get::<Option<i64>>("locked_until"))
+            .transpose()?
+            .flatten();
+        Ok(locked_until == Some(until))
     }
 
     /// The enrolled, unrevoked device whose token hashes to `token_hash`.
@@ -499,6 +505,139 @@ impl Db {
     }
 }
 
+/// An account as administrators list and change it (no password hash).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub deputy_id: Option<DeputyId>,
+    pub unit_id: Option<UnitId>,
+    pub scopes: Vec<Scope>,
+    pub disabled: bool,
+    /// Milliseconds since the Unix epoch, while a lockout lasts.
+    pub locked_until: Option<i64>,
+}
+
+/// A change of an account's role, deputy or unit, scopes and whether it is disabled.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct AccountChange {
+    pub role: Role,
+    #[serde(default)]
+    pub deputy_id: Option<DeputyId>,
+    #[serde(default)]
+    pub unit_id: Option<UnitId>,
+    #[serde(default)]
+    pub scopes: Vec<Scope>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl Db {
+    /// Every account but the server's own `system` one, by username.
+    pub async fn accounts(&self) -> Result<Vec<Account>, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        let rows = conn
+            .query(
+                "SELECT id, username, display_name, role, deputy_id, unit_id, disabled, \
+                        locked_until FROM users WHERE id <> $1 ORDER BY username",
+            )
+            .bind(SYSTEM_USER_ID)
+            .fetch_all()
+            .await?;
+        let mut accounts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let role_name: String = row.try_get("role")?;
+            let Some(role) = Role::parse(&role_name) else {
+                continue;
+            };
+            let id: String = row.try_get("id")?;
+            accounts.push(Account {
+                scopes: scopes(&mut conn.conn(), &id).await?,
+                id,
+                username: row.try_get("username")?,
+                display_name: row.try_get("display_name")?,
+                role,
+                deputy_id: row.try_get::<Option<String>>("deputy_id")?.map(DeputyId),
+                unit_id: row.try_get::<Option<String>>("unit_id")?.map(UnitId),
+                disabled: row.try_get("disabled")?,
+                locked_until: row.try_get("locked_until")?,
+            });
+        }
+        Ok(accounts)
+    }
+
+    /// The account `username` (normalised), if there is one (never `system`).
+    pub async fn account(&self, username: &str) -> Result<Option<Account>, sqlx::Error> {
+        let username = normalize_username(username);
+        Ok(self
+            .accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.username == username))
+    }
+
+    /// Applies `change` to the account `user_id` in one transaction: role, deputy (kept only for
+    /// a deputy), unit (only for a handling unit), scopes replaced, disabled; disabling also
+    /// ends its sessions. The caller checked that the deputy, unit and scopes exist.
+    pub async fn change_account(
+        &self,
+        user_id: &str,
+        change: &AccountChange,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin(Begin::Plain).await?;
+        let mut conn = tx.conn();
+        let deputy = change
+            .deputy_id
+            .as_ref()
+            .filter(|_| change.role == Role::Deputy);
+        let unit = change
+            .unit_id
+            .as_ref()
+            .filter(|_| change.role == Role::HandlingUnit);
+        conn.query(
+            "UPDATE users SET role = $1, deputy_id = $2, unit_id = $3, disabled = $4 WHERE id = $5",
+        )
+        .bind(change.role.as_str())
+        .bind(deputy.map(|d| d.0.as_str()))
+        .bind(unit.map(|u| u.0.as_str()))
+        .bind(change.disabled)
+        .bind(user_id)
+        .execute()
+        .await?;
+        conn.query("DELETE FROM user_scopes WHERE user_id = $1")
+            .bind(user_id)
+            .execute()
+            .await?;
+        for scope in &change.scopes {
+            let (region, station) = match scope {
+                Scope::Region(r) => (Some(r.0.as_str()), None),
+                Scope::Station(s) => (None, Some(s.0.as_str())),
+            };
+            conn.query(
+                "INSERT INTO user_scopes (user_id, region_id, station_id) VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(region)
+            .bind(station)
+            .execute()
+            .await?;
+        }
+        if change.disabled {
+            conn.query(
+                "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(user_id)
+            .execute()
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
 /// A demo account (only with `--demo`; the passwords are public, in `--help`).
 pub struct DemoAccount {
     pub username: &'static str,
@@ -523,6 +662,10 @@ impl DemoScope {
         }
     }
 }
+
+/// The account of what the server does by itself (the retention purge), made by migration
+/// `0011_privacy_audit.sql`: disabled, and no password verifies against its hash.
+pub const SYSTEM_USER_ID: &str = "system";
 
 pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
     DemoAccount {

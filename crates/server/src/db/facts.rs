@@ -8,6 +8,14 @@
 //! opinion change in the same commit as the opinion, so no reader ever sees one without the
 //! other. A deleted opinion (or one of which only edits have arrived) has no facts.
 //!
+//! **The rollups** (`figure_days`, `figure_months`, from `0010_figure_rollups.sql`: the facts'
+//! additive counts per station and day, and per station, month and category, deputy or unit)
+//! are kept by the same call: the stored facts about to be replaced are read back and their
+//! counts taken off, the new facts' counts put on, as upserts (`n = n + excluded.n`). Pushes
+//! run one at a time (SQLite's write lock; on PostgreSQL the change counter's row lock,
+//! `Begin::SyncWriter`), and the upserts add up even if two ran at once. What one opinion
+//! counts, and where, is [`Rollup::add`], the only definition: the rebuild uses it too.
+//!
 //! **Rebuilt** at startup when the stored `facts_version` (table `server_meta`) is older than
 //! [`FACTS_VERSION`]: a database from before the facts existed, or one whose facts were derived
 //! under an older definition. Changing what a fact means is then one bump of the constant. The
@@ -15,41 +23,68 @@
 //! `signed_in` column) by id in batches, each batch in its own transaction under the push lock
 //! (`Begin::SyncWriter`), so that on a database shared with running servers a push cannot slip
 //! between the read of an opinion and the write of its facts, and no transaction holds that lock
-//! for long.
+//! for long. The rollups are then counted again from the facts ([`Db::rebuild_rollups`]), a
+//! few stations per transaction under the same lock.
 
 use super::Db;
 use super::backend::{Begin, Conn, in_list};
 use super::sync::{ROWS_PER_STATEMENT, parse_json, value_lists};
 use liaison_domain::figures::OpinionFacts;
-use liaison_domain::followup::Attendance;
+use liaison_domain::followup::{Attendance, Date};
 use liaison_domain::sync::OpinionReplica;
+use std::collections::HashMap;
 
 /// The version of the facts' definitions. Bump it when [`OpinionFacts::derive`] (or what the
 /// server stores of it) changes: the next start rebuilds every row.
-pub const FACTS_VERSION: i64 = 2;
+pub const FACTS_VERSION: i64 = 3;
 
 /// Opinions (or attendance records) read and rewritten per transaction by the rebuild.
 pub const REBUILD_BATCH: usize = 1000;
 
-/// Replaces the facts of `opinions` (id and merged state) with what their states say now: the
-/// rows of deleted ones go, live ones get their [`OpinionFacts`] and evaluations. Runs inside the
-/// caller's transaction.
+/// An opinion whose facts are to be written: its id and merged state, and whether it may have
+/// facts stored already (`false` only for an opinion the server did not hold before this
+/// transaction: then there is nothing to read back or delete, which is most of a push).
+pub(super) struct FactsChange<'a> {
+    pub id: &'a str,
+    pub state: &'a OpinionReplica,
+    pub had_facts: bool,
+}
+
+/// Replaces the facts of `opinions` with what their states say now: the rows of deleted ones
+/// go, live ones get their [`OpinionFacts`] and evaluations. Runs inside the caller's
+/// transaction.
 pub(super) async fn write_facts<'a>(
     conn: &mut Conn<'_>,
-    opinions: impl IntoIterator<Item = (&'a str, &'a OpinionReplica)>,
+    opinions: impl IntoIterator<Item = FactsChange<'a>>,
 ) -> Result<(), sqlx::Error> {
+    // Only the opinions that may have facts are read back and deleted.
     let mut ids: Vec<&str> = Vec::new();
     let mut facts: Vec<OpinionFacts> = Vec::new();
-    for (id, replica) in opinions {
-        ids.push(id);
-        if let Some(opinion) = replica.opinion() {
-            facts.push(OpinionFacts::derive(&opinion, replica.steps()));
+    for change in opinions {
+        if change.had_facts {
+            ids.push(change.id);
+        }
+        if let Some(opinion) = change.state.opinion() {
+            facts.push(OpinionFacts::derive(&opinion, change.state.steps()));
         }
     }
-    if ids.is_empty() {
+    if ids.is_empty() && facts.is_empty() {
         return Ok(());
     }
     let backend = conn.backend();
+    // The rollups: what the facts about to be replaced added is taken off, what the new ones
+    // add is put on, in this same transaction.
+    let mut rollup = Rollup::default();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        for old in read_rolled(conn, &in_list(backend, "opinion_id", 1, chunk.len()), chunk).await?
+        {
+            rollup.add(&old, -1);
+        }
+    }
+    for f in &facts {
+        rollup.add(&Rolled::of(f), 1);
+    }
+    rollup.write(conn).await?;
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         for table in ["opinion_evaluations", "opinion_facts"] {
             let sql = format!(
@@ -77,7 +112,7 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
             "INSERT INTO opinion_facts (opinion_id, station_id, deputy_id, category, collected, \
                  answered_on_the_spot, first_referred, unit_id, due, due_concluded, \
                  first_concluded, status) VALUES {}",
-            value_lists(chunk.len(), 12)
+            value_lists(conn.backend(), chunk.len(), 12)
         );
         let mut query = conn.query(&sql);
         for f in chunk {
@@ -110,7 +145,7 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
         let sql = format!(
             "INSERT INTO opinion_evaluations (opinion_id, ord, station_id, day, satisfied, \
                  is_last, category, deputy_id, unit_id) VALUES {}",
-            value_lists(chunk.len(), 9)
+            value_lists(conn.backend(), chunk.len(), 9)
         );
         let mut query = conn.query(&sql);
         for (f, ord, day, satisfied) in chunk {
@@ -130,7 +165,349 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
     Ok(())
 }
 
+/// The rollups' columns, in their order in `figure_days`; `figure_months` has them all but
+/// [`RC_DAY`] (see `0010_figure_rollups.sql` for what each counts).
+pub(super) const ROLLUP_COLUMNS: [&str; 10] = [
+    "collected",
+    "answered",
+    "referred",
+    "referred_concluded_day",
+    "referred_concluded_month",
+    "concluded",
+    "overdue_from",
+    "overdue_to",
+    "evaluated_last",
+    "satisfied_last",
+];
+const COLLECTED: usize = 0;
+const ANSWERED: usize = 1;
+const REFERRED: usize = 2;
+const RC_DAY: usize = 3;
+const RC_MONTH: usize = 4;
+const CONCLUDED: usize = 5;
+const OVERDUE_FROM: usize = 6;
+const OVERDUE_TO: usize = 7;
+const EVALUATED_LAST: usize = 8;
+const SATISFIED_LAST: usize = 9;
+
+/// The month (`YYYY-MM`) of a day, as `figure_months` keys it.
+pub(super) fn month_of(day: Date) -> String {
+    let (y, m, _) = day.ymd();
+    format!("{y:04}-{m:02}")
+}
+
+/// What the rollups count of one opinion: its facts as stored (texts already [`storable`]),
+/// and only its latest evaluation.
+struct Rolled {
+    station_id: String,
+    deputy_id: String,
+    category: String,
+    unit_id: Option<String>,
+    collected: Date,
+    answered: bool,
+    first_referred: Option<Date>,
+    first_concluded: Option<Date>,
+    due: Option<Date>,
+    due_concluded: Option<Date>,
+    last_evaluation: Option<(Date, bool)>,
+}
+
+impl Rolled {
+    fn of(f: &OpinionFacts) -> Rolled {
+        Rolled {
+            station_id: storable(&f.station_id.0),
+            deputy_id: storable(&f.deputy_id.0),
+            category: storable(&f.category),
+            unit_id: f.unit_id.as_ref().map(|u| storable(&u.0)),
+            collected: f.collected,
+            answered: f.answered_on_the_spot,
+            first_referred: f.first_referred,
+            first_concluded: f.first_concluded,
+            due: f.due,
+            due_concluded: f.due_concluded,
+            last_evaluation: f.evaluations.last().copied(),
+        }
+    }
+}
+
+/// Rollup changes not yet written: counts to add per `figure_days` and `figure_months` row.
+#[derive(Default)]
+struct Rollup {
+    days: HashMap<(String, Date), [i64; 10]>,
+    months: HashMap<(String, &'static str, String, String), [i64; 10]>,
+}
+
+impl Rollup {
+    /// Adds `sign` times what `o` counts: each count on the day of its own event, in the
+    /// station's day row and in its month rows (its own, and by category, deputy and unit).
+    fn add(&mut self, o: &Rolled, sign: i64) {
+        let mut put = |day: Date, column: usize| {
+            self.days.entry((o.station_id.clone(), day)).or_default()[column] += sign;
+            let month = month_of(day);
+            let mut keys = vec![("", ""), ("category", o.category.as_str())];
+            keys.push(("deputy", o.deputy_id.as_str()));
+            if let Some(unit) = &o.unit_id {
+                keys.push(("unit", unit.as_str()));
+            }
+            for (dim, key) in keys {
+                self.months
+                    .entry((o.station_id.clone(), dim, month.clone(), key.to_owned()))
+                    .or_default()[column] += sign;
+            }
+        };
+        put(o.collected, COLLECTED);
+        if o.answered {
+            put(o.collected, ANSWERED);
+        }
+        if let Some(referred) = o.first_referred {
+            put(referred, REFERRED);
+            if let Some(concluded) = o.first_concluded {
+                if concluded <= referred {
+                    put(referred, RC_DAY);
+                }
+                if month_of(concluded) <= month_of(referred) {
+                    put(referred, RC_MONTH);
+                }
+            }
+        }
+        if let Some(concluded) = o.first_concluded {
+            put(concluded, CONCLUDED);
+        }
+        // Held past the deadline from the day after it to the day the referral ended (or
+        // still): [`OpinionFacts::overdue_in`]'s interval, when it has a day at all.
+        if let Some(due) = o.due {
+            let first = due.add_days(1);
+            if o.due_concluded.is_none_or(|end| first <= end) {
+                put(first, OVERDUE_FROM);
+                if let Some(end) = o.due_concluded {
+                    put(end, OVERDUE_TO);
+                }
+            }
+        }
+        if let Some((day, satisfied)) = o.last_evaluation {
+            put(day, EVALUATED_LAST);
+            if satisfied {
+                put(day, SATISFIED_LAST);
+            }
+        }
+    }
+
+    /// Adds the changes to the tables (upserts: a row is created at its first count).
+    async fn write(self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        let small = |n: i64| i32::try_from(n).map_err(|err| sqlx::Error::Encode(Box::new(err)));
+        let days: Vec<_> = self
+            .days
+            .into_iter()
+            .filter(|(_, counts)| counts.iter().any(|n| *n != 0))
+            .collect();
+        let sets = |table: &str, columns: &[&str]| -> String {
+            columns
+                .iter()
+                .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for chunk in days.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO figure_days (station_id, day, {}) VALUES {} \
+                 ON CONFLICT (station_id, day) DO UPDATE SET {}",
+                ROLLUP_COLUMNS.join(", "),
+                value_lists(conn.backend(), chunk.len(), 2 + ROLLUP_COLUMNS.len()),
+                sets("figure_days", &ROLLUP_COLUMNS)
+            );
+            let mut query = conn.query(&sql);
+            for ((station, day), counts) in chunk {
+                query = query.bind(station.clone()).bind(day.to_string());
+                for n in counts {
+                    query = query.bind(small(*n)?);
+                }
+            }
+            query.execute().await?;
+        }
+        let month_columns: Vec<&str> = ROLLUP_COLUMNS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != RC_DAY)
+            .map(|(_, c)| *c)
+            .collect();
+        let months: Vec<_> = self
+            .months
+            .into_iter()
+            .filter(|(_, counts)| counts.iter().any(|n| *n != 0))
+            .collect();
+        for chunk in months.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO figure_months (station_id, dim, month, key, {}) VALUES {} \
+                 ON CONFLICT (station_id, dim, month, key) DO UPDATE SET {}",
+                month_columns.join(", "),
+                value_lists(conn.backend(), chunk.len(), 4 + month_columns.len()),
+                sets("figure_months", &month_columns)
+            );
+            let mut query = conn.query(&sql);
+            for ((station, dim, month, key), counts) in chunk {
+                query = query
+                    .bind(station.clone())
+                    .bind(*dim)
+                    .bind(month.clone())
+                    .bind(key.clone());
+                for (i, n) in counts.iter().enumerate() {
+                    if i != RC_DAY {
+                        query = query.bind(small(*n)?);
+                    }
+                }
+            }
+            query.execute().await?;
+        }
+        Ok(())
+    }
+}
+
+fn stored_day(text: Option<String>) -> Result<Option<Date>, sqlx::Error> {
+    text.map(|t| {
+        Date::parse(&t).ok_or_else(|| {
+            sqlx::Error::Decode(format!("not a day (YYYY-MM-DD) in the facts: {t}").into())
+        })
+    })
+    .transpose()
+}
+
+/// The stored facts (with their latest evaluation) of the opinions whose `opinion_facts` and
+/// `opinion_evaluations` rows match `filter` (over columns both tables have), `values` bound
+/// as its list.
+async fn read_rolled(
+    conn: &mut Conn<'_>,
+    filter: &str,
+    values: &[&str],
+) -> Result<Vec<Rolled>, sqlx::Error> {
+    let mut last: HashMap<String, (Date, bool)> = HashMap::new();
+    let sql = format!(
+        "SELECT opinion_id, day, satisfied FROM opinion_evaluations WHERE is_last AND {filter}"
+    );
+    for row in conn.query(&sql).bind_list(values).fetch_all().await? {
+        if let Some(day) = stored_day(row.try_get("day")?)? {
+            last.insert(row.try_get("opinion_id")?, (day, row.try_get("satisfied")?));
+        }
+    }
+    let sql = format!(
+        "SELECT opinion_id, station_id, deputy_id, category, unit_id, collected, \
+             answered_on_the_spot, first_referred, first_concluded, due, due_concluded \
+         FROM opinion_facts WHERE {filter}"
+    );
+    let mut out = Vec::new();
+    for row in conn.query(&sql).bind_list(values).fetch_all().await? {
+        let id: String = row.try_get("opinion_id")?;
+        out.push(Rolled {
+            station_id: row.try_get("station_id")?,
+            deputy_id: row.try_get("deputy_id")?,
+            category: row.try_get("category")?,
+            unit_id: row.try_get("unit_id")?,
+            collected: stored_day(Some(row.try_get("collected")?))?
+                .ok_or_else(|| sqlx::Error::Decode("no collection day".into()))?,
+            answered: row.try_get("answered_on_the_spot")?,
+            first_referred: stored_day(row.try_get("first_referred")?)?,
+            first_concluded: stored_day(row.try_get("first_concluded")?)?,
+            due: stored_day(row.try_get("due")?)?,
+            due_concluded: stored_day(row.try_get("due_concluded")?)?,
+            last_evaluation: last.remove(&id),
+        });
+    }
+    Ok(out)
+}
+
+/// The facts of the opinions stored as `(id, state)`, rewritten (the rebuild's batch).
+async fn rewrite_opinion_facts(
+    conn: &mut Conn<'_>,
+    stored: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    let mut states: Vec<(&str, OpinionReplica)> = Vec::with_capacity(stored.len());
+    for (id, state) in stored {
+        states.push((id.as_str(), parse_json(state)?));
+    }
+    write_facts(
+        conn,
+        states.iter().map(|(id, state)| FactsChange {
+            id,
+            state,
+            had_facts: true,
+        }),
+    )
+    .await
+}
+
+/// The `signed_in` column of the attendance records stored as `(id, state)`, rewritten.
+async fn rewrite_signed_in(
+    conn: &mut Conn<'_>,
+    stored: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let mut signed_in: Vec<&str> = Vec::new();
+    let mut not_signed_in: Vec<&str> = Vec::new();
+    for (id, state) in stored {
+        let state: Attendance = parse_json(state)?;
+        if state.signed_in_at_ms.is_some() {
+            signed_in.push(id);
+        } else {
+            not_signed_in.push(id);
+        }
+    }
+    for (ids, value) in [(signed_in, "TRUE"), (not_signed_in, "FALSE")] {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            conn.query(&format!(
+                "UPDATE attendance SET signed_in = {value} WHERE {}",
+                in_list(backend, "id", 1, chunk.len())
+            ))
+            .bind_list(chunk)
+            .execute()
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 impl Db {
+    /// Rebuilds the rollups (`figure_days`, `figure_months`) from the stored facts, `batch`
+    /// stations per transaction. Each batch runs under the push lock (`Begin::SyncWriter`): its
+    /// stations' rows are replaced by what their facts count at that moment, and every push
+    /// after it adds its changes to those, so the rollups stay exact while servers run beside
+    /// it. Run by [`Db::rebuild_facts_if_outdated`] after the facts; public for the benchmark
+    /// and the tests, which write facts straight into their tables. Returns the stations
+    /// walked.
+    pub async fn rebuild_rollups(&self, batch: usize) -> Result<u64, sqlx::Error> {
+        let stations: Vec<String> = self
+            .acquire()
+            .await?
+            .query(
+                "SELECT station_id FROM opinion_facts \
+                 UNION SELECT station_id FROM figure_days \
+                 UNION SELECT station_id FROM figure_months",
+            )
+            .fetch_all()
+            .await?
+            .iter()
+            .map(|row| row.try_get("station_id"))
+            .collect::<Result<_, _>>()?;
+        for chunk in stations.chunks(batch.clamp(1, ROWS_PER_STATEMENT)) {
+            let mut tx = self.pool.begin(Begin::SyncWriter).await?;
+            let mut conn = tx.conn();
+            let backend = conn.backend();
+            let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let filter = in_list(backend, "station_id", 1, chunk.len());
+            for table in ["figure_days", "figure_months"] {
+                conn.query(&format!("DELETE FROM {table} WHERE {filter}"))
+                    .bind_list(&chunk)
+                    .execute()
+                    .await?;
+            }
+            let mut rollup = Rollup::default();
+            for o in read_rolled(&mut conn, &filter, &chunk).await? {
+                rollup.add(&o, 1);
+            }
+            rollup.write(&mut conn).await?;
+            tx.commit().await?;
+        }
+        Ok(stations.len() as u64)
+    }
+
     /// The `facts_version` the stored facts were derived with.
     pub async fn facts_version(&self) -> Result<i64, sqlx::Error> {
         self.acquire()
@@ -155,76 +532,39 @@ impl Db {
         let started = std::time::Instant::now();
         let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
         let mut walked = 0u64;
-        let mut after = String::new();
-        loop {
-            let mut tx = self.pool.begin(Begin::SyncWriter).await?;
-            let mut conn = tx.conn();
-            let rows = conn
-                .query("SELECT id, state FROM opinions WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(after.as_str())
-                .bind(batch)
-                .fetch_all()
-                .await?;
-            let Some(last) = rows.last() else {
-                break;
-            };
-            after = last.try_get("id")?;
-            let mut states: Vec<(String, OpinionReplica)> = Vec::with_capacity(rows.len());
-            for row in &rows {
-                states.push((
-                    row.try_get("id")?,
-                    parse_json(&row.try_get::<String>("state")?)?,
-                ));
-            }
-            write_facts(&mut conn, states.iter().map(|(id, s)| (id.as_str(), s))).await?;
-            tx.commit().await?;
-            walked += states.len() as u64;
-        }
-        let mut after = String::new();
-        loop {
-            let mut tx = self.pool.begin(Begin::SyncWriter).await?;
-            let mut conn = tx.conn();
-            let rows = conn
-                .query("SELECT id, state FROM attendance WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(after.as_str())
-                .bind(batch)
-                .fetch_all()
-                .await?;
-            let Some(last) = rows.last() else {
-                break;
-            };
-            after = last.try_get("id")?;
-            let mut ids = Vec::with_capacity(rows.len());
-            let mut signed_in = Vec::new();
-            for row in &rows {
-                let id: String = row.try_get("id")?;
-                let state: Attendance = parse_json(&row.try_get::<String>("state")?)?;
-                if state.signed_in_at_ms.is_some() {
-                    signed_in.push(id.clone());
+        // Opinions (their facts), then attendance (its `signed_in`): the same walk by id.
+        for table in ["opinions", "attendance"] {
+            let sql = format!("SELECT id, state FROM {table} WHERE id > $1 ORDER BY id LIMIT $2");
+            let mut after = String::new();
+            loop {
+                let mut tx = self.pool.begin(Begin::SyncWriter).await?;
+                let mut conn = tx.conn();
+                let rows = conn
+                    .query(&sql)
+                    .bind(after.as_str())
+                    .bind(batch)
+                    .fetch_all()
+                    .await?;
+                let Some(last) = rows.last() else {
+                    break;
+                };
+                after = last.try_get("id")?;
+                let mut states: Vec<(String, String)> = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    states.push((row.try_get("id")?, row.try_get("state")?));
                 }
-                ids.push(id);
+                if table == "opinions" {
+                    rewrite_opinion_facts(&mut conn, &states).await?;
+                    walked += states.len() as u64;
+                } else {
+                    rewrite_signed_in(&mut conn, &states).await?;
+                }
+                tx.commit().await?;
             }
-            let backend = conn.backend();
-            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-                conn.query(&format!(
-                    "UPDATE attendance SET signed_in = FALSE WHERE {}",
-                    in_list(backend, "id", 1, chunk.len())
-                ))
-                .bind_texts(chunk.to_vec())
-                .execute()
-                .await?;
-            }
-            for chunk in signed_in.chunks(ROWS_PER_STATEMENT) {
-                conn.query(&format!(
-                    "UPDATE attendance SET signed_in = TRUE WHERE {}",
-                    in_list(backend, "id", 1, chunk.len())
-                ))
-                .bind_texts(chunk.to_vec())
-                .execute()
-                .await?;
-            }
-            tx.commit().await?;
         }
+        // The pushes during the walk kept the rollups, but of facts that may have been
+        // missing or derived otherwise: counted again from the facts now written.
+        self.rebuild_rollups(batch.clamp(1, 50) as usize).await?;
         self.acquire()
             .await?
             // Never lowers it: an older instance starting beside a newer one must not mark the

@@ -5,30 +5,32 @@
 //! ([`liaison_domain::figures::count`] and [`count_by`]); the tests run both on the same data
 //! for several periods and breakdowns, so the SQL below cannot drift from it.
 //!
-//! All in one snapshot, each figure read from an index that leads with the station and covers
-//! what it counts:
+//! The opinions' figures are read from the **rollups** (`figure_days`, `figure_months`,
+//! `0010_figure_rollups.sql`): the facts' additive counts summed per station and day, and per
+//! station, month and breakdown key, kept by the push transaction with the facts (`facts.rs`).
+//! A city's year is then some 180,000 day rows or 6,000 to 100,000 month rows instead of a
+//! million facts. All in one snapshot:
 //!
-//! - **The totals, and by month or day**: the period (or each month or day of it, calendar
-//!   months clipped to the period) is a row of a `VALUES` list, and each figure but "overdue"
-//!   a scalar subquery per row over its own date's index range (collected, first referred,
-//!   first concluded, evaluated, signed in, event day): one statement, no row sorted. Two
-//!   counts that share rows come out of one subquery packed in one integer (`n * 2^32 + m`).
-//! - **By station, deputy, category or unit**: one `GROUP BY` statement per figure, by the
-//!   facts' column (`unit_id` is the latest referral's; only referred opinions have one). By
-//!   station the rows come in the indexes' order; the others sort theirs.
-//! - **The totals of a breakdown** are the sums of its rows where those add up, and the rest
-//!   (deputies on duty; over time "overdue", "concluded by the end" and the latest evaluation)
-//!   counted once more over the whole period (`total_of_rows`); by unit, all of them.
-//! - **Evaluations**: the latest evaluation in the period of each opinion evaluated in it is an
-//!   evaluation in the period that is the opinion's last (`is_last`), or after which none of
-//!   the opinion's later ones falls in the period (looked up by key; rare).
-//! - **Overdue** ([`OpinionFacts::overdue_in`]): with `as_of` the period's end or today if
-//!   sooner, the latest deadline `due` is before `as_of`, and the item was still held on the
-//!   period's first day (not concluded, or concluded on or after it, and after its deadline);
-//!   and the period has begun (`from <= as_of`, decided in Rust). Read as two index ranges: the
-//!   open items and those concluded since the first day. An item can be overdue in many months
-//!   or days, so for the buckets the items are counted by their (deadline, conclusion) days and
-//!   each bucket's figure is worked out from those counts.
+//! - **The totals, and by station, category, deputy or unit** ([`keyed_opinions`]): the
+//!   period's month rows, less what the facts count on the days of its first and last months
+//!   outside it (none for whole months; a few weeks of facts at most).
+//! - **By month** ([`over_months`]): the stations' month rows summed by month, a first or last
+//!   month cut by the period less its days outside it. **By day** ([`over_days`]): the day rows
+//!   summed by day.
+//! - **Overdue** ([`OpinionFacts::overdue_in`]): an item is overdue on the days of an interval
+//!   (from the day after its deadline to the day its referral ended, or on), so "overdue on
+//!   some day of [a, b]" is the intervals begun by min(b, today) less those ended before a:
+//!   the intervals begun and not ended before the period (the month rows before it, its first
+//!   month's days before it) carried through the period.
+//! - **Referred and concluded by the end**: per day or month rolled up (concluded by the end of
+//!   the day or month it was referred in); over a whole period, the referred less those open
+//!   or concluded after its end (`opinion_facts_unconcluded`).
+//! - **Evaluations**: the latest evaluation in a period of each opinion evaluated in it is its
+//!   latest of all (rolled up), or an earlier one after which none of the opinion's later ones
+//!   falls in the period (`opinion_evaluations_earlier`; rare).
+//! - **Duty** (shifts, deputies on duty, the events' citizens): `GROUP BY` over `attendance`,
+//!   `activities` and `activity_attendees` (a deputy on duty is counted once, which no sum
+//!   can do).
 //!
 //! The stations are always named (the scope ∩ what the reader may read, resolved in Rust): on
 //! SQLite as `IN (?1, ..., ?n)` up to [`SQLITE_MAX_LISTED`] stations and as
@@ -40,6 +42,7 @@
 
 use super::Db;
 use super::backend::{Backend, Begin, Conn, Row, in_list};
+use super::facts::month_of;
 use super::sync::parse_json;
 use liaison_domain::StationId;
 use liaison_domain::figures::{Breakdown, BreakdownKey, Figures, Period, bucket_key, buckets};
@@ -133,261 +136,806 @@ impl Params {
     }
 }
 
-/// Two counts in one integer (`high * 2^32 + low`), so that one scalar subquery reads its rows
-/// once for both (counts stay far below 2^32).
-const PAIR: &str = "4294967296";
-
-fn pair(value: i64) -> Result<(u64, u64), sqlx::Error> {
-    let value = u64::try_from(value).map_err(|err| sqlx::Error::Decode(Box::new(err)))?;
-    Ok((value >> 32, value & 0xffff_ffff))
-}
-
 fn count(row: &Row, column: &str) -> Result<u64, sqlx::Error> {
     let value: i64 = row.try_get(column)?;
     u64::try_from(value).map_err(|err| sqlx::Error::Decode(Box::new(err)))
 }
 
-/// A time bucket of a report: its key, first and last day, and the day it is counted up to.
-struct Bucket {
-    key: BreakdownKey,
-    first: Date,
-    last: Date,
-    as_of: Date,
+/// A count read as an `i64` (a `SUM` over no row is `NULL`: zero).
+fn int(row: &Row, column: &str) -> Result<i64, sqlx::Error> {
+    Ok(row.try_get::<Option<i64>>(column)?.unwrap_or(0))
 }
 
-/// The totals are one bucket, the whole period; a breakdown by month or day is its buckets
-/// ([`buckets`]: calendar months or days, clipped to the period).
-fn time_buckets(by: Option<Breakdown>, period: &Period, today: Date) -> Vec<Bucket> {
-    match by {
-        Some(by @ (Breakdown::Month | Breakdown::Day)) => buckets(by, period)
-            .into_iter()
-            .map(|b| Bucket {
-                key: bucket_key(by, b.from),
-                first: b.from,
-                last: b.to,
-                as_of: b.as_of(today),
-            })
-            .collect(),
-        _ => vec![Bucket {
-            key: String::new(),
-            first: period.from,
-            last: period.to,
-            as_of: period.as_of(today),
-        }],
+/// A figure worked out from the rollups; negative only if the rollups disagree with the facts.
+fn figure(n: i64) -> Result<u64, sqlx::Error> {
+    u64::try_from(n).map_err(|_| {
+        sqlx::Error::Decode(
+            format!("a negative count ({n}): the rollups disagree with the facts").into(),
+        )
+    })
+}
+
+fn month_start(day: Date) -> Date {
+    let (y, m, _) = day.ymd();
+    Date::from_ymd(y, m, 1).expect("the first of a month exists")
+}
+
+fn month_end(day: Date) -> Date {
+    let (y, m, _) = day.ymd();
+    let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    Date::from_ymd(y, m, 1)
+        .expect("the first of a month exists")
+        .add_days(-1)
+}
+
+/// What the opinions' figures are keyed by: nothing (the totals, key `""`) or one of the
+/// facts' columns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Total,
+    Station,
+    Category,
+    Deputy,
+    Unit,
+}
+
+impl Key {
+    fn of(by: Breakdown) -> Key {
+        match by {
+            Breakdown::Station => Key::Station,
+            Breakdown::Category => Key::Category,
+            Breakdown::Deputy => Key::Deputy,
+            _ => Key::Unit,
+        }
+    }
+
+    /// `figure_months.dim` of its rows (a station's rows are its own, `''`).
+    fn dim(self) -> &'static str {
+        match self {
+            Key::Total | Key::Station => "",
+            Key::Category => "category",
+            Key::Deputy => "deputy",
+            Key::Unit => "unit",
+        }
+    }
+
+    /// The key of a row of the facts or evaluations (`alias`), or `''` for the totals.
+    fn of_row(self, alias: &str) -> String {
+        match self {
+            Key::Total => "''".to_owned(),
+            Key::Station => format!("{alias}.station_id"),
+            Key::Category => format!("{alias}.category"),
+            Key::Deputy => format!("{alias}.deputy_id"),
+            Key::Unit => format!("{alias}.unit_id"),
+        }
+    }
+
+    /// By unit, only the opinions that were referred (they have one).
+    fn keyed(self, alias: &str) -> String {
+        if self == Key::Unit {
+            format!(" AND {alias}.unit_id IS NOT NULL")
+        } else {
+            String::new()
+        }
     }
 }
 
-/// Which of the opinions' figures [`count_buckets`] counts.
-#[derive(Clone, Copy)]
-struct Parts {
-    /// Collected and answered on the spot.
-    collected: bool,
-    /// Referred, and of those concluded by the bucket's end.
-    referred: bool,
-    concluded: bool,
-    /// Evaluated and satisfied.
-    evaluated: bool,
+/// Counts of one key: the rollups' columns summed (or the same counted from the facts), with
+/// `starts` and `ends` the overdue intervals' first and last days ("overdue_from/to"), and
+/// `stock` the intervals begun and not ended before the period.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    collected: i64,
+    answered: i64,
+    referred: i64,
+    /// Referred, and concluded by the end of its bucket (a day's or a month's).
+    referred_concluded: i64,
+    concluded: i64,
+    starts: i64,
+    ends: i64,
+    stock: i64,
+    evaluated: i64,
+    satisfied: i64,
 }
 
-impl Parts {
-    const ALL: Parts = Parts {
-        collected: true,
-        referred: true,
-        concluded: true,
-        evaluated: true,
-    };
-    const NONE: Parts = Parts {
-        collected: false,
-        referred: false,
-        concluded: false,
-        evaluated: false,
-    };
-}
-
-/// The figures of each bucket, every one but "overdue" by a scalar subquery per bucket, all in
-/// one statement: each subquery reads its bucket's range of an index, and no rows are sorted.
-/// The duty figures (duty shifts, deputies on duty, the events' citizens) always; the opinions'
-/// as `parts` says (the others stay zero; "citizens received" then holds the events' only).
-async fn count_buckets(
+/// The rollups' counts over the days `first..=last` (within one month or not) counted from the
+/// facts instead, by `key`: what the month rows of a period that does not start or end with a
+/// month hold beyond it. A few weeks of facts at most.
+async fn facts_sums(
     conn: &mut Conn<'_>,
     stations: &[StationId],
-    buckets: &[Bucket],
-    parts: Parts,
-    into: &mut BTreeMap<BreakdownKey, Figures>,
-) -> Result<(), sqlx::Error> {
-    let mut p = Params::new(conn.backend(), stations);
-    let mut values = Vec::with_capacity(buckets.len());
-    for bucket in buckets {
-        let (k, first, last) = (
-            p.text(bucket.key.clone()),
-            p.text(bucket.first.to_string()),
-            p.text(bucket.last.to_string()),
-        );
-        values.push(format!("({k}, {first}, {last})"));
+    key: Key,
+    first: Date,
+    last: Date,
+) -> Result<BTreeMap<BreakdownKey, Sums>, sqlx::Error> {
+    let mut out = BTreeMap::new();
+    if first > last {
+        return Ok(out);
     }
-    let (f_in, e_in, a_in, ac_in) = (
-        p.station_in("f.station_id"),
-        p.station_in("e.station_id"),
-        p.station_in("a.station_id"),
-        p.station_in("ac.station_id"),
+    let mut p = Params::new(conn.backend(), stations);
+    let (x, y) = (p.text(first.to_string()), p.text(last.to_string()));
+    // An interval starts the day after its deadline.
+    let (x1, y1) = (
+        p.text(first.add_days(-1).to_string()),
+        p.text(last.add_days(-1).to_string()),
     );
-    let zero = |name: &str| format!("CAST(0 AS BIGINT) AS {name}");
-    let collected = if parts.collected {
-        format!(
-            "(SELECT COUNT(*) * {PAIR} + COUNT(CASE WHEN f.answered_on_the_spot THEN 1 END) \
-              FROM opinion_facts f WHERE {f_in} \
-                 AND f.collected >= b.first_day AND f.collected <= b.last_day) AS collected"
-        )
-    } else {
-        zero("collected")
+    let (f_in, e_in) = (p.station_in("f.station_id"), p.station_in("e.station_id"));
+    let (kf, ke) = (key.of_row("f"), key.of_row("e"));
+    let (uf, ue) = (key.keyed("f"), key.keyed("e"));
+    let facts = |counts: &str, filter: &str| {
+        format!("SELECT {kf} AS k, {counts} FROM opinion_facts f WHERE {f_in} AND {filter}{uf}")
     };
-    let referred = if parts.referred {
-        format!(
-            "(SELECT COUNT(*) * {PAIR} \
-                 + COUNT(CASE WHEN f.first_concluded <= b.last_day THEN 1 END) \
-              FROM opinion_facts f WHERE {f_in} AND f.first_referred IS NOT NULL \
-                 AND f.first_referred >= b.first_day AND f.first_referred <= b.last_day) \
-                 AS referred"
-        )
-    } else {
-        zero("referred")
-    };
-    let concluded = if parts.concluded {
-        format!(
-            "(SELECT COUNT(*) FROM opinion_facts f WHERE {f_in} \
-                 AND f.first_concluded IS NOT NULL \
-                 AND f.first_concluded >= b.first_day AND f.first_concluded <= b.last_day) \
-                 AS concluded"
-        )
-    } else {
-        zero("concluded")
-    };
-    let evaluated = if parts.evaluated {
-        format!(
-            "(SELECT COUNT(*) * {PAIR} + COUNT(CASE WHEN e.satisfied THEN 1 END) \
-              FROM opinion_evaluations e WHERE {e_in} \
-                 AND e.day >= b.first_day AND e.day <= b.last_day \
-                 AND (e.is_last OR NOT EXISTS ( \
-                     SELECT 1 FROM opinion_evaluations l \
-                     WHERE l.opinion_id = e.opinion_id AND l.ord > e.ord \
-                         AND l.day >= b.first_day AND l.day <= b.last_day))) AS evaluated"
-        )
-    } else {
-        zero("evaluated")
-    };
-    let opinion_figures = format!("{collected}, {referred}, {concluded}, {evaluated}");
     let sql = format!(
-        "WITH b (k, first_day, last_day) AS (VALUES {values}) \
-         SELECT b.k AS k, {opinion_figures}, \
-             (SELECT COUNT(*) FROM attendance a WHERE {a_in} \
-                 AND a.day >= b.first_day AND a.day <= b.last_day AND a.signed_in) AS shifts, \
-             (SELECT CAST(COALESCE(SUM(ac.citizens_received), 0) AS BIGINT) \
-              FROM activities ac WHERE {ac_in} \
-                 AND ac.day >= b.first_day AND ac.day <= b.last_day) AS citizens, \
-             (SELECT COUNT(DISTINCT u.deputy_id) FROM ( \
-                 SELECT a.deputy_id FROM attendance a WHERE {a_in} \
-                     AND a.day >= b.first_day AND a.day <= b.last_day AND a.signed_in \
-                 UNION ALL \
-                 SELECT t.deputy_id FROM activities ac \
-                 JOIN activity_attendees t ON t.activity_id = ac.id WHERE {ac_in} \
-                     AND ac.day >= b.first_day AND ac.day <= b.last_day \
-             ) u) AS deputies \
-         FROM b",
-        values = values.join(", ")
+        "SELECT u.k AS k, SUM(u.c) AS collected, SUM(u.a) AS answered, \
+             SUM(u.r) AS referred, SUM(u.rc) AS rc, \
+             SUM(u.cc) AS concluded, SUM(u.s) AS starts, SUM(u.en) AS ends, \
+             SUM(u.ev) AS evaluated, SUM(u.sa) AS satisfied \
+         FROM ({} UNION ALL {} UNION ALL {} UNION ALL {} UNION ALL {} UNION ALL \
+             SELECT {ke} AS k, 0, 0, 0, 0, 0, 0, 0, 1, CASE WHEN e.satisfied THEN 1 ELSE 0 END \
+             FROM opinion_evaluations e WHERE {e_in} AND e.is_last \
+                 AND e.day >= {x} AND e.day <= {y}{ue}) u \
+         GROUP BY u.k",
+        facts(
+            "1 AS c, CASE WHEN f.answered_on_the_spot THEN 1 ELSE 0 END AS a, 0 AS r, \
+             0 AS rc, 0 AS cc, 0 AS s, 0 AS en, 0 AS ev, 0 AS sa",
+            &format!("f.collected >= {x} AND f.collected <= {y}")
+        ),
+        facts(
+            "0, 0, 1, CASE WHEN f.first_concluded IS NOT NULL \
+                 AND substr(f.first_concluded, 1, 7) <= substr(f.first_referred, 1, 7) \
+                 THEN 1 ELSE 0 END, 0, 0, 0, 0, 0",
+            &format!(
+                "f.first_referred IS NOT NULL AND f.first_referred >= {x} \
+                 AND f.first_referred <= {y}"
+            )
+        ),
+        facts(
+            "0, 0, 0, 0, 1, 0, 0, 0, 0",
+            &format!(
+                "f.first_concluded IS NOT NULL AND f.first_concluded >= {x} \
+                 AND f.first_concluded <= {y}"
+            )
+        ),
+        facts(
+            "0, 0, 0, 0, 0, 1, 0, 0, 0",
+            &format!(
+                "f.due IS NOT NULL AND f.due >= {x1} AND f.due <= {y1} \
+                 AND (f.due_concluded IS NULL OR f.due < f.due_concluded)"
+            )
+        ),
+        facts(
+            "0, 0, 0, 0, 0, 0, 1, 0, 0",
+            &format!(
+                "f.due IS NOT NULL AND f.due_concluded >= {x} AND f.due_concluded <= {y} \
+                 AND f.due < f.due_concluded"
+            )
+        ),
     );
     for row in p.fetch(conn, &sql).await? {
-        let key: String = row.try_get("k")?;
-        let f = into.entry(key).or_default();
-        let (collected, answered) = pair(row.try_get("collected")?)?;
-        let (referred, referred_and_concluded) = pair(row.try_get("referred")?)?;
-        let (evaluated, satisfied) = pair(row.try_get("evaluated")?)?;
-        f.opinions_collected += collected;
-        f.answered_on_the_spot += answered;
-        f.citizens_received += collected + count(&row, "citizens")?;
-        f.referred += referred;
-        f.referred_and_concluded += referred_and_concluded;
-        f.concluded += count(&row, "concluded")?;
-        f.evaluated += evaluated;
-        f.satisfied += satisfied;
-        f.duty_shifts += count(&row, "shifts")?;
-        f.deputies_on_duty += count(&row, "deputies")?;
+        out.insert(
+            row.try_get::<Option<String>>("k")?.unwrap_or_default(),
+            Sums {
+                collected: int(&row, "collected")?,
+                answered: int(&row, "answered")?,
+                referred: int(&row, "referred")?,
+                referred_concluded: int(&row, "rc")?,
+                concluded: int(&row, "concluded")?,
+                starts: int(&row, "starts")?,
+                ends: int(&row, "ends")?,
+                evaluated: int(&row, "evaluated")?,
+                satisfied: int(&row, "satisfied")?,
+                ..Sums::default()
+            },
+        );
     }
-    Ok(())
+    Ok(out)
 }
 
-/// "Overdue" of each bucket. The items overdue somewhere in the period (latest deadline before
-/// its `as_of`, still held on or after its first day) are read as two index ranges, the open
-/// ones and those concluded since, and counted by their (deadline, conclusion) days; an item
-/// counts in a bucket when its deadline is before the bucket's `as_of` and it was still held on
-/// the bucket's first day ([`OpinionFacts::overdue_in`]), worked out here from those counts.
-/// For the totals (one bucket) that is every item read.
+/// `aggregates` over the rows of `rows` (a query with a column `k`) by `k`; for the totals
+/// (`k` the same everywhere) one row without grouping, which spares SQLite a sort.
+fn grouped(total: bool, aggregates: &str, rows: &str) -> String {
+    if total {
+        format!("SELECT '' AS k, {aggregates} FROM ({rows}) u")
+    } else {
+        format!("SELECT u.k AS k, {aggregates} FROM ({rows}) u GROUP BY u.k")
+    }
+}
+
+/// Of the opinions first referred in `period`, by `key`, those not concluded by its end: the
+/// open ones and those concluded after it, read by the day they were referred
+/// (`opinion_facts_unconcluded`).
+async fn unconcluded(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    key: Key,
+    first: Date,
+    last: Date,
+) -> Result<BTreeMap<BreakdownKey, i64>, sqlx::Error> {
+    let mut p = Params::new(conn.backend(), stations);
+    let (x, y) = (p.text(first.to_string()), p.text(last.to_string()));
+    let f_in = p.station_in("f.station_id");
+    let (kf, uf) = (key.of_row("f"), key.keyed("f"));
+    // SQLite's planner would read "concluded after the end" by the day referred, from
+    // `opinion_facts_referred`: every referral of the period.
+    let index = match conn.backend() {
+        Backend::Sqlite => " INDEXED BY opinion_facts_unconcluded",
+        Backend::Postgres => "",
+    };
+    let part = |concluded: &str| {
+        format!(
+            "SELECT {kf} AS k FROM opinion_facts f{index} \
+             WHERE {f_in} AND f.first_referred IS NOT NULL \
+                 AND {concluded} AND f.first_referred >= {x} AND f.first_referred <= {y}{uf}"
+        )
+    };
+    let sql = grouped(
+        key == Key::Total,
+        "COUNT(*) AS n",
+        &format!(
+            "{} UNION ALL {}",
+            part("f.first_concluded IS NULL"),
+            part(&format!("f.first_concluded > {y}"))
+        ),
+    );
+    let mut out = BTreeMap::new();
+    for row in p.fetch(conn, &sql).await? {
+        out.insert(
+            row.try_get::<Option<String>>("k")?.unwrap_or_default(),
+            int(&row, "n")?,
+        );
+    }
+    Ok(out)
+}
+
+/// The evaluations that are not their opinion's latest but are the latest in their bucket
+/// (`bucket` of a day column: the period's, a month's or a day's) of the period, by `key`:
+/// evaluated and satisfied. The opinion's latest evaluations are in the rollups; these few are
+/// read from `opinion_evaluations_earlier`.
+async fn earlier_evaluations(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    key: &(dyn Fn(&str) -> String + Sync),
+    keyed: &str,
+    period: &Period,
+) -> Result<BTreeMap<BreakdownKey, (i64, i64)>, sqlx::Error> {
+    let mut p = Params::new(conn.backend(), stations);
+    let (x, y) = (
+        p.text(period.from.to_string()),
+        p.text(period.to.to_string()),
+    );
+    let e_in = p.station_in("e.station_id");
+    let (ke, kl) = (key("e"), key("l"));
+    let sql = grouped(
+        ke == "''",
+        "COUNT(*) AS n, SUM(u.s) AS s",
+        &format!(
+            "SELECT {ke} AS k, CASE WHEN e.satisfied THEN 1 ELSE 0 END AS s \
+             FROM opinion_evaluations e \
+             WHERE {e_in} AND NOT e.is_last AND e.day >= {x} AND e.day <= {y}{keyed} \
+                 AND NOT EXISTS ( \
+                     SELECT 1 FROM opinion_evaluations l \
+                     WHERE l.opinion_id = e.opinion_id AND l.ord > e.ord \
+                         AND l.day >= {x} AND l.day <= {y} AND {kl} = {ke})"
+        ),
+    );
+    let mut out = BTreeMap::new();
+    for row in p.fetch(conn, &sql).await? {
+        out.insert(
+            row.try_get::<Option<String>>("k")?.unwrap_or_default(),
+            (int(&row, "n")?, int(&row, "s")?),
+        );
+    }
+    Ok(out)
+}
+
+/// The opinions' figures over the whole period by `key` (the totals, or by station, category,
+/// deputy or unit), from the month rollups (`figure_months`):
 ///
-/// [`OpinionFacts::overdue_in`]: liaison_domain::figures::OpinionFacts::overdue_in
-async fn count_overdue(
+/// - the additive counts are the period's months' sums, less what the facts count on the
+///   days of the first and last months outside the period ([`facts_sums`]; none when the
+///   period is whole months);
+/// - overdue is the intervals begun by `as_of` (the period's end or today) less those ended
+///   before the period's first day: the months before the period (their `stock`) and the
+///   period's months up to `as_of`'s, less the days around them from the facts;
+/// - "referred and concluded by the end" is the referred less [`unconcluded`];
+/// - evaluated: the opinions' latest evaluations (rolled up) and the [`earlier_evaluations`].
+///
+/// Reads the station's month rows from the first month on record (for the overdue stock).
+async fn keyed_opinions(
     conn: &mut Conn<'_>,
     stations: &[StationId],
     period: &Period,
-    buckets: &[Bucket],
+    today: Date,
+    key: Key,
+) -> Result<BTreeMap<BreakdownKey, Figures>, sqlx::Error> {
+    let as_of = period.as_of(today);
+    let begun = period.from <= as_of;
+    let mut sums: BTreeMap<BreakdownKey, Sums> = BTreeMap::new();
+    {
+        let mut p = Params::new(conn.backend(), stations);
+        let m_from = p.text(month_of(period.from));
+        let m_to = p.text(month_of(period.to));
+        let m_as_of = p.text(month_of(as_of));
+        let dim = p.text(key.dim());
+        let r_in = p.station_in("r.station_id");
+        let k = match key {
+            Key::Total => "r.dim",
+            Key::Station => "r.station_id",
+            _ => "r.key",
+        };
+        let in_period = |column: &str| {
+            format!("SUM(CASE WHEN r.month >= {m_from} THEN r.{column} ELSE 0 END) AS {column}")
+        };
+        let sql = format!(
+            "SELECT {k} AS k, {}, {}, {}, {}, {}, {}, \
+                 SUM(CASE WHEN r.month >= {m_from} AND r.month <= {m_as_of} \
+                     THEN r.overdue_from ELSE 0 END) AS starts, \
+                 SUM(CASE WHEN r.month < {m_from} \
+                     THEN r.overdue_from - r.overdue_to ELSE 0 END) AS stock \
+             FROM figure_months r WHERE {r_in} AND r.dim = {dim} AND r.month <= {m_to} \
+             GROUP BY {k}",
+            in_period("collected"),
+            in_period("answered"),
+            in_period("referred"),
+            in_period("concluded"),
+            in_period("evaluated_last"),
+            in_period("satisfied_last"),
+        );
+        for row in p.fetch(conn, &sql).await? {
+            sums.insert(
+                row.try_get::<Option<String>>("k")?.unwrap_or_default(),
+                Sums {
+                    collected: int(&row, "collected")?,
+                    answered: int(&row, "answered")?,
+                    referred: int(&row, "referred")?,
+                    concluded: int(&row, "concluded")?,
+                    evaluated: int(&row, "evaluated_last")?,
+                    satisfied: int(&row, "satisfied_last")?,
+                    starts: int(&row, "starts")?,
+                    stock: int(&row, "stock")?,
+                    ..Sums::default()
+                },
+            );
+        }
+    }
+    // The first month's days before the period: not in it, but their ended intervals ended
+    // before it.
+    let head = facts_sums(
+        conn,
+        stations,
+        key,
+        month_start(period.from),
+        period.from.add_days(-1),
+    )
+    .await?;
+    for (k, c) in head {
+        let s = sums.entry(k).or_default();
+        s.collected -= c.collected;
+        s.answered -= c.answered;
+        s.referred -= c.referred;
+        s.concluded -= c.concluded;
+        s.evaluated -= c.evaluated;
+        s.satisfied -= c.satisfied;
+        s.ends += c.ends;
+    }
+    let tail = facts_sums(
+        conn,
+        stations,
+        key,
+        period.to.add_days(1),
+        month_end(period.to),
+    )
+    .await?;
+    for (k, c) in tail {
+        let s = sums.entry(k).or_default();
+        s.collected -= c.collected;
+        s.answered -= c.answered;
+        s.referred -= c.referred;
+        s.concluded -= c.concluded;
+        s.evaluated -= c.evaluated;
+        s.satisfied -= c.satisfied;
+    }
+    if begun {
+        // Intervals starting after `as_of` in its month have not begun.
+        let later = facts_sums(conn, stations, key, as_of.add_days(1), month_end(as_of)).await?;
+        for (k, c) in later {
+            sums.entry(k).or_default().starts -= c.starts;
+        }
+    }
+    let open = unconcluded(conn, stations, key, period.from, period.to).await?;
+    let (of_row, keyed) = (|alias: &str| key.of_row(alias), key.keyed("e"));
+    let earlier = earlier_evaluations(conn, stations, &of_row, &keyed, period).await?;
+    for k in open.keys().chain(earlier.keys()) {
+        sums.entry(k.clone()).or_default();
+    }
+    let mut out = BTreeMap::new();
+    for (k, s) in sums {
+        let (evaluated, satisfied) = earlier.get(&k).copied().unwrap_or_default();
+        let referred_and_concluded = s.referred - open.get(&k).copied().unwrap_or_default();
+        let collected = if key == Key::Unit { 0 } else { s.collected };
+        let f = Figures {
+            opinions_collected: figure(collected)?,
+            answered_on_the_spot: figure(if key == Key::Unit { 0 } else { s.answered })?,
+            citizens_received: match key {
+                Key::Total | Key::Station | Key::Deputy => figure(collected)?,
+                _ => 0,
+            },
+            referred: figure(s.referred)?,
+            referred_and_concluded: figure(referred_and_concluded)?,
+            concluded: figure(s.concluded)?,
+            overdue: if begun {
+                figure(s.stock + s.starts - s.ends)?
+            } else {
+                0
+            },
+            evaluated: figure(s.evaluated + evaluated)?,
+            satisfied: figure(s.satisfied + satisfied)?,
+            ..Figures::default()
+        };
+        out.insert(k, f);
+    }
+    Ok(out)
+}
+
+/// The opinions' figures of each day of the period, from the day rollups (`figure_days`, one
+/// row per station and day, summed by day): "referred and concluded by the end" are the
+/// referred concluded by the end of their day; overdue the stock of intervals begun and not
+/// ended before the day ([`stock_before`] the period, then carried from day to day), plus
+/// those begun on it if it has come.
+async fn over_days(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    period: &Period,
+    today: Date,
+) -> Result<BTreeMap<BreakdownKey, Figures>, sqlx::Error> {
+    let by = Breakdown::Day;
+    // Many stations: SQLite reads the days in order from `figure_days_by_day` rather than
+    // each station's from the key and sorts them all by day.
+    let index = match conn.backend() {
+        Backend::Sqlite if stations.len() > 100 => " INDEXED BY figure_days_by_day",
+        _ => "",
+    };
+    let mut days: BTreeMap<Date, Sums> = BTreeMap::new();
+    {
+        let mut p = Params::new(conn.backend(), stations);
+        let (x, y) = (
+            p.text(period.from.to_string()),
+            p.text(period.to.to_string()),
+        );
+        let sql = format!(
+            "SELECT d.day AS k, SUM(d.collected) AS collected, SUM(d.answered) AS answered, \
+                 SUM(d.referred) AS referred, SUM(d.referred_concluded_day) AS rc, \
+                 SUM(d.concluded) AS concluded, \
+                 SUM(d.overdue_from) AS starts, SUM(d.overdue_to) AS ends, \
+                 SUM(d.evaluated_last) AS evaluated, SUM(d.satisfied_last) AS satisfied \
+             FROM figure_days d{index} WHERE {} AND d.day >= {x} AND d.day <= {y} \
+             GROUP BY d.day",
+            p.station_in("d.station_id")
+        );
+        for row in p.fetch(conn, &sql).await? {
+            days.insert(
+                parse_day(&row.try_get::<String>("k")?)?,
+                Sums {
+                    collected: int(&row, "collected")?,
+                    answered: int(&row, "answered")?,
+                    referred: int(&row, "referred")?,
+                    referred_concluded: int(&row, "rc")?,
+                    concluded: int(&row, "concluded")?,
+                    starts: int(&row, "starts")?,
+                    ends: int(&row, "ends")?,
+                    evaluated: int(&row, "evaluated")?,
+                    satisfied: int(&row, "satisfied")?,
+                    stock: 0,
+                },
+            );
+        }
+    }
+    let mut stock = stock_before(conn, stations, period.from).await?;
+    let bucket_of = |alias: &str| format!("{alias}.day");
+    let earlier = earlier_evaluations(conn, stations, &bucket_of, "", period).await?;
+    let mut out = BTreeMap::new();
+    for bucket in buckets(by, period) {
+        let key = bucket_key(by, bucket.from);
+        let as_of = bucket.as_of(today);
+        let mut s = Sums::default();
+        let mut begun_by_as_of = 0;
+        let mut net = 0;
+        for (day, d) in days.range(bucket.from..=bucket.to) {
+            s.collected += d.collected;
+            s.answered += d.answered;
+            s.referred += d.referred;
+            s.referred_concluded += d.referred_concluded;
+            s.concluded += d.concluded;
+            s.evaluated += d.evaluated;
+            s.satisfied += d.satisfied;
+            if *day <= as_of {
+                begun_by_as_of += d.starts;
+            }
+            net += d.starts - d.ends;
+        }
+        let overdue = if bucket.from <= as_of {
+            figure(stock + begun_by_as_of)?
+        } else {
+            0
+        };
+        stock += net;
+        let (evaluated, satisfied) = earlier.get(&key).copied().unwrap_or_default();
+        out.insert(
+            key,
+            Figures {
+                opinions_collected: figure(s.collected)?,
+                answered_on_the_spot: figure(s.answered)?,
+                citizens_received: figure(s.collected)?,
+                referred: figure(s.referred)?,
+                referred_and_concluded: figure(s.referred_concluded)?,
+                concluded: figure(s.concluded)?,
+                overdue,
+                evaluated: figure(s.evaluated + evaluated)?,
+                satisfied: figure(s.satisfied + satisfied)?,
+                ..Figures::default()
+            },
+        );
+    }
+    Ok(out)
+}
+
+impl std::ops::SubAssign for Sums {
+    fn sub_assign(&mut self, other: Sums) {
+        self.collected -= other.collected;
+        self.answered -= other.answered;
+        self.referred -= other.referred;
+        self.referred_concluded -= other.referred_concluded;
+        self.concluded -= other.concluded;
+        self.starts -= other.starts;
+        self.ends -= other.ends;
+        self.stock -= other.stock;
+        self.evaluated -= other.evaluated;
+        self.satisfied -= other.satisfied;
+    }
+}
+
+/// The stock of overdue intervals begun and not ended before `from`: the months before its
+/// month, and its month's days before it.
+async fn stock_before(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    from: Date,
+) -> Result<i64, sqlx::Error> {
+    let mut stock = 0;
+    let mut p = Params::new(conn.backend(), stations);
+    let m_from = p.text(month_of(from));
+    let sql = format!(
+        "SELECT r.dim AS k, SUM(r.overdue_from - r.overdue_to) AS stock \
+         FROM figure_months r WHERE {} AND r.dim = '' AND r.month < {m_from} GROUP BY r.dim",
+        p.station_in("r.station_id")
+    );
+    for row in p.fetch(conn, &sql).await? {
+        stock += int(&row, "stock")?;
+    }
+    let head = facts_sums(
+        conn,
+        stations,
+        Key::Total,
+        month_start(from),
+        from.add_days(-1),
+    )
+    .await?;
+    for c in head.values() {
+        stock += c.starts - c.ends;
+    }
+    Ok(stock)
+}
+
+/// Of the referred on `first..=last` (the end of a period within a month), those concluded
+/// after `last` but within its month: the month rows count them as concluded by the end.
+async fn concluded_after_cut(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    first: Date,
+    last: Date,
+) -> Result<i64, sqlx::Error> {
+    let mut p = Params::new(conn.backend(), stations);
+    let (x, y) = (p.text(first.to_string()), p.text(last.to_string()));
+    let end = p.text(month_end(last).to_string());
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM opinion_facts f WHERE {} \
+             AND f.first_referred IS NOT NULL AND f.first_concluded > {y} \
+             AND f.first_concluded <= {end} AND f.first_referred >= {x} \
+             AND f.first_referred <= {y}",
+        p.station_in("f.station_id")
+    );
+    let mut n = 0;
+    for row in p.fetch(conn, &sql).await? {
+        n += int(&row, "n")?;
+    }
+    Ok(n)
+}
+
+/// The opinions' figures of each month of the period, from the stations' month rollups
+/// (`figure_months`, `dim` `''`), a first or last month cut by the period less its days
+/// outside it ([`facts_sums`]); overdue carried from month to month as by [`over_days`].
+async fn over_months(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    period: &Period,
+    today: Date,
+) -> Result<BTreeMap<BreakdownKey, Figures>, sqlx::Error> {
+    let mut months: BTreeMap<String, Sums> = BTreeMap::new();
+    {
+        let mut p = Params::new(conn.backend(), stations);
+        let (x, y) = (p.text(month_of(period.from)), p.text(month_of(period.to)));
+        let sql = format!(
+            "SELECT r.month AS k, SUM(r.collected) AS collected, SUM(r.answered) AS answered, \
+                 SUM(r.referred) AS referred, SUM(r.referred_concluded_month) AS rc, \
+                 SUM(r.concluded) AS concluded, SUM(r.overdue_from) AS starts, \
+                 SUM(r.overdue_to) AS ends, SUM(r.evaluated_last) AS evaluated, \
+                 SUM(r.satisfied_last) AS satisfied \
+             FROM figure_months r WHERE {} AND r.dim = '' AND r.month >= {x} \
+                 AND r.month <= {y} GROUP BY r.month",
+            p.station_in("r.station_id")
+        );
+        for row in p.fetch(conn, &sql).await? {
+            months.insert(
+                row.try_get("k")?,
+                Sums {
+                    collected: int(&row, "collected")?,
+                    answered: int(&row, "answered")?,
+                    referred: int(&row, "referred")?,
+                    referred_concluded: int(&row, "rc")?,
+                    concluded: int(&row, "concluded")?,
+                    starts: int(&row, "starts")?,
+                    ends: int(&row, "ends")?,
+                    evaluated: int(&row, "evaluated")?,
+                    satisfied: int(&row, "satisfied")?,
+                    stock: 0,
+                },
+            );
+        }
+    }
+    let mut stock = stock_before(conn, stations, period.from).await?;
+    let head = facts_sums(
+        conn,
+        stations,
+        Key::Total,
+        month_start(period.from),
+        period.from.add_days(-1),
+    )
+    .await?
+    .remove("")
+    .unwrap_or_default();
+    let tail = facts_sums(
+        conn,
+        stations,
+        Key::Total,
+        period.to.add_days(1),
+        month_end(period.to),
+    )
+    .await?
+    .remove("")
+    .unwrap_or_default();
+    let bucket_of = |alias: &str| format!("substr({alias}.day, 1, 7)");
+    let earlier = earlier_evaluations(conn, stations, &bucket_of, "", period).await?;
+    let mut out = BTreeMap::new();
+    for bucket in buckets(Breakdown::Month, period) {
+        let key = bucket_key(Breakdown::Month, bucket.from);
+        let mut s = months.get(&key).copied().unwrap_or_default();
+        if bucket.from == period.from {
+            s -= head;
+        }
+        if bucket.to == period.to {
+            s -= tail;
+            if period.to < month_end(period.to) {
+                s.referred_concluded -=
+                    concluded_after_cut(conn, stations, bucket.from, bucket.to).await?;
+            }
+        }
+        let as_of = bucket.as_of(today);
+        let overdue = if bucket.from <= as_of {
+            let mut begun = s.starts;
+            if as_of < bucket.to {
+                let later = facts_sums(conn, stations, Key::Total, as_of.add_days(1), bucket.to)
+                    .await?
+                    .remove("")
+                    .unwrap_or_default();
+                begun -= later.starts;
+            }
+            figure(stock + begun)?
+        } else {
+            0
+        };
+        stock += s.starts - s.ends;
+        let (evaluated, satisfied) = earlier.get(&key).copied().unwrap_or_default();
+        out.insert(
+            key,
+            Figures {
+                opinions_collected: figure(s.collected)?,
+                answered_on_the_spot: figure(s.answered)?,
+                citizens_received: figure(s.collected)?,
+                referred: figure(s.referred)?,
+                referred_and_concluded: figure(s.referred_concluded)?,
+                concluded: figure(s.concluded)?,
+                overdue,
+                evaluated: figure(s.evaluated + evaluated)?,
+                satisfied: figure(s.satisfied + satisfied)?,
+                ..Figures::default()
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The duty figures (duty shifts, deputies on duty, the events' citizens) of the period, or of
+/// each of its days or months, from `attendance`, `activities` and `activity_attendees`
+/// (a city's year is some 90,000 attendance records). Deputies on duty are the distinct
+/// (bucket, deputy) pairs of a `UNION`, counted: SQLite's `COUNT(DISTINCT)` sorts once more.
+async fn duty_over_time(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    period: &Period,
+    by: Option<Breakdown>,
     into: &mut BTreeMap<BreakdownKey, Figures>,
 ) -> Result<(), sqlx::Error> {
-    let Some(as_of) = buckets.iter().map(|b| b.as_of).max() else {
-        return Ok(());
+    let bucket = |column: &str| match by {
+        Some(Breakdown::Day) => column.to_owned(),
+        Some(Breakdown::Month) => format!("substr({column}, 1, 7)"),
+        _ => "''".to_owned(),
     };
-    if period.from > as_of {
-        return Ok(());
-    }
-    let mut p = Params::new(conn.backend(), stations);
-    let (first, last) = (p.text(period.from.to_string()), p.text(as_of.to_string()));
-    let station = p.station_in("f.station_id");
-    let held = |concluded: &str| {
-        format!(
-            "SELECT f.due, f.due_concluded FROM opinion_facts f \
-             WHERE {station} AND f.due IS NOT NULL AND {concluded} AND f.due < {last}"
+    let group = |column: &str| match by {
+        Some(Breakdown::Day | Breakdown::Month) => format!(" GROUP BY {}", bucket(column)),
+        _ => String::new(),
+    };
+    let (ba, bac) = (bucket("a.day"), bucket("ac.day"));
+    let backend = conn.backend();
+    let range = |p: &mut Params| {
+        (
+            p.text(period.from.to_string()),
+            p.text(period.to.to_string()),
         )
     };
-    let open = "f.due_concluded IS NULL";
-    let since = format!("f.due_concluded >= {first} AND f.due < f.due_concluded");
-    if let [bucket] = buckets {
-        // The whole period: every item read counts.
-        let sql = format!(
-            "SELECT (SELECT COUNT(*) FROM ({}) o) + (SELECT COUNT(*) FROM ({}) c) AS n",
-            held(open),
-            held(&since)
-        );
-        let rows = p.fetch(conn, &sql).await?;
-        let n = rows.first().map_or(Ok(0), |row| count(row, "n"))?;
-        into.entry(bucket.key.clone()).or_default().overdue += n;
-        return Ok(());
-    }
+    let mut p = Params::new(backend, stations);
+    let (x, y) = range(&mut p);
     let sql = format!(
-        "SELECT o.due AS due, o.due_concluded AS concluded, COUNT(*) AS n FROM ({} UNION ALL {}) o \
-         GROUP BY o.due, o.due_concluded",
-        held(open),
-        held(&since)
+        "SELECT {ba} AS k, COUNT(*) AS n FROM attendance a \
+         WHERE {} AND a.day >= {x} AND a.day <= {y} AND a.signed_in{}",
+        p.station_in("a.station_id"),
+        group("a.day")
     );
-    let mut items: Vec<(Date, Option<Date>, u64)> = Vec::new();
-    for row in p.fetch(conn, &sql).await? {
-        items.push((
-            parse_day(&row.try_get::<String>("due")?)?,
-            row.try_get::<Option<String>>("concluded")?
-                .map(|d| parse_day(&d))
-                .transpose()?,
-            count(&row, "n")?,
-        ));
-    }
-    for bucket in buckets {
-        if bucket.first > bucket.as_of {
-            continue;
-        }
-        let overdue: u64 = items
-            .iter()
-            .filter(|(due, concluded, _)| {
-                *due < bucket.as_of && concluded.is_none_or(|c| c >= bucket.first)
-            })
-            .map(|(_, _, n)| n)
-            .sum();
-        into.entry(bucket.key.clone()).or_default().overdue += overdue;
-    }
+    merge(p.fetch(conn, &sql).await?, into, |f, row| {
+        f.duty_shifts += count(row, "n")?;
+        Ok(())
+    })?;
+    let mut p = Params::new(backend, stations);
+    let (x, y) = range(&mut p);
+    let sql = format!(
+        "SELECT {bac} AS k, CAST(COALESCE(SUM(ac.citizens_received), 0) AS BIGINT) AS n \
+         FROM activities ac WHERE {} AND ac.day >= {x} AND ac.day <= {y}{}",
+        p.station_in("ac.station_id"),
+        group("ac.day")
+    );
+    merge(p.fetch(conn, &sql).await?, into, |f, row| {
+        f.citizens_received += count(row, "n")?;
+        Ok(())
+    })?;
+    let mut p = Params::new(backend, stations);
+    let (x, y) = range(&mut p);
+    let sql = grouped(
+        by.is_none(),
+        "COUNT(*) AS n",
+        &format!(
+            "SELECT {ba} AS k, a.deputy_id AS deputy_id FROM attendance a \
+             WHERE {} AND a.day >= {x} AND a.day <= {y} AND a.signed_in \
+             UNION \
+             SELECT {bac} AS k, t.deputy_id AS deputy_id FROM activities ac \
+             JOIN activity_attendees t ON t.activity_id = ac.id \
+             WHERE {} AND ac.day >= {x} AND ac.day <= {y}",
+            p.station_in("a.station_id"),
+            p.station_in("ac.station_id")
+        ),
+    );
+    merge(p.fetch(conn, &sql).await?, into, |f, row| {
+        f.deputies_on_duty += count(row, "n")?;
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -411,13 +959,12 @@ fn merge(
     Ok(())
 }
 
-/// The figures by station, deputy, category or unit: the same parts grouped by the facts'
-/// column (by station in the indexes' own order; the others sort their rows).
-async fn count_grouped(
+/// The duty figures by station or deputy: shifts and deputies on duty by the attendance's (and
+/// events' attendees') column, and by station the events' citizens.
+async fn duty_grouped(
     conn: &mut Conn<'_>,
     stations: &[StationId],
     period: &Period,
-    today: Date,
     by: Breakdown,
     into: &mut BTreeMap<BreakdownKey, Figures>,
 ) -> Result<(), sqlx::Error> {
@@ -425,120 +972,8 @@ async fn count_grouped(
     let (from, to) = (period.from.to_string(), period.to.to_string());
     let column = match by {
         Breakdown::Station => "station_id",
-        Breakdown::Deputy => "deputy_id",
-        Breakdown::Category => "category",
-        _ => "unit_id",
+        _ => "deputy_id",
     };
-    let key = format!("f.{column}");
-    // By unit, only the opinions that were referred (they have one); the opinions recorded
-    // have no unit yet, and the citizens belong to no category or unit.
-    let units = if by == Breakdown::Unit {
-        " AND f.unit_id IS NOT NULL"
-    } else {
-        ""
-    };
-    if by != Breakdown::Unit {
-        let mut p = Params::new(backend, stations);
-        let (f0, f1) = (p.text(&from), p.text(&to));
-        let sql = format!(
-            "SELECT {key} AS k, COUNT(*) AS n, \
-                 COUNT(CASE WHEN f.answered_on_the_spot THEN 1 END) AS m \
-             FROM opinion_facts f \
-             WHERE {} AND f.collected >= {f0} AND f.collected <= {f1} GROUP BY {key}",
-            p.station_in("f.station_id")
-        );
-        let citizens = by != Breakdown::Category;
-        merge(p.fetch(conn, &sql).await?, into, |f, row| {
-            f.opinions_collected += count(row, "n")?;
-            f.answered_on_the_spot += count(row, "m")?;
-            if citizens {
-                f.citizens_received += count(row, "n")?;
-            }
-            Ok(())
-        })?;
-    }
-    {
-        let mut p = Params::new(backend, stations);
-        let (f0, f1) = (p.text(&from), p.text(&to));
-        let sql = format!(
-            "SELECT {key} AS k, COUNT(*) AS n, \
-                 COUNT(CASE WHEN f.first_concluded <= {f1} THEN 1 END) AS m \
-             FROM opinion_facts f \
-             WHERE {} AND f.first_referred IS NOT NULL \
-                 AND f.first_referred >= {f0} AND f.first_referred <= {f1}{units} GROUP BY {key}",
-            p.station_in("f.station_id")
-        );
-        merge(p.fetch(conn, &sql).await?, into, |f, row| {
-            f.referred += count(row, "n")?;
-            f.referred_and_concluded += count(row, "m")?;
-            Ok(())
-        })?;
-    }
-    {
-        let mut p = Params::new(backend, stations);
-        let (f0, f1) = (p.text(&from), p.text(&to));
-        let sql = format!(
-            "SELECT {key} AS k, COUNT(*) AS n FROM opinion_facts f \
-             WHERE {} AND f.first_concluded IS NOT NULL \
-                 AND f.first_concluded >= {f0} AND f.first_concluded <= {f1}{units} \
-             GROUP BY {key}",
-            p.station_in("f.station_id")
-        );
-        merge(p.fetch(conn, &sql).await?, into, |f, row| {
-            f.concluded += count(row, "n")?;
-            Ok(())
-        })?;
-    }
-    let as_of = period.as_of(today);
-    if period.from <= as_of {
-        let mut p = Params::new(backend, stations);
-        let (f0, a) = (p.text(&from), p.text(as_of.to_string()));
-        let station = p.station_in("f.station_id");
-        let held = |concluded: &str| {
-            format!(
-                "SELECT {key} AS k FROM opinion_facts f \
-                 WHERE {station} AND f.due IS NOT NULL AND {concluded} AND f.due < {a}{units}"
-            )
-        };
-        let sql = format!(
-            "SELECT o.k AS k, COUNT(*) AS n FROM ({} UNION ALL {}) o GROUP BY o.k",
-            held("f.due_concluded IS NULL"),
-            held(&format!(
-                "f.due_concluded >= {f0} AND f.due < f.due_concluded"
-            ))
-        );
-        merge(p.fetch(conn, &sql).await?, into, |f, row| {
-            f.overdue += count(row, "n")?;
-            Ok(())
-        })?;
-    }
-    {
-        // The latest evaluation in the period of each opinion evaluated in it.
-        let mut p = Params::new(backend, stations);
-        let (f0, f1) = (p.text(&from), p.text(&to));
-        let units = if by == Breakdown::Unit {
-            " AND e.unit_id IS NOT NULL"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT e.{column} AS k, COUNT(*) AS n, \
-                 COUNT(CASE WHEN e.satisfied THEN 1 END) AS s \
-             FROM opinion_evaluations e \
-             WHERE {} AND e.day >= {f0} AND e.day <= {f1}{units} \
-                 AND (e.is_last OR NOT EXISTS ( \
-                     SELECT 1 FROM opinion_evaluations l \
-                     WHERE l.opinion_id = e.opinion_id AND l.ord > e.ord \
-                         AND l.day >= {f0} AND l.day <= {f1})) \
-             GROUP BY e.{column}",
-            p.station_in("e.station_id")
-        );
-        merge(p.fetch(conn, &sql).await?, into, |f, row| {
-            f.evaluated += count(row, "n")?;
-            f.satisfied += count(row, "s")?;
-            Ok(())
-        })?;
-    }
     // Attendance and events belong to stations and deputies, not to categories or units.
     if matches!(by, Breakdown::Station | Breakdown::Deputy) {
         let mut p = Params::new(backend, stations);
@@ -554,15 +989,20 @@ async fn count_grouped(
         })?;
         let mut p = Params::new(backend, stations);
         let (f0, f1) = (p.text(&from), p.text(&to));
+        // The distinct (key, deputy) pairs, counted (see `duty_over_time`).
+        let event_key = match by {
+            Breakdown::Station => "ac.station_id",
+            _ => "t.deputy_id",
+        };
         let sql = format!(
-            "SELECT u.{column} AS k, COUNT(DISTINCT u.deputy_id) AS n FROM ( \
-                 SELECT a.station_id, a.deputy_id FROM attendance a \
+            "SELECT u.k AS k, COUNT(*) AS n FROM ( \
+                 SELECT a.{column} AS k, a.deputy_id AS d FROM attendance a \
                  WHERE {} AND a.day >= {f0} AND a.day <= {f1} AND a.signed_in \
-                 UNION ALL \
-                 SELECT ac.station_id, t.deputy_id FROM activities ac \
+                 UNION \
+                 SELECT {event_key} AS k, t.deputy_id AS d FROM activities ac \
                  JOIN activity_attendees t ON t.activity_id = ac.id \
                  WHERE {} AND ac.day >= {f0} AND ac.day <= {f1} \
-             ) u GROUP BY u.{column}",
+             ) u GROUP BY u.k",
             p.station_in("a.station_id"),
             p.station_in("ac.station_id")
         );
@@ -590,97 +1030,20 @@ async fn count_grouped(
     Ok(())
 }
 
-/// Every figure of `stations` over `period`, keyed by `by` (the totals: one row, key `""`).
-async fn count_parts(
-    conn: &mut Conn<'_>,
-    stations: &[StationId],
-    period: &Period,
-    today: Date,
-    by: Option<Breakdown>,
-) -> Result<BTreeMap<BreakdownKey, Figures>, sqlx::Error> {
-    let mut out: BTreeMap<BreakdownKey, Figures> = BTreeMap::new();
-    match by {
-        None | Some(Breakdown::Month | Breakdown::Day) => {
-            let buckets = time_buckets(by, period, today);
-            count_buckets(conn, stations, &buckets, Parts::ALL, &mut out).await?;
-            count_overdue(conn, stations, period, &buckets, &mut out).await?;
-        }
-        Some(by) => count_grouped(conn, stations, period, today, by, &mut out).await?,
-    }
-    Ok(out)
-}
-
-/// The sum of breakdown rows, figure by figure.
-fn sum(rows: &BTreeMap<BreakdownKey, Figures>) -> Figures {
+/// The opinions' figures of breakdown rows, summed (the duty figures left at zero).
+fn opinions_sum(rows: &BTreeMap<BreakdownKey, Figures>) -> Figures {
     let mut total = Figures::default();
     for f in rows.values() {
-        total.deputies_on_duty += f.deputies_on_duty;
-        total.duty_shifts += f.duty_shifts;
-        total.citizens_received += f.citizens_received;
         total.opinions_collected += f.opinions_collected;
         total.answered_on_the_spot += f.answered_on_the_spot;
         total.referred += f.referred;
+        total.referred_and_concluded += f.referred_and_concluded;
         total.concluded += f.concluded;
         total.overdue += f.overdue;
-        total.referred_and_concluded += f.referred_and_concluded;
         total.evaluated += f.evaluated;
         total.satisfied += f.satisfied;
     }
     total
-}
-
-/// The totals of a breakdown from its rows where they add up, and what does not counted once
-/// more over the whole period. Every opinion has one station, one deputy and one category;
-/// every attendance record one station and one deputy; every event one station; and every
-/// figure but the non-additive ones below is dated by one day, in one month. What does not add
-/// up: deputies on duty (a deputy at two stations, or on duty in two months, is one deputy);
-/// the events' citizens by deputy (they belong to no deputy); the duty figures by category
-/// (none in the rows); and over time "overdue" (an item late for months is one item), "of
-/// those referred, concluded by the end" (a bucket's end is not the period's) and the latest
-/// evaluation in the period (not in each month). `None` by unit, whose rows leave out the
-/// opinions never referred.
-async fn total_of_rows(
-    conn: &mut Conn<'_>,
-    stations: &[StationId],
-    period: &Period,
-    today: Date,
-    by: Breakdown,
-    rows: &BTreeMap<BreakdownKey, Figures>,
-) -> Result<Option<Figures>, sqlx::Error> {
-    let over_time = matches!(by, Breakdown::Month | Breakdown::Day);
-    if by == Breakdown::Unit {
-        return Ok(None);
-    }
-    let mut total = sum(rows);
-    let parts = Parts {
-        referred: over_time,
-        evaluated: over_time,
-        ..Parts::NONE
-    };
-    let whole = time_buckets(None, period, today);
-    let mut counted = BTreeMap::new();
-    count_buckets(conn, stations, &whole, parts, &mut counted).await?;
-    if over_time {
-        count_overdue(conn, stations, period, &whole, &mut counted).await?;
-    }
-    let whole = counted.remove("").unwrap_or_default();
-    // Deputies on duty: never additive (by deputy it is, but counting it again is as cheap).
-    total.deputies_on_duty = whole.deputies_on_duty;
-    match by {
-        Breakdown::Station => {}
-        Breakdown::Deputy => total.citizens_received += whole.citizens_received,
-        Breakdown::Category => {
-            total.duty_shifts = whole.duty_shifts;
-            total.citizens_received = total.opinions_collected + whole.citizens_received;
-        }
-        _ => {
-            total.overdue = whole.overdue;
-            total.referred_and_concluded = whole.referred_and_concluded;
-            total.evaluated = whole.evaluated;
-            total.satisfied = whole.satisfied;
-        }
-    }
-    Ok(Some(total))
 }
 
 impl Db {
@@ -700,24 +1063,50 @@ impl Db {
             // One snapshot for every part: the totals and the rows agree.
             let mut tx = self.pool.begin(Begin::Snapshot).await?;
             let mut conn = tx.conn();
-            if let Some(by) = by {
-                counted.rows = count_parts(&mut conn, stations, period, today, Some(by)).await?;
+            if conn.backend() == Backend::Postgres {
+                // Room to hash the (key, deputy) pairs and the breakdowns' groups rather than
+                // sort them on disk (the default is 4 MB); for this transaction only.
+                conn.query("SET LOCAL work_mem = '64MB'").execute().await?;
             }
-            // With a breakdown the totals mostly follow from its rows (`total_of_rows`);
-            // without one, or by unit, they are counted over the whole period.
-            let from_rows = match by {
-                Some(by) => {
-                    total_of_rows(&mut conn, stations, period, today, by, &counted.rows).await?
+            counted.rows = match by {
+                None => BTreeMap::new(),
+                Some(by @ (Breakdown::Month | Breakdown::Day)) => {
+                    let mut rows = if by == Breakdown::Day {
+                        over_days(&mut conn, stations, period, today).await?
+                    } else {
+                        over_months(&mut conn, stations, period, today).await?
+                    };
+                    duty_over_time(&mut conn, stations, period, Some(by), &mut rows).await?;
+                    rows
                 }
-                None => None,
+                Some(by) => {
+                    let mut rows =
+                        keyed_opinions(&mut conn, stations, period, today, Key::of(by)).await?;
+                    duty_grouped(&mut conn, stations, period, by, &mut rows).await?;
+                    rows
+                }
             };
-            counted.total = match from_rows {
-                Some(total) => total,
-                None => count_parts(&mut conn, stations, period, today, None)
+            // Every opinion has one station, category and deputy, and each of its figures is
+            // its own: by those, the opinions' totals are the rows' sums. Otherwise (by unit,
+            // which leaves out the opinions never referred; over time, where an item is overdue
+            // in many months) they are counted over the whole period.
+            let mut total = match by {
+                Some(Breakdown::Station | Breakdown::Category | Breakdown::Deputy) => {
+                    opinions_sum(&counted.rows)
+                }
+                _ => keyed_opinions(&mut conn, stations, period, today, Key::Total)
                     .await?
                     .remove("")
                     .unwrap_or_default(),
             };
+            total.citizens_received = total.opinions_collected;
+            let mut duty = BTreeMap::new();
+            duty_over_time(&mut conn, stations, period, None, &mut duty).await?;
+            let duty = duty.remove("").unwrap_or_default();
+            total.duty_shifts = duty.duty_shifts;
+            total.deputies_on_duty = duty.deputies_on_duty;
+            total.citizens_received += duty.citizens_received;
+            counted.total = total;
             tx.commit().await?;
         }
         match by {

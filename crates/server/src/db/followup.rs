@@ -14,7 +14,7 @@ use liaison_domain::followup::{
     Activity, ActivityKind, Attendance, Date, HandlingUnit, RosterEntry, WorkCalendar,
 };
 use liaison_domain::sync::OpinionReplica;
-use liaison_domain::{ClientId, DeputyId, RegionId, StationId, UnitId};
+use liaison_domain::{ClientId, DeputyId, OpinionId, RegionId, StationId, UnitId};
 use std::collections::HashSet;
 
 /// The earliest and latest day text a period may have: a missing bound is no bound.
@@ -166,6 +166,22 @@ impl Db {
             query.execute().await?;
         }
         tx.commit().await
+    }
+
+    /// The opinions whose follow-up status is archived now (from their facts), for the
+    /// retention purge.
+    pub async fn archived_opinions(&self) -> Result<Vec<OpinionId>, sqlx::Error> {
+        let rows = self
+            .acquire()
+            .await?
+            .query("SELECT opinion_id FROM opinion_facts WHERE status = 'archived' ORDER BY opinion_id")
+            .fetch_all()
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.try_get::<String>("opinion_id").ok())
+            .filter_map(|id| OpinionId::parse(&id))
+            .collect())
     }
 
     /// The sync client the server numbers `user_id`'s online steps with, made on first use.

@@ -21,6 +21,10 @@
 //! also answers the record's state as the transaction left it ([`Online::state`]), so that the
 //! route has nothing left to read once the step is committed.
 //!
+//! **Audited.** Every follow-up step a push applies (pushed or taken online) gets its `step`
+//! audit record (`db/audit.rs`) written in the push's own transaction: a step is stored with its
+//! record or not at all.
+//!
 //! **What the server adds to the domain's checks** of a new follow-up step, under the lock: its
 //! time against the server's clock and the item's creation ([`check_step_time`]: `not_allowed`
 //! `clock_wrong`), and for a referral that the unit exists and the deadline is the working days
@@ -60,8 +64,8 @@
 //! statements whatever the push's size, instead of four per mutation. Every other push waits for
 //! the lock meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
 
-use super::backend::{Begin, Conn, in_list};
-use super::facts::write_facts;
+use super::backend::{Backend, Begin, Conn, in_list};
+use super::facts::{FactsChange, write_facts};
 use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
 use liaison_domain::followup::lifecycle::limits;
@@ -297,6 +301,12 @@ impl Db {
                 .map(|id| id.to_string())
                 .collect();
             batch.states = load_states(&mut conn, "opinions", &opinion_ids).await?;
+            batch.not_stored = batch
+                .states
+                .iter()
+                .filter(|(_, state)| state.is_none())
+                .map(|(id, _)| id.clone())
+                .collect();
             let attendance_ids: Vec<String> = new
                 .iter()
                 .filter(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }))
@@ -324,6 +334,8 @@ impl Db {
         let first_change = batch.counter;
 
         let mut rejected = Vec::new();
+        // Every step taken is audited in this transaction: stored together or not at all.
+        let mut step_audits = Vec::new();
         for (mutation, disposition) in mutations.iter().zip(&plan.dispositions) {
             match disposition {
                 Disposition::Skip => {
@@ -342,6 +354,9 @@ impl Db {
                     )
                     .stamp();
                     let taken = batch.take(mutation, stamp, &categories, authority);
+                    if let Some(audit) = step_audit(&batch.states, &client, mutation, &taken) {
+                        step_audits.push(audit);
+                    }
                     batch.rows.push(mutation_row(
                         &client,
                         mutation,
@@ -369,12 +384,18 @@ impl Db {
         // The figures' facts change with the opinion, in the same transaction.
         write_facts(
             &mut conn,
-            batch.changed.iter().map(|(id, c)| (id.as_str(), &c.state)),
+            batch.changed.iter().map(|(id, c)| FactsChange {
+                id: id.as_str(),
+                state: &c.state,
+                had_facts: !batch.not_stored.contains(id),
+            }),
         )
         .await?;
         write_attendance(&mut conn, &batch.changed_attendance).await?;
         write_referrals(&mut conn, &batch.referrals).await?;
         write_mutations(&mut conn, &batch.rows).await?;
+        let at_ms = i64::try_from(server_now_ms).map_err(encode_error)?;
+        super::audit::write_steps(&mut conn, at_ms, &step_audits).await?;
 
         if applies {
             conn.query(
@@ -525,6 +546,8 @@ struct Batch {
     /// The stored state of every opinion the new mutations touch (`None`: not on the server),
     /// updated as the mutations are applied.
     states: HashMap<String, Option<OpinionReplica>>,
+    /// The opinions the server did not hold before this push: they have no facts to replace.
+    not_stored: HashSet<String>,
     /// The same for the attendance records the new marks touch, by their key's text.
     attendance: HashMap<String, Option<Attendance>>,
     /// The server's working-day calendar and its units, read when the push holds a referral.
@@ -695,12 +718,19 @@ impl Batch {
 /// PostgreSQL's (65,535) at 14 columns.
 pub(super) const ROWS_PER_STATEMENT: usize = 200;
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
-pub(super) fn value_lists(rows: usize, columns: usize) -> String {
+/// `(?, ?), (?, ?)` on SQLite, `($1, $2), ($3, $4)` on PostgreSQL, for `rows` rows of `columns`
+/// values: the only placeholders of their statement, bound in order. Plain `?` on SQLite because
+/// it looks each `$n` up by name among the statement's (`sqlite3_bind_parameter_name` walks a
+/// list), which is quadratic in their number: a push's 700-value `mutations` insert spent more
+/// time there than in SQLite itself.
+pub(super) fn value_lists(backend: Backend, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|row| {
             let values: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
+                .map(|column| match backend {
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${}", row * columns + column),
+                })
                 .collect();
             format!("({})", values.join(", "))
         })
@@ -750,7 +780,7 @@ async fn write_opinions(
                  station_id = COALESCE(excluded.station_id, opinions.station_id), \
                  state = excluded.state, \
                  change_seq = excluded.change_seq",
-            value_lists(chunk.len(), 4)
+            value_lists(conn.backend(), chunk.len(), 4)
         );
         let mut query = conn.query(&sql);
         for (id, changed) in chunk {
@@ -780,7 +810,7 @@ async fn write_attendance(
                  state = excluded.state, \
                  change_seq = excluded.change_seq, \
                  signed_in = excluded.signed_in",
-            value_lists(chunk.len(), 7)
+            value_lists(conn.backend(), chunk.len(), 7)
         );
         let mut query = conn.query(&sql);
         for (id, changed) in chunk {
@@ -809,7 +839,7 @@ async fn write_referrals(
         let sql = format!(
             "INSERT INTO referrals (unit_id, opinion_id) VALUES {} \
              ON CONFLICT (unit_id, opinion_id) DO NOTHING",
-            value_lists(chunk.len(), 2)
+            value_lists(conn.backend(), chunk.len(), 2)
         );
         let mut query = conn.query(&sql);
         for (unit, opinion) in chunk {
@@ -879,6 +909,45 @@ fn mutation_row(
     })
 }
 
+/// The audit record of a follow-up step this push applied (a repeat changes nothing and is not
+/// recorded again).
+fn step_audit(
+    states: &HashMap<String, Option<OpinionReplica>>,
+    client: &str,
+    mutation: &Mutation,
+    taken: &Taken,
+) -> Option<super::audit::StepAudit> {
+    let (
+        Taken::Applied {
+            change_seq: Some(_),
+        },
+        MutationKind::RecordFollowUp { opinion_id, step },
+    ) = (taken, &mutation.kind)
+    else {
+        return None;
+    };
+    let station = states
+        .get(&opinion_id.to_string())
+        .and_then(|s| s.as_ref())
+        .and_then(OpinionReplica::created)
+        .map(|o| o.station_id.0.clone());
+    Some(super::audit::StepAudit {
+        user_id: step.by.user_id.clone(),
+        display_name: step.by.name.clone(),
+        station_id: station,
+        detail: serde_json::json!({
+            "opinion_id": opinion_id,
+            "step_id": step.id,
+            "action": step.action.kind().code(),
+            "role": step.by.role,
+            "unit_id": step.by.unit_id,
+            "at_ms": step.at_ms,
+            "client_id": client,
+            "seq": mutation.seq,
+        }),
+    })
+}
+
 /// Inserts the `mutations` rows of a push.
 async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<(), sqlx::Error> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -887,7 +956,7 @@ async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<()
                  outcome, reject_code, reject_message, reject_errors, reject_transition, \
                  received_at, change_seq) \
              VALUES {}",
-            value_lists(chunk.len(), 14)
+            value_lists(conn.backend(), chunk.len(), 14)
         );
         let mut query = conn.query(&sql);
         for row in chunk {

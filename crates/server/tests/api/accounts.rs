@@ -182,7 +182,7 @@ async fn first_start_creates_one_admin_who_can_sign_in() {
         .acquire()
         .await
         .unwrap()
-        .query("SELECT password_hash FROM users")
+        .query("SELECT password_hash FROM users WHERE username = 'admin'")
         .fetch_one()
         .await
         .unwrap()

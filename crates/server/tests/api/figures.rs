@@ -1,6 +1,9 @@
 //! The statistics over HTTP (`GET /api/v1/figures`), the reception register (`GET
-//! /api/v1/register`) and the facts behind them (`opinion_facts`, kept by the push transaction
-//! and rebuilt at startup when their version is older).
+//! /api/v1/register`) and the facts behind them (`opinion_facts` and their rollups
+//! `figure_days` and `figure_months`, kept by the push transaction and rebuilt at startup when
+//! their version is older). After every kind of change the fixture's figures are compared with
+//! the domain's `count` and the rollups with a rebuild
+//! ([`the_rollups_follow_every_change_of_the_facts`]).
 //!
 //! **The fixture** ([`fixture`]) is built through the real API: opinions, their follow-up steps
 //! and attendance pushed as the tablets and the back office do (dated in the past: the clock
@@ -39,7 +42,7 @@ use liaison_domain::followup::{
     Action, Actor, AttendanceKey, AttendanceMark, Conclusion, Date, Evaluation, FeedbackMethod,
     FollowUp, HandlingUnit, Mark, RegisterRow, StatusKind, WorkCalendar,
 };
-use liaison_domain::sync::{Mutation, MutationKind, OpinionReplica, Seq};
+use liaison_domain::sync::{Mutation, MutationKind, OpinionFieldValue, OpinionReplica, Seq};
 use liaison_domain::{
     ClientId, DutyContext, FollowUpId, OpinionDraft, OpinionId, OutcomeKind, RedirectChannel, Role,
     StationId, default_categories,
@@ -1211,6 +1214,8 @@ async fn the_facts_are_kept_by_every_push_and_rebuilt_when_outdated() {
     let wipe = [
         "DELETE FROM opinion_facts",
         "DELETE FROM opinion_evaluations",
+        "DELETE FROM figure_days",
+        "DELETE FROM figure_months",
         "UPDATE attendance SET signed_in = TRUE",
         "UPDATE server_meta SET value = 0 WHERE key = 'facts_version'",
     ];
@@ -1408,6 +1413,9 @@ async fn random_facts_count_the_same_in_sql_and_in_the_domain() {
             }
         }
     }
+    // Facts written around the push path: their rollups are counted the way the startup
+    // rebuild counts them.
+    app.db.rebuild_rollups(1).await.unwrap();
     let user: String = conn
         .query("SELECT id FROM users ORDER BY id LIMIT 1")
         .fetch_one()
@@ -1443,9 +1451,20 @@ async fn random_facts_count_the_same_in_sql_and_in_the_domain() {
     }
 
     let today = d("2026-02-10");
-    for round in 0..25 {
-        let from = random.day(d("2025-10-20"), 180);
-        let to = from.add_days(random.below(if round % 5 == 0 { 200 } else { 45 }) as i32);
+    for round in 0..40 {
+        let mut from = random.day(d("2025-10-20"), 180);
+        let mut to = from.add_days(random.below(if round % 5 == 0 { 200 } else { 45 }) as i32);
+        // Whole months (the rollups' months with nothing counted around them), and periods
+        // ending on today or in today's month.
+        if round % 4 == 1 {
+            from = Date::from_ymd(from.ymd().0, from.ymd().1, 1).unwrap();
+            let (y, m, _) = to.ymd();
+            let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            to = Date::from_ymd(y, m, 1).unwrap().add_days(-1);
+        } else if round % 4 == 3 {
+            to = today.add_days(random.below(40) as i32 - 20);
+            from = from.min(to);
+        }
         let period = Period::new(from, to).unwrap();
         let scope: Vec<&str> = match round % 3 {
             0 => vec![X, H],
@@ -1483,7 +1502,12 @@ async fn random_facts_count_the_same_in_sql_and_in_the_domain() {
             // More stations than SQLite lists one by one (they go as a JSON array).
             let mut many = ids.clone();
             many.extend((0..SQLITE_MAX_LISTED).map(|n| StationId(format!("nowhere-{n}"))));
-            for by in [None, Some(Breakdown::Station), Some(Breakdown::Month)] {
+            for by in [
+                None,
+                Some(Breakdown::Station),
+                Some(Breakdown::Month),
+                Some(Breakdown::Day),
+            ] {
                 assert_eq!(
                     app.db
                         .count_figures(&many, &period, today, by)
@@ -1515,4 +1539,276 @@ async fn random_facts_count_the_same_in_sql_and_in_the_domain() {
             );
         }
     }
+}
+
+/// The rollups' rows with a count (the pushes leave rows counted down to zero; a rebuild
+/// writes none), as text.
+async fn rollup_rows(app: &TestApp) -> Vec<String> {
+    let mut conn = app.db.acquire().await.unwrap();
+    let mut out = Vec::new();
+    for (table, keys, counts) in [
+        ("figure_days", "station_id, day", "referred_concluded_day"),
+        ("figure_months", "station_id, dim, month, key", "0"),
+    ] {
+        // PostgreSQL's counts are INTEGER.
+        let counts = format!(
+            "CAST(collected AS BIGINT) AS collected, CAST(answered AS BIGINT) AS answered, \
+             CAST(referred AS BIGINT) AS referred, \
+             CAST({counts} AS BIGINT) AS referred_concluded_day, \
+             CAST(referred_concluded_month AS BIGINT) AS referred_concluded_month, \
+             CAST(concluded AS BIGINT) AS concluded, \
+             CAST(overdue_from AS BIGINT) AS overdue_from, \
+             CAST(overdue_to AS BIGINT) AS overdue_to, \
+             CAST(evaluated_last AS BIGINT) AS evaluated_last, \
+             CAST(satisfied_last AS BIGINT) AS satisfied_last"
+        );
+        for row in conn
+            .query(&format!(
+                "SELECT {keys}, {counts} FROM {table} ORDER BY {keys}"
+            ))
+            .fetch_all()
+            .await
+            .unwrap()
+        {
+            let numbers: Vec<i64> = [
+                "collected",
+                "answered",
+                "referred",
+                "referred_concluded_day",
+                "referred_concluded_month",
+                "concluded",
+                "overdue_from",
+                "overdue_to",
+                "evaluated_last",
+                "satisfied_last",
+            ]
+            .iter()
+            .map(|c| row.try_get::<i64>(c).unwrap())
+            .collect();
+            if numbers.iter().all(|n| *n == 0) {
+                continue;
+            }
+            let keys: Vec<String> = keys
+                .split(", ")
+                .map(|k| row.try_get::<String>(k).unwrap())
+                .collect();
+            out.push(format!("{table} {} {numbers:?}", keys.join(" ")));
+        }
+    }
+    out
+}
+
+/// The figures of `stations` as `token` reads them equal the domain's [`count`] and
+/// [`count_by`] over the facts derived from what the server stores, for periods around the
+/// fixture's changes; and the rollups kept by the pushes equal those the rebuild counts.
+async fn figures_equal_the_domain(app: &TestApp, token: &str, stations: &[&str], after: &str) {
+    assert_eq!(
+        rollup_rows(app).await,
+        {
+            let kept = rollup_rows(app).await;
+            app.db.rebuild_rollups(1).await.unwrap();
+            let rebuilt = rollup_rows(app).await;
+            assert_eq!(
+                kept, rebuilt,
+                "after {after}: the rollups kept by the pushes"
+            );
+            rebuilt
+        },
+        "after {after}"
+    );
+    let (opinions, attendance, activities) = domain_inputs(app, stations).await;
+    let scope: String = stations.iter().map(|s| format!("&station={s}")).collect();
+    let scope = if stations.len() == 1 {
+        scope
+    } else {
+        String::new()
+    };
+    for (from, to) in [
+        ("2026-01-01", "2026-12-31"),
+        ("2026-02-01", "2026-03-31"),
+        ("2026-02-15", "2026-04-10"),
+        ("2026-03-02", "2026-03-02"),
+        ("2026-03-01", "2026-03-25"),
+        ("2025-12-01", "2027-01-31"),
+    ] {
+        let period = Period::new(d(from), d(to)).unwrap();
+        let base = format!("from={from}&to={to}{scope}");
+        let report = app.figures(token, &base).await;
+        let expected = count(&opinions, &attendance, &activities, &period, report.today);
+        assert_eq!(report.total, expected, "after {after}: {base}");
+        for by in Breakdown::ALL {
+            let query = format!("{base}&by={}", by.code());
+            let report = app.figures(token, &query).await;
+            let expected = count_by(
+                by,
+                &opinions,
+                &attendance,
+                &activities,
+                &period,
+                report.today,
+            );
+            let got: BTreeMap<String, Figures> = report
+                .rows
+                .into_iter()
+                .map(|row| (row.key, row.figures))
+                .collect();
+            assert_eq!(got, expected, "after {after}: {query}");
+        }
+    }
+}
+
+/// The rollups follow every change of an opinion's facts and of attendance, pushed as the
+/// tablets and the back office push them: after each change the figures still equal the
+/// domain's count, and the rollups equal a rebuild from the facts.
+#[tokio::test]
+async fn the_rollups_follow_every_change_of_the_facts() {
+    let f = fixture().await;
+    let app = &f.app;
+    let mut sx = Pusher::new(app, f.staff_x.clone(), 111).await;
+    let mut sh = Pusher::new(app, f.staff_h.clone(), 112).await;
+    let mut uh = Pusher::new(app, f.housing.clone(), 113).await;
+    let mut uu = Pusher::new(app, app.token("unit-urban", None).await, 114).await;
+    let scope = [X, H];
+    figures_equal_the_domain(app, &f.office, &scope, "the fixture").await;
+
+    // Re-categorised: its counts move from parking to elevators.
+    sx.push(
+        app,
+        MutationKind::SetOpinionFields {
+            id: opinion_id(1),
+            fields: vec![OpinionFieldValue::Category("old_building_elevators".into())],
+        },
+    )
+    .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a new category").await;
+
+    // #3, overdue since 02-28, concluded at last: no longer held.
+    uh.step(app, opinion_id(3), "2026-03-20", conclude()).await;
+    figures_equal_the_domain(app, &f.office, &scope, "a late conclusion").await;
+
+    // A new item, referred, returned by the unit, referred elsewhere and concluded.
+    let o9 = opinion_id(9);
+    sx.push(
+        app,
+        intake(
+            9,
+            X,
+            ZHANG,
+            "parking",
+            OutcomeKind::ToBeReferred,
+            "2026-03-23",
+        ),
+    )
+    .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a new item").await;
+    sx.step(
+        app,
+        o9,
+        "2026-03-24",
+        refer(HOUSING, "2026-03-24", 1, "2026-03-25"),
+    )
+    .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a referral").await;
+    uh.step(
+        app,
+        o9,
+        "2026-03-27",
+        Action::Return {
+            reason: "不属于本单位".into(),
+        },
+    )
+    .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a return").await;
+    sx.step(
+        app,
+        o9,
+        "2026-03-30",
+        refer(URBAN, "2026-03-30", 2, "2026-04-01"),
+    )
+    .await;
+    uu.step(app, o9, "2026-03-31", Action::Accept).await;
+    uu.step(app, o9, "2026-04-03", conclude()).await;
+    figures_equal_the_domain(app, &f.office, &scope, "a conclusion").await;
+
+    // #4, concluded 03-02: evaluated dissatisfied, reopened, concluded again, re-evaluated.
+    let o4 = opinion_id(4);
+    sh.step(app, o4, "2026-03-03", feed_back("2026-03-03"))
+        .await;
+    sh.step(app, o4, "2026-03-04", evaluate(Evaluation::Dissatisfied))
+        .await;
+    figures_equal_the_domain(app, &f.office, &scope, "an evaluation").await;
+    sh.step(
+        app,
+        o4,
+        "2026-03-05",
+        refer(URBAN, "2026-03-05", 3, "2026-03-10"),
+    )
+    .await;
+    uu.step(app, o4, "2026-03-06", Action::Accept).await;
+    uu.step(app, o4, "2026-03-12", conclude()).await;
+    sh.step(app, o4, "2026-03-13", feed_back("2026-03-13"))
+        .await;
+    sh.step(app, o4, "2026-03-13", evaluate(Evaluation::Satisfied))
+        .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a re-evaluation").await;
+
+    // Deleted: it counts nowhere any more.
+    sh.push(app, MutationKind::DeleteOpinion { id: opinion_id(8) })
+        .await;
+    figures_equal_the_domain(app, &f.office, &scope, "a deletion").await;
+
+    // Attendance: a sign-out only, then its sign-in; a new shift.
+    sh.mark(app, H, CHEN, "2026-03-02", Mark::SignIn).await;
+    sx.mark(app, X, ZHANG, "2026-03-24", Mark::SignIn).await;
+    figures_equal_the_domain(app, &f.office, &scope, "attendance").await;
+    figures_equal_the_domain(app, &f.staff_h, &[H], "everything (one station)").await;
+}
+
+/// Pushes at once (several tablets, on PostgreSQL several servers' connections) keep the
+/// rollups exact: each push changes them in its own transaction, after the push lock.
+#[tokio::test]
+async fn concurrent_pushes_keep_the_rollups_exact() {
+    let f = fixture().await;
+    let app = &f.app;
+    let mut sx = Pusher::new(app, f.staff_x.clone(), 121).await;
+    let mut sh = Pusher::new(app, f.staff_h.clone(), 122).await;
+    let x = async {
+        for n in 0..6u8 {
+            sx.push(
+                app,
+                intake(
+                    20 + n,
+                    X,
+                    ZHANG,
+                    "parking",
+                    OutcomeKind::AnsweredOnSpot,
+                    "2026-03-23",
+                ),
+            )
+            .await;
+        }
+    };
+    let h = async {
+        for n in 0..6u8 {
+            sh.push(
+                app,
+                intake(
+                    40 + n,
+                    H,
+                    WANG,
+                    "parking",
+                    OutcomeKind::AnsweredOnSpot,
+                    "2026-03-23",
+                ),
+            )
+            .await;
+        }
+    };
+    tokio::join!(x, h);
+    figures_equal_the_domain(app, &f.office, &[X, H], "concurrent pushes").await;
+    let day = f
+        .app
+        .figures(&f.office, "from=2026-03-23&to=2026-03-23")
+        .await;
+    assert_eq!(day.total.opinions_collected, 12);
 }

@@ -30,11 +30,11 @@ use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::task::JoinSet;
 
-const XINGFULI: &str = "station-xingfuli";
-const HEPING: &str = "station-heping";
-const HOUSING: &str = "unit-demo-housing";
-const HOUSING_NAME: &str = "区住房和城乡建设局";
-const URBAN: &str = "unit-demo-urban";
+pub(super) const XINGFULI: &str = "station-xingfuli";
+pub(super) const HEPING: &str = "station-heping";
+pub(super) const HOUSING: &str = "unit-demo-housing";
+pub(super) const HOUSING_NAME: &str = "区住房和城乡建设局";
+pub(super) const URBAN: &str = "unit-demo-urban";
 const URBAN_NAME: &str = "区城市管理局";
 const DAY_MS: u64 = 86_400_000;
 
@@ -98,7 +98,7 @@ pub(super) async fn the_loop() -> Loop {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -151,7 +151,7 @@ fn intake_at(
     .expect("a valid opinion")
 }
 
-fn create(client: ClientId, seq: u64, opinion: Opinion) -> Mutation {
+pub(super) fn create(client: ClientId, seq: u64, opinion: Opinion) -> Mutation {
     Mutation::new(
         client,
         Seq(seq),
@@ -192,7 +192,7 @@ fn record(client: ClientId, seq: u64, opinion: OpinionId, step: FollowUp) -> Mut
     )
 }
 
-fn refer(unit: &str, name: &str, working_days: u32, due: Date) -> Value {
+pub(super) fn refer(unit: &str, name: &str, working_days: u32, due: Date) -> Value {
     json!({
         "action": "refer",
         "unit_id": unit,

@@ -21,13 +21,22 @@
 //! every denied case, and one item's whole life across four roles) and [`attendance`]
 //! (attendance marks from two tablets converging, roster, station events).
 //!
+//! Issue 6, privacy and security: [`access_matrix`] (every `/api` route in one table, checked
+//! against the router's sources: 401 without a token, another station's, region's or unit's
+//! data neither read nor written, nothing stored), [`privacy`] (masking in every answer,
+//! unmasking with its audit record, the retention purge through the change feed, control
+//! characters, the JSON depth limit), [`audit_log`] (what is recorded, append-only in the
+//! database, the viewer's filters and scopes, the sign-in rate limit, account administration).
+//!
 //! The statistics: [`figures`] (a fixture built through the API whose every figure is counted by
 //! hand, the SQL checked against the domain's own count on the same facts, scopes and refusals,
 //! the register, the facts' upkeep and rebuild) and [`exports`] (the register and ledger as
 //! Excel and CSV files read back, personal data, the audit log).
 
+mod access_matrix;
 mod accounts;
 mod attendance;
+mod audit_log;
 mod events;
 mod exports;
 mod figures;
@@ -35,6 +44,7 @@ mod followup;
 mod hostile_input;
 mod instances;
 mod photos;
+mod privacy;
 mod sync;
 mod sync_properties;
 mod sync_routes;
@@ -236,6 +246,13 @@ fn write_fake_dist(dist: &Path) {
 fn test_settings(dist_dir: &Path) -> Settings {
     let mut settings = Settings::new(dist_dir);
     settings.passwords = Passwords::insecure_for_tests();
+    // Every test signs in from the same (absent) address; the limit has its own tests.
+    let generous = liaison_server::rate_limit::Rate {
+        burst: 10_000,
+        every: std::time::Duration::from_millis(1),
+    };
+    settings.sign_in_per_address = generous;
+    settings.sign_in_per_username = generous;
     settings
 }
 
@@ -651,6 +668,20 @@ async fn security_headers_are_on_every_response() {
         let csp = header(&response, header::CONTENT_SECURITY_POLICY);
         assert!(csp.starts_with("default-src 'self'; "), "{uri}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert_eq!(
+            header(&response, "cross-origin-opener-policy"),
+            "same-origin",
+            "{uri}"
+        );
+        assert_eq!(
+            header(&response, "cross-origin-resource-policy"),
+            "same-origin",
+            "{uri}"
+        );
+        assert!(
+            header(&response, "permissions-policy").contains("microphone=()"),
+            "{uri}"
+        );
     }
 }
 

@@ -1,0 +1,189 @@
+//! Issue 6 acceptance, end to end: personal data is masked on every page by default; office
+//! staff unmask one item for a stated purpose, and that viewing is in the audit log they read;
+//! a deputy has no way to unmask; the personal data leaves in an export only when permitted
+//! staff ask for it. The release server and app in headless Chromium.
+
+use liaison_domain::citizen::{CONSENT_NOTICE_VERSION, Consent};
+use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
+use liaison_domain::sync::MutationKind;
+use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
+use liaison_e2e::tablet::{DEPUTY, DEPUTY_ID, OFFICE, STATION, sign_in};
+use liaison_e2e::{Browser, Driver, Server, api, api_bytes, api_sign_in, push_as_new_tablet};
+use serde_json::json;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const NAME: &str = "王小明";
+const PHONE: &str = "13812341234";
+const ADDRESS: &str = "幸福里 3 号楼 2 单元 501";
+const PURPOSE: &str = "核实联系方式以便回访";
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// An opinion with the citizen's name, phone and address, recorded with consent.
+fn opinion_with_personal_data(at_ms: u64) -> Opinion {
+    Opinion {
+        id: OpinionId::new_v7(at_ms, [3; 10]),
+        station_id: StationId(STATION.into()),
+        deputy_id: DeputyId(DEPUTY_ID.into()),
+        category: "parking".into(),
+        summary: "小区夜间停车位不足".into(),
+        details: String::new(),
+        place: "幸福里社区".into(),
+        citizen: Citizen {
+            anonymous: false,
+            name: Some(NAME.into()),
+            phone: Some(Phone::parse(PHONE).unwrap()),
+            address: Some(ADDRESS.into()),
+            consent: Some(Consent {
+                notice_version: CONSENT_NOTICE_VERSION.into(),
+                given_at_ms: at_ms,
+            }),
+        },
+        on_site_reply: String::new(),
+        outcome: Outcome::ToBeReferred,
+        photos: vec![],
+        created_at_ms: at_ms,
+    }
+}
+
+/// The page's visible text has none of the citizen's personal data in clear.
+async fn assert_masked(browser: &Browser, page: &str) {
+    let text = browser
+        .js("return document.body.innerText")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for secret in [NAME, PHONE, ADDRESS] {
+        assert!(!text.contains(secret), "{page} shows {secret} in clear");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn personal_data_is_masked_unmasked_for_a_purpose_and_the_viewing_audited() {
+    let server = Server::start();
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    let deputy_token = api_sign_in(&server, DEPUTY.0, DEPUTY.1).await;
+    let opinion = opinion_with_personal_data(now_ms() - 60_000);
+    let id = opinion.id.to_string();
+    push_as_new_tablet(
+        &server,
+        &deputy_token,
+        now_ms() - 60_000,
+        vec![MutationKind::CreateOpinion {
+            opinion: Box::new(opinion),
+        }],
+    )
+    .await;
+
+    let driver = Driver::start();
+    let profiles: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+
+    // The office sees the item masked, as in the ledger.
+    let office = Browser::open(&driver, profiles[0].path()).await;
+    sign_in(&office, base, OFFICE).await;
+    office.goto(&format!("{base}/ledger")).await;
+    office
+        .find(&format!("#ledger-rows tr.ledger-row[data-id=\"{id}\"]"))
+        .await;
+    assert_masked(&office, "the ledger").await;
+    office.goto(&format!("{base}/items/{id}")).await;
+    office
+        .wait_for_data("#item-status", "status", "registered")
+        .await;
+    office
+        .wait_until(
+            "the masked phone",
+            "return document.body.innerText.includes('138****1234')",
+        )
+        .await;
+    assert_masked(&office, "the item page").await;
+
+    // Unmasked for a stated purpose: shown in place, with the note that it was recorded.
+    office.click("#unmask").await;
+    office.type_into("#unmask-purpose", PURPOSE).await;
+    office.click("#unmask-submit").await;
+    office.wait_for_text("#unmasked-phone", PHONE).await;
+    office.wait_for_text("#unmasked-name", NAME).await;
+    office.wait_for_text("#unmasked-address", ADDRESS).await;
+    office.find("#unmask-recorded").await;
+    office.screenshot("privacy-unmasked").await;
+    office.click("#unmask-hide").await;
+    office
+        .wait_until(
+            "the details masked again",
+            "return !document.querySelector('#unmasked-phone')",
+        )
+        .await;
+    assert_masked(&office, "the item page after hiding").await;
+
+    // The viewing is in the audit log, with who, which item and why.
+    office.goto(&format!("{base}/audit")).await;
+    office.wait_for_data("#audit-state", "state", "ready").await;
+    let row = "#audit-table tr.audit-row[data-action=\"unmask_personal_data\"]";
+    office.find(row).await;
+    let logged = office.text(row).await;
+    assert!(
+        logged.contains(PURPOSE),
+        "the audit row names the purpose: {logged}"
+    );
+    office.screenshot("privacy-audit-log").await;
+
+    // A deputy has no way to unmask, and is refused by the server too.
+    let deputy = Browser::open(&driver, profiles[1].path()).await;
+    sign_in(&deputy, base, DEPUTY).await;
+    deputy.goto(&format!("{base}/items/{id}")).await;
+    deputy
+        .wait_for_data("#item-status", "status", "registered")
+        .await;
+    assert!(
+        deputy.find_all("#unmask").await.is_empty(),
+        "no unmask button for a deputy"
+    );
+    assert_masked(&deputy, "the deputy's item page").await;
+    let (status, _) = api(
+        "POST",
+        &server.url(&format!("/api/v1/opinions/{id}/personal-data")),
+        Some(&deputy_token),
+        Some(&json!({"purpose": PURPOSE})),
+    )
+    .await;
+    assert_eq!(status, 403, "a deputy may not unmask");
+
+    // Exports: masked by default, in clear only when permitted staff ask.
+    let office_token = api_sign_in(&server, OFFICE.0, OFFICE.1).await;
+    let day = Date::from_unix_ms(now_ms() as i64, CHINA_UTC_OFFSET_MINUTES);
+    let csv = |token: String, personal: bool| {
+        let url = server.url(&format!(
+            "/api/v1/exports/register?format=csv&from={day}&to={day}{}",
+            if personal { "&personal=true" } else { "" }
+        ));
+        async move {
+            let (status, bytes) = api_bytes("GET", &url, Some(&token), None).await;
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (status, masked) = csv(office_token.clone(), false).await;
+    assert_eq!(status, 200, "{masked}");
+    assert!(
+        masked.contains("138****1234") && !masked.contains(PHONE),
+        "masked by default: {masked}"
+    );
+    let (status, clear) = csv(office_token.clone(), true).await;
+    assert_eq!(status, 200, "{clear}");
+    assert!(
+        clear.contains(PHONE) && clear.contains(NAME),
+        "in clear when asked: {clear}"
+    );
+    let (status, _) = csv(deputy_token.clone(), true).await;
+    assert_eq!(status, 403, "a deputy may not export personal data");
+
+    office.close().await;
+    deputy.close().await;
+}
