@@ -606,6 +606,22 @@ pub async fn server_opinions(server: &Server, token: &str) -> Vec<(String, Strin
     }
 }
 
+/// Milliseconds since the Unix epoch by this machine's clock (the server's: they share it).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Today in China time, as the pages and the server count days.
+pub fn today() -> liaison_domain::followup::Date {
+    liaison_domain::followup::Date::from_unix_ms(
+        now_ms() as i64,
+        liaison_domain::followup::CHINA_UTC_OFFSET_MINUTES,
+    )
+}
+
 /// Pushes `kinds` through `POST /api/v1/sync/push` as a new tablet would (a fresh client id,
 /// seqs from 1, clock stamps a second apart from `start_ms`) and checks that the server took
 /// every one.

@@ -22,7 +22,7 @@
 //!    binary (a load generator in this process, on the same 2 cores).
 
 use liaison_e2e::{
-    Browser, Driver, Server, WAIT, api_sign_in, server_opinions, sync_badge as badge,
+    Browser, Driver, Server, WAIT, api_sign_in, now_ms, server_opinions, sync_badge as badge,
 };
 use serde_json::{Value, json};
 use std::process::Command;
@@ -474,13 +474,6 @@ impl Ids {
             b & 0xffff_ffff_ffff
         )
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 /// One simulated tablet's push bodies, in order: `pushes` batches of `batch` `CreateOpinion`s.

@@ -7,29 +7,17 @@
 
 use liaison_domain::citizen::{CONSENT_NOTICE_VERSION, Consent};
 use liaison_domain::figures::{Figure, FigureReport, Figures};
-use liaison_domain::followup::{
-    AttendanceKey, AttendanceMark, CHINA_UTC_OFFSET_MINUTES, Date, Mark,
-};
+use liaison_domain::followup::{AttendanceKey, AttendanceMark, Mark};
 use liaison_domain::sync::MutationKind;
 use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
 use liaison_e2e::tablet::{DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, UNIT, sign_in};
-use liaison_e2e::{Browser, Driver, Server, api, api_get_ok, api_sign_in, push_as_new_tablet};
+use liaison_e2e::{
+    Browser, Driver, Server, api, api_get_ok, api_sign_in, now_ms, push_as_new_tablet, today,
+};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const UNIT_ID: &str = "unit-demo-housing";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn today() -> Date {
-    Date::from_unix_ms(now_ms() as i64, CHINA_UTC_OFFSET_MINUTES)
-}
 
 /// The day's fixture as the figures must come out of it.
 fn expected() -> Figures {

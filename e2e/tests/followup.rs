@@ -3,7 +3,6 @@
 //! Chromium; "offline" is the server process stopped. Each role uses its own browser profile,
 //! as each person uses their own device.
 
-use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
 use liaison_e2e::tablet::{
     DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, UNIT, capture, enroll, sign_in, wait_synced,
 };
@@ -387,15 +386,6 @@ async fn attendance_recorded_offline_on_two_tablets_converges_without_duplicates
     b.close().await;
 }
 
-/// Today in China time, as the pages and the server count days.
-fn today_in_china() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    Date::from_unix_ms(now, CHINA_UTC_OFFSET_MINUTES).to_string()
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn station_staff_keep_the_roster_and_record_an_event_with_its_attendees() {
     let server = Server::start();
@@ -414,7 +404,7 @@ async fn station_staff_keep_the_roster_and_record_an_event_with_its_attendees() 
         .await;
 
     // Today: the deputy 张建国 on duty.
-    let today = today_in_china();
+    let today = liaison_e2e::today().to_string();
     let day = format!("#roster li.roster-day[data-day=\"{today}\"]");
     staff
         .click(&format!(

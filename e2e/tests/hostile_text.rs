@@ -14,24 +14,11 @@
 //! The Content-Security-Policy would stop an injected inline script from running anyway; the
 //! element check is what proves the text never became markup.
 
-use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
 use liaison_e2e::tablet::{DEPUTY, OFFICE, STAFF, STATION, UNIT, enroll, sign_in, wait_synced};
-use liaison_e2e::{Browser, Driver, Server, api, api_sign_in};
+use liaison_e2e::{Browser, Driver, Server, api, api_sign_in, now_ms, today};
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const UNIT_ID: &str = "unit-demo-housing";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn today() -> Date {
-    Date::from_unix_ms(now_ms() as i64, CHINA_UTC_OFFSET_MINUTES)
-}
 
 /// A field's payload: a readable tag (to find it on the page), an element with an `onerror`
 /// handler, an inline script and plain markup. Every element it would make has class `pwned`.

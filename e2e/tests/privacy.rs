@@ -4,25 +4,18 @@
 //! staff ask for it. The release server and app in headless Chromium.
 
 use liaison_domain::citizen::{CONSENT_NOTICE_VERSION, Consent};
-use liaison_domain::followup::{CHINA_UTC_OFFSET_MINUTES, Date};
 use liaison_domain::sync::MutationKind;
 use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
 use liaison_e2e::tablet::{DEPUTY, DEPUTY_ID, OFFICE, STATION, sign_in};
-use liaison_e2e::{Browser, Driver, Server, api, api_bytes, api_sign_in, push_as_new_tablet};
+use liaison_e2e::{
+    Browser, Driver, Server, api, api_bytes, api_sign_in, now_ms, push_as_new_tablet, today,
+};
 use serde_json::json;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const NAME: &str = "王小明";
 const PHONE: &str = "13812341234";
 const ADDRESS: &str = "幸福里 3 号楼 2 单元 501";
 const PURPOSE: &str = "核实联系方式以便回访";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// An opinion with the citizen's name, phone and address, recorded with consent.
 fn opinion_with_personal_data(at_ms: u64) -> Opinion {
@@ -158,7 +151,7 @@ async fn personal_data_is_masked_unmasked_for_a_purpose_and_the_viewing_audited(
 
     // Exports: masked by default, in clear only when permitted staff ask.
     let office_token = api_sign_in(&server, OFFICE.0, OFFICE.1).await;
-    let day = Date::from_unix_ms(now_ms() as i64, CHINA_UTC_OFFSET_MINUTES);
+    let day = today();
     let csv = |token: String, personal: bool| {
         let url = server.url(&format!(
             "/api/v1/exports/register?format=csv&from={day}&to={day}{}",

@@ -63,6 +63,49 @@ fn the_domain_crate_depends_on_no_browser_runtime_or_database() {
     }
 }
 
+#[test]
+fn no_text_becomes_markup_outside_the_charts() {
+    // The only `inner_html` is a chart's SVG, drawn by plotters, which escapes its labels.
+    let allowed = root().join("src/components/figures.rs");
+    for file in rust_files(&root().join("src")) {
+        if file == allowed {
+            continue;
+        }
+        let text = fs::read_to_string(&file).unwrap();
+        let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+        for line in code {
+            assert!(
+                !line.contains("inner_html"),
+                "{} sets inner HTML: {line}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_server_is_built_for_speed_and_unwinds() {
+    let manifest = fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [profile.release] section")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !release.contains("panic") && !release.contains("opt-level = \"z\""),
+        "the release profile (the server's) must unwind and optimise for speed: {release}"
+    );
+    let html = fs::read_to_string(root().join("index.html")).unwrap();
+    assert!(
+        html.contains("data-cargo-profile-release=\"wasm-release\""),
+        "trunk builds the app with the size profile"
+    );
+}
+
 /// Keys the app asks for literally: `tr("…")`, `.t("…")`, `row("…"`.
 fn literal_keys(text: &str) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();

@@ -53,7 +53,7 @@ pub mod actions {
     ];
 }
 
-/// One record as the viewer reads it (the server's `AuditRecord`, its entry flattened).
+/// One record as the server sends it (`GET /api/v1/audit`) and the viewer reads it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Numbers the records in the order they were written; the next page is `before` the last.

@@ -45,14 +45,9 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
-/// An audit record with the station it is about, as read back by the viewer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AuditRecord {
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    /// The station the record is about; `None` for what belongs to no one station.
-    pub station_id: Option<String>,
-}
+/// An audit record with the station it is about, as the viewer reads it: the domain's type, so
+/// that the server writes and the app reads one shape.
+pub use liaison_domain::audit::AuditRecord;
 
 /// The viewer's filters: each optional.
 #[derive(Clone, Debug, Default)]
@@ -176,30 +171,6 @@ impl Db {
         .await
     }
 
-    /// The newest audit records first (by id: the order they were written in), at most `limit`
-    /// (clamped to 1..=[`MAX_AUDIT_PAGE`]), those with an id below `before_id` when given (the
-    /// next page: the last id of this one; by id, not time, so that two records of the same
-    /// millisecond are never split and skipped), of one action when given.
-    pub async fn audit_log(
-        &self,
-        before_id: Option<i64>,
-        action: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-        let query = AuditQuery {
-            before_id,
-            action: action.map(str::to_owned),
-            limit,
-            ..AuditQuery::default()
-        };
-        Ok(self
-            .audit_records(&query)
-            .await?
-            .into_iter()
-            .map(|r| r.entry)
-            .collect())
-    }
-
     /// The records `query` selects, newest first (see [`AuditQuery`]).
     pub async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, sqlx::Error> {
         let limit = query.limit.clamp(1, MAX_AUDIT_PAGE);
@@ -235,16 +206,14 @@ impl Db {
             .map(|row| {
                 let detail: String = row.try_get("detail")?;
                 Ok(AuditRecord {
-                    entry: AuditEntry {
-                        id: row.try_get("id")?,
-                        at_ms: row.try_get("at_ms")?,
-                        user_id: row.try_get("user_id")?,
-                        username: row.try_get("username")?,
-                        display_name: row.try_get("display_name")?,
-                        action: row.try_get("action")?,
-                        detail: serde_json::from_str(&detail)
-                            .map_err(|err| sqlx::Error::Decode(Box::new(err)))?,
-                    },
+                    id: row.try_get("id")?,
+                    at_ms: row.try_get("at_ms")?,
+                    user_id: row.try_get("user_id")?,
+                    username: row.try_get("username")?,
+                    display_name: row.try_get("display_name")?,
+                    action: row.try_get("action")?,
+                    detail: serde_json::from_str(&detail)
+                        .map_err(|err| sqlx::Error::Decode(Box::new(err)))?,
                     station_id: row.try_get("station_id")?,
                 })
             })

@@ -238,6 +238,26 @@ struct Sums {
     satisfied: i64,
 }
 
+impl Sums {
+    /// The opinions' figures of a bucket summed as `self`, with its `overdue` and the
+    /// `(evaluated, satisfied)` of the evaluations counted apart (`earlier`).
+    fn figures(&self, overdue: u64, earlier: (i64, i64)) -> Result<Figures, sqlx::Error> {
+        let (evaluated, satisfied) = earlier;
+        Ok(Figures {
+            opinions_collected: figure(self.collected)?,
+            answered_on_the_spot: figure(self.answered)?,
+            citizens_received: figure(self.collected)?,
+            referred: figure(self.referred)?,
+            referred_and_concluded: figure(self.referred_concluded)?,
+            concluded: figure(self.concluded)?,
+            overdue,
+            evaluated: figure(self.evaluated + evaluated)?,
+            satisfied: figure(self.satisfied + satisfied)?,
+            ..Figures::default()
+        })
+    }
+}
+
 /// The rollups' counts over the days `first..=last` (within one month or not) counted from the
 /// facts instead, by `key`: what the month rows of a period that does not start or end with a
 /// month hold beyond it. A few weeks of facts at most.
@@ -659,22 +679,8 @@ async fn over_days(
             0
         };
         stock += net;
-        let (evaluated, satisfied) = earlier.get(&key).copied().unwrap_or_default();
-        out.insert(
-            key,
-            Figures {
-                opinions_collected: figure(s.collected)?,
-                answered_on_the_spot: figure(s.answered)?,
-                citizens_received: figure(s.collected)?,
-                referred: figure(s.referred)?,
-                referred_and_concluded: figure(s.referred_concluded)?,
-                concluded: figure(s.concluded)?,
-                overdue,
-                evaluated: figure(s.evaluated + evaluated)?,
-                satisfied: figure(s.satisfied + satisfied)?,
-                ..Figures::default()
-            },
-        );
+        let earlier = earlier.get(&key).copied().unwrap_or_default();
+        out.insert(key, s.figures(overdue, earlier)?);
     }
     Ok(out)
 }
@@ -844,22 +850,8 @@ async fn over_months(
             0
         };
         stock += s.starts - s.ends;
-        let (evaluated, satisfied) = earlier.get(&key).copied().unwrap_or_default();
-        out.insert(
-            key,
-            Figures {
-                opinions_collected: figure(s.collected)?,
-                answered_on_the_spot: figure(s.answered)?,
-                citizens_received: figure(s.collected)?,
-                referred: figure(s.referred)?,
-                referred_and_concluded: figure(s.referred_concluded)?,
-                concluded: figure(s.concluded)?,
-                overdue,
-                evaluated: figure(s.evaluated + evaluated)?,
-                satisfied: figure(s.satisfied + satisfied)?,
-                ..Figures::default()
-            },
-        );
+        let earlier = earlier.get(&key).copied().unwrap_or_default();
+        out.insert(key, s.figures(overdue, earlier)?);
     }
     Ok(out)
 }
