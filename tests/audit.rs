@@ -6,11 +6,10 @@
 
 use leptos::prelude::*;
 use liaison_app::components::unmask::UnmaskCitizen;
-use liaison_app::i18n::{I18n, Lang, text, text_with};
+use liaison_app::i18n::{Lang, text, text_with};
 use liaison_app::pages::audit::AuditScreen;
 use liaison_app::state::AppState;
 use liaison_app::storage::{Store, migrations};
-use liaison_app::sync::api::{Session, SignedInUser};
 use liaison_app::sync::audit::{
     AUDIT_PAGE, AuditFilters, audit_address, audit_query_string, read_unmask_answer,
 };
@@ -26,29 +25,15 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 mod common;
+use common::dom::mount_with_i18n;
 use common::dom::{click, container, find, text_of, type_into, until};
 use common::net::HeldFetch;
-use common::test_source;
+use common::{office_session, test_source};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn zh(key: &str) -> String {
     text(Lang::Zh, key)
-}
-
-fn mount_with_i18n<V: IntoView + 'static>(
-    parent: &web_sys::HtmlElement,
-    view: impl FnOnce() -> V + 'static,
-) -> leptos::mount::UnmountHandle<V::State>
-where
-    V::State: 'static,
-{
-    let i18n = I18n::load();
-    i18n.set(Lang::Zh);
-    leptos::mount::mount_to(parent.clone(), move || {
-        provide_context(i18n);
-        view()
-    })
 }
 
 /// The app's state over a fresh database, signed in as `role`, with one station known.
@@ -68,20 +53,7 @@ async fn app_state(name: &str, role: Role) -> AppState {
         }],
         ..Directory::default()
     });
-    app.sync.session.set(Some(Session {
-        token: "test-token".into(),
-        user: SignedInUser {
-            id: "user-1".into(),
-            username: "office".into(),
-            display_name: "办公室".into(),
-            role,
-            deputy_id: None,
-            device: None,
-            session_expires_at: 0,
-            unit_id: None,
-            scopes: Vec::new(),
-        },
-    }));
+    app.sync.session.set(Some(office_session(role)));
     app
 }
 

@@ -16,12 +16,11 @@ use liaison_app::figures::{
     figures_query_string, over_time_breakdown, parse_scope, period_params, print_dates,
     print_heading, readable_scopes, scope_code,
 };
-use liaison_app::i18n::{I18n, Lang};
+use liaison_app::i18n::Lang;
 use liaison_app::pages::dashboard::DashboardScreen;
 use liaison_app::platform::format_china_time;
 use liaison_app::state::AppState;
 use liaison_app::storage::{Store, migrations};
-use liaison_app::sync::api::{Session, SignedInUser};
 use liaison_app::sync::office::OfficeError;
 use liaison_app::sync::reports::{is_file_answer, read_export_refusal};
 use liaison_domain::figures::{
@@ -35,8 +34,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
 mod common;
+use common::dom::mount_with_i18n;
 use common::dom::{click, container, find, text_of, until};
-use common::test_source;
+use common::{office_session, test_source};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -398,21 +398,6 @@ fn the_charts_draw_one_bar_per_figure_and_group() {
     );
 }
 
-fn mount_with_i18n<V: IntoView + 'static>(
-    parent: &web_sys::HtmlElement,
-    view: impl FnOnce() -> V + 'static,
-) -> leptos::mount::UnmountHandle<V::State>
-where
-    V::State: 'static,
-{
-    let i18n = I18n::load();
-    i18n.set(Lang::Zh);
-    leptos::mount::mount_to(parent.clone(), move || {
-        provide_context(i18n);
-        view()
-    })
-}
-
 #[wasm_bindgen_test]
 async fn the_cards_charts_and_legend_show_a_report() {
     let parent = container();
@@ -742,20 +727,7 @@ async fn app_state(name: &str, role: Option<Role>) -> AppState {
         .await
         .unwrap();
     let app = AppState::load(store).await;
-    app.sync.session.set(role.map(|role| Session {
-        token: "test-token".into(),
-        user: SignedInUser {
-            id: "user-1".into(),
-            username: "office".into(),
-            display_name: "办公室".into(),
-            role,
-            deputy_id: None,
-            device: None,
-            session_expires_at: 0,
-            unit_id: None,
-            scopes: Vec::new(),
-        },
-    }));
+    app.sync.session.set(role.map(office_session));
     app
 }
 

@@ -1,6 +1,24 @@
 //! Driving a mounted view through the DOM, as a person would: find, wait, click, type.
 
+use leptos::prelude::*;
+use liaison_app::i18n::{I18n, Lang};
 use wasm_bindgen::JsCast;
+
+/// Mounts `view` into `parent` with the translations provided, in Chinese.
+pub fn mount_with_i18n<V: IntoView + 'static>(
+    parent: &web_sys::HtmlElement,
+    view: impl FnOnce() -> V + 'static,
+) -> leptos::mount::UnmountHandle<V::State>
+where
+    V::State: 'static,
+{
+    let i18n = I18n::load();
+    i18n.set(Lang::Zh);
+    leptos::mount::mount_to(parent.clone(), move || {
+        provide_context(i18n);
+        view()
+    })
+}
 
 /// A container in the page, for one test's view.
 pub fn container() -> web_sys::HtmlElement {

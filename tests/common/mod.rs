@@ -13,6 +13,24 @@ use liaison_domain::{
     DutyContext, Opinion, OpinionDraft, OpinionId, OutcomeKind, RedirectChannel, default_categories,
 };
 
+/// A back-office session of the test account `office` with `role`.
+pub fn office_session(role: liaison_domain::Role) -> liaison_app::sync::api::Session {
+    liaison_app::sync::api::Session {
+        token: "test-token".into(),
+        user: liaison_app::sync::api::SignedInUser {
+            id: "user-1".into(),
+            username: "office".into(),
+            display_name: "办公室".into(),
+            role,
+            deputy_id: None,
+            device: None,
+            session_expires_at: 0,
+            unit_id: None,
+            scopes: Vec::new(),
+        },
+    }
+}
+
 pub fn context(station: &str) -> DutyContext {
     DutyContext {
         station_id: station.into(),

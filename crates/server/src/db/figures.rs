@@ -239,6 +239,23 @@ struct Sums {
 }
 
 impl Sums {
+    /// The sums of a rollup query's row, whose columns are named as here (`rc`: referred and
+    /// concluded).
+    fn of_row(row: &Row) -> Result<Sums, sqlx::Error> {
+        Ok(Sums {
+            collected: int(row, "collected")?,
+            answered: int(row, "answered")?,
+            referred: int(row, "referred")?,
+            referred_concluded: int(row, "rc")?,
+            concluded: int(row, "concluded")?,
+            starts: int(row, "starts")?,
+            ends: int(row, "ends")?,
+            evaluated: int(row, "evaluated")?,
+            satisfied: int(row, "satisfied")?,
+            stock: 0,
+        })
+    }
+
     /// The opinions' figures of a bucket summed as `self`, with its `overdue` and the
     /// `(evaluated, satisfied)` of the evaluations counted apart (`earlier`).
     fn figures(&self, overdue: u64, earlier: (i64, i64)) -> Result<Figures, sqlx::Error> {
@@ -334,18 +351,7 @@ async fn facts_sums(
     for row in p.fetch(conn, &sql).await? {
         out.insert(
             row.try_get::<Option<String>>("k")?.unwrap_or_default(),
-            Sums {
-                collected: int(&row, "collected")?,
-                answered: int(&row, "answered")?,
-                referred: int(&row, "referred")?,
-                referred_concluded: int(&row, "rc")?,
-                concluded: int(&row, "concluded")?,
-                starts: int(&row, "starts")?,
-                ends: int(&row, "ends")?,
-                evaluated: int(&row, "evaluated")?,
-                satisfied: int(&row, "satisfied")?,
-                ..Sums::default()
-            },
+            Sums::of_row(&row)?,
         );
     }
     Ok(out)
@@ -635,18 +641,7 @@ async fn over_days(
         for row in p.fetch(conn, &sql).await? {
             days.insert(
                 parse_day(&row.try_get::<String>("k")?)?,
-                Sums {
-                    collected: int(&row, "collected")?,
-                    answered: int(&row, "answered")?,
-                    referred: int(&row, "referred")?,
-                    referred_concluded: int(&row, "rc")?,
-                    concluded: int(&row, "concluded")?,
-                    starts: int(&row, "starts")?,
-                    ends: int(&row, "ends")?,
-                    evaluated: int(&row, "evaluated")?,
-                    satisfied: int(&row, "satisfied")?,
-                    stock: 0,
-                },
+                Sums::of_row(&row)?,
             );
         }
     }
@@ -781,21 +776,7 @@ async fn over_months(
             p.station_in("r.station_id")
         );
         for row in p.fetch(conn, &sql).await? {
-            months.insert(
-                row.try_get("k")?,
-                Sums {
-                    collected: int(&row, "collected")?,
-                    answered: int(&row, "answered")?,
-                    referred: int(&row, "referred")?,
-                    referred_concluded: int(&row, "rc")?,
-                    concluded: int(&row, "concluded")?,
-                    starts: int(&row, "starts")?,
-                    ends: int(&row, "ends")?,
-                    evaluated: int(&row, "evaluated")?,
-                    satisfied: int(&row, "satisfied")?,
-                    stock: 0,
-                },
-            );
+            months.insert(row.try_get("k")?, Sums::of_row(&row)?);
         }
     }
     let mut stock = stock_before(conn, stations, period.from).await?;
