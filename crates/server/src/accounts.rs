@@ -6,6 +6,11 @@
 //! - `POST /devices`: enrol a tablet to a station (station staff or above, in scope; on a tablet
 //!   only for the tablet's own station) → device token, shown once.
 //! - `DELETE /devices/{id}`: revoke a tablet; its sessions stop working at their next request.
+//! - `POST /devices/status`: a tablet asks, with its device token and no session, whether it is
+//!   still enrolled; a revoked tablet deletes its local data when told so (`revoked`).
+//! - `POST /device-keys`: on an enrolled tablet, the server's key of the signed-in account (made
+//!   on first ask) and of other accounts that signed in there before (see
+//!   `migrations/*/0012_device_keys.sql`).
 //!
 //! Sign-in failures all answer the same 401 `invalid_credentials` (unknown user, wrong password,
 //! locked or disabled account), and an unknown user costs one dummy Argon2 verification, so
@@ -33,6 +38,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use base64::Engine;
 use liaison_domain::account::can_manage_devices;
 use liaison_domain::text::check_single_line;
 use liaison_domain::{DeputyId, Directory, Role, Scope, StationId, UnitId};
@@ -45,6 +51,119 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route("/devices", post(enroll_device))
         .route("/devices/{id}", delete(revoke_device))
+        .route("/devices/status", post(device_status))
+        .route("/device-keys", post(device_keys))
+}
+
+/// Most accounts one `POST /device-keys` asks about (a station has a handful of deputies).
+const MAX_DEVICE_KEY_ACCOUNTS: usize = 50;
+/// Bytes of a device key (an AES-256 key on the tablet).
+const DEVICE_KEY_LEN: usize = 32;
+
+#[derive(Deserialize)]
+pub struct DeviceStatusQuery {
+    pub device_token: String,
+}
+
+/// Where an enrolment stands, as the tablet holding its token is told.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    Enrolled,
+    /// Revoked: the tablet deletes its local data.
+    Revoked,
+    /// No such device (e.g. the server's data was replaced): the tablet forgets its enrolment
+    /// but keeps its data, which may still need to be exported.
+    Unknown,
+}
+
+#[derive(Serialize)]
+pub struct DeviceStatus {
+    pub state: DeviceState,
+}
+
+/// `POST /api/v1/devices/status` (no session needed: a locked tablet asks too). Only the holder
+/// of the device token learns anything, and only about that device.
+async fn device_status(
+    State(state): State<AppState>,
+    Json(body): Json<DeviceStatusQuery>,
+) -> Result<Json<DeviceStatus>, AppError> {
+    if body.device_token.len() > MAX_CREDENTIAL_LEN {
+        return Ok(Json(DeviceStatus {
+            state: DeviceState::Unknown,
+        }));
+    }
+    let revoked = state
+        .db
+        .device_revoked_by_token_hash(&token_hash(&body.device_token))
+        .await?;
+    let state = match revoked {
+        Some(false) => DeviceState::Enrolled,
+        Some(true) => DeviceState::Revoked,
+        None => DeviceState::Unknown,
+    };
+    Ok(Json(DeviceStatus { state }))
+}
+
+#[derive(Deserialize)]
+pub struct DeviceKeysQuery {
+    /// Accounts besides the signed-in one whose keys the tablet needs (to push their work).
+    pub usernames: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DeviceKey {
+    pub username: String,
+    /// Base64 (standard, padded) of the key's bytes.
+    pub key: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DeviceKeys {
+    pub keys: Vec<DeviceKey>,
+}
+
+/// `POST /api/v1/device-keys`: only from a session on an enrolled tablet (403 `not_on_a_device`
+/// otherwise). The signed-in account's key is made on its first ask; another account's key is
+/// answered only if that account once asked on this same tablet. Unknown names are left out.
+async fn device_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(body): Json<DeviceKeysQuery>,
+) -> Result<Json<DeviceKeys>, AppError> {
+    let Some(device) = &auth.device else {
+        return Err(AppError::Refused {
+            code: "not_on_a_device",
+            message: "device keys are given only to enrolled tablets",
+        });
+    };
+    if body.usernames.len() > MAX_DEVICE_KEY_ACCOUNTS
+        || body.usernames.iter().any(|u| u.len() > MAX_CREDENTIAL_LEN)
+    {
+        return Err(AppError::Invalid {
+            code: "too_long",
+            message: "too many or too long usernames",
+        });
+    }
+    let usernames: Vec<String> = body
+        .usernames
+        .iter()
+        .map(|u| normalize_username(u))
+        .collect();
+    let new_key = crate::auth::random_bytes::<DEVICE_KEY_LEN>()?;
+    let keys = state
+        .db
+        .device_keys(&device.id, &auth.user_id, &new_key, &usernames, now_ms())
+        .await?;
+    Ok(Json(DeviceKeys {
+        keys: keys
+            .into_iter()
+            .map(|(username, key)| DeviceKey {
+                username,
+                key: base64::engine::general_purpose::STANDARD.encode(key),
+            })
+            .collect(),
+    }))
 }
 
 /// Longest username or password accepted (a longer one is a failed sign-in, not hashed).

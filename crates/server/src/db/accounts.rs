@@ -6,7 +6,7 @@
 //! hashes (see `auth.rs`).
 
 use super::Db;
-use super::backend::{Begin, Conn};
+use super::backend::{Begin, Conn, in_list};
 use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
 use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId, UnitId};
 
@@ -468,7 +468,79 @@ impl Db {
             .bind(id)
             .execute()
             .await?;
+        // The keys that open the accounts' data keys on the tablet go with it: whoever holds
+        // the tablet now can no longer have them handed out.
+        tx.query("DELETE FROM device_keys WHERE device_id = $1")
+            .bind(id)
+            .execute()
+            .await?;
         tx.commit().await
+    }
+
+    /// Whether the device with this token is enrolled (`Some(false)`), revoked (`Some(true)`),
+    /// or unknown (`None`).
+    pub async fn device_revoked_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<bool>, sqlx::Error> {
+        let row = self
+            .acquire()
+            .await?
+            .query("SELECT revoked_at FROM devices WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional()
+            .await?;
+        row.map(|row| Ok(row.try_get::<Option<i64>>("revoked_at")?.is_some()))
+            .transpose()
+    }
+
+    /// The device keys of `usernames` on `device_id` (see `0012_device_keys.sql`), each with its
+    /// username. The key of `own_user_id` is made first when it has none (`new_key`); other
+    /// accounts' keys are only read, so an account gets a key on a device only by signing in
+    /// there itself.
+    pub async fn device_keys(
+        &self,
+        device_id: &str,
+        own_user_id: &str,
+        new_key: &[u8],
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
+        let mut tx = self.pool.begin(Begin::ReadThenWrite).await?;
+        tx.query(
+            "INSERT INTO device_keys (device_id, user_id, key_bytes, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (device_id, user_id) DO NOTHING",
+        )
+        .bind(device_id)
+        .bind(own_user_id)
+        .bind(new_key)
+        .bind(now)
+        .execute()
+        .await?;
+        let backend = self.pool.backend();
+        let sql = format!(
+            "SELECT u.username, k.key_bytes FROM device_keys k JOIN users u ON u.id = k.user_id \
+             WHERE k.device_id = $1 AND (k.user_id = $2 OR {}) ORDER BY u.username",
+            in_list(backend, "u.username", 3, usernames.len().max(1))
+        );
+        let names: Vec<String> = if usernames.is_empty() {
+            vec![String::new()]
+        } else {
+            usernames.to_vec()
+        };
+        let rows = tx
+            .query(&sql)
+            .bind(device_id)
+            .bind(own_user_id)
+            .bind_texts(names)
+            .fetch_all()
+            .await?;
+        let keys = rows
+            .into_iter()
+            .map(|row| Ok((row.try_get("username")?, row.try_get("key_bytes")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tx.commit().await?;
+        Ok(keys)
     }
 
     /// With `--demo`: the demo handling units, then the demo accounts of [`DEMO_ACCOUNTS`], each

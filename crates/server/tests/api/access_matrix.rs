@@ -200,6 +200,20 @@ pub(super) fn matrix(target: &Target, caller: u8) -> Vec<Entry> {
         ),
         Entry::new(
             M::POST,
+            "/api/v1/devices/status",
+            "/api/v1/devices/status".into(),
+            Payload::Json(json!({"device_token": "not a device token"})),
+            Public,
+        ),
+        Entry::new(
+            M::POST,
+            "/api/v1/device-keys",
+            "/api/v1/device-keys".into(),
+            Payload::Json(json!({"usernames": ["staff-heping", "deputy-heping"]})),
+            Own,
+        ),
+        Entry::new(
+            M::POST,
             "/api/v1/sync/push",
             "/api/v1/sync/push".into(),
             Payload::Json(push),

@@ -593,3 +593,133 @@ impl TestApp {
             .to_owned()
     }
 }
+
+/// `POST /device-keys` as `token`, asking also for `others`: the answer's (username, key) pairs.
+async fn device_keys(app: &TestApp, token: &str, others: &[&str]) -> Vec<(String, String)> {
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/device-keys",
+            Some(token),
+            Some(json!({"usernames": others})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = body_json(response).await;
+    body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let key = k["key"].as_str().unwrap().to_owned();
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&key)
+                .unwrap();
+            assert_eq!(bytes.len(), 32, "an AES-256 key");
+            (k["username"].as_str().unwrap().to_owned(), key)
+        })
+        .collect()
+}
+
+async fn device_state(app: &TestApp, device_token: &str) -> Value {
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/devices/status",
+            None,
+            Some(json!({"device_token": device_token})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    body_json(response).await["state"].clone()
+}
+
+#[tokio::test]
+async fn device_keys_go_only_to_sessions_on_that_tablet_and_die_with_it() {
+    let app = app_with_accounts().await;
+    app.add_user(
+        "deputy-li",
+        Role::Deputy,
+        Some("deputy-demo-li"),
+        &[Scope::Station("station-xingfuli".into())],
+    )
+    .await;
+    let staff = app.token("staff-xingfuli", None).await;
+    let tablet = body_json(app.enroll(&staff, "station-xingfuli").await).await;
+    let tablet_id = tablet["id"].as_str().unwrap().to_owned();
+    let tablet_token = tablet["device_token"].as_str().unwrap().to_owned();
+    let other = body_json(app.enroll(&staff, "station-xingfuli").await).await;
+    let other_token = other["device_token"].as_str().unwrap().to_owned();
+
+    // A's key is made on A's first ask on the tablet and stays the same.
+    let a = app.token("deputy-zhang", Some(&tablet_token)).await;
+    let first = device_keys(&app, &a, &[]).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].0, "deputy-zhang");
+    assert_eq!(device_keys(&app, &a, &[]).await, first, "made once");
+
+    // B, later on the same tablet, gets A's key too (to push A's locked work), and its own.
+    let b = app.token("deputy-li", Some(&tablet_token)).await;
+    let both = device_keys(&app, &b, &["deputy-zhang", "nobody"]).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1], first[0], "A's key as A got it");
+    assert_ne!(both[0].1, first[0].1, "each account its own key");
+
+    // On another tablet A never signed in on, B gets nothing of A's; A there gets another key.
+    let b_elsewhere = app.token("deputy-li", Some(&other_token)).await;
+    let there = device_keys(&app, &b_elsewhere, &["deputy-zhang"]).await;
+    assert_eq!(
+        there.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+        ["deputy-li"]
+    );
+    assert_ne!(there[0].1, both[0].1, "keys are per tablet");
+
+    // Off a tablet there are no device keys.
+    let a_office = app.token("deputy-zhang", None).await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/device-keys",
+            Some(&a_office),
+            Some(json!({"usernames": []})),
+        )
+        .await;
+    assert_json_error(
+        response,
+        StatusCode::FORBIDDEN,
+        "not_on_a_device",
+        "not on a device",
+    )
+    .await;
+
+    // The tablet learns with its device token alone whether it is still enrolled.
+    assert_eq!(device_state(&app, &tablet_token).await, "enrolled");
+    assert_eq!(device_state(&app, "no such token").await, "unknown");
+    let uri = format!("/api/v1/devices/{tablet_id}");
+    let response = app.call(Method::DELETE, &uri, Some(&staff), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(device_state(&app, &tablet_token).await, "revoked");
+    assert_eq!(device_state(&app, &other_token).await, "enrolled");
+
+    // Revoked: its sessions get no keys, and the keys themselves are gone.
+    let response = app
+        .call(
+            Method::POST,
+            "/api/v1/device-keys",
+            Some(&a),
+            Some(json!({"usernames": []})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let mut conn = app.db.acquire().await.unwrap();
+    let left = conn
+        .query("SELECT COUNT(*) AS n FROM device_keys WHERE device_id = $1")
+        .bind(tablet_id.as_str())
+        .fetch_one()
+        .await
+        .unwrap()
+        .try_get::<i64>("n")
+        .unwrap();
+    assert_eq!(left, 0);
+}

@@ -59,6 +59,18 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, bool)> {
             true,
         ),
         (Method::DELETE, "/api/v1/devices/{id}", None, true),
+        (
+            Method::POST,
+            "/api/v1/devices/status",
+            Some(json!({"device_token": "not a device token"})),
+            false,
+        ),
+        (
+            Method::POST,
+            "/api/v1/device-keys",
+            Some(json!({"usernames": ["deputy-xingfuli"]})),
+            true,
+        ),
         (Method::POST, PUSH, Some(push), true),
         (
             Method::POST,
