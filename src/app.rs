@@ -2,6 +2,7 @@
 
 use crate::components::duty::DutyPicker;
 use crate::components::header::Header;
+use crate::components::lock::LockGate;
 use crate::components::period::AddressQuery;
 use crate::i18n::{I18n, tr, use_i18n};
 use crate::pages::{
@@ -12,6 +13,7 @@ use crate::pages::{
 use crate::state::AppState;
 use crate::storage::Store;
 use leptos::prelude::*;
+use liaison_domain::sync::client::Problem;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::path;
@@ -71,6 +73,7 @@ fn Shell(state: AppState) -> impl IntoView {
     // rest (see `crate::sync`).
     let refresh = move || {
         leptos::task::spawn_local(async move {
+            state.check_enrollment().await;
             state.refresh_directory().await;
             state.sync_now();
             if state.online.get_untracked() {
@@ -85,22 +88,33 @@ fn Shell(state: AppState) -> impl IntoView {
     let poll = gloo_timers::callback::Interval::new(SERVER_CHECK_INTERVAL_MS, move || {
         leptos::task::spawn_local(async move {
             let was_online = state.online.get_untracked();
-            if state.check_server().await && !was_online {
-                state.sync_now();
+            if state.check_server().await {
+                state.check_enrollment().await;
+                if !was_online {
+                    state.sync_now();
+                }
             }
         });
     });
     // The shell lives as long as the page.
     poll.forget();
+    idle_lock(state);
+    // The server stopped taking the session: maybe the whole tablet was revoked.
+    Effect::new(move |_| {
+        if matches!(state.sync.problem.get(), Some(Problem::SignInNeeded)) {
+            leptos::task::spawn_local(async move { state.check_enrollment().await });
+        }
+    });
     view! {
         <Router>
             <Header update_ready=update_ready/>
             <TabletDutyBar/>
             <main>
-                <Routes fallback=|| view! { <CaptureScreen/> }>
-                    <Route path=path!("/") view=CaptureScreen/>
-                    <Route path=path!("/records") view=RecordsScreen/>
-                    <Route path=path!("/records/:id") view=RecordScreen/>
+                <WipedNotice/>
+                <Routes fallback=|| view! { <LockGate><CaptureScreen/></LockGate> }>
+                    <Route path=path!("/") view=|| view! { <LockGate><CaptureScreen/></LockGate> }/>
+                    <Route path=path!("/records") view=|| view! { <LockGate><RecordsScreen/></LockGate> }/>
+                    <Route path=path!("/records/:id") view=|| view! { <LockGate><RecordScreen/></LockGate> }/>
                     <Route path=path!("/ledger") view=LedgerScreen/>
                     <Route path=path!("/duty") view=DutyScreen/>
                     <Route path=path!("/items/:id") view=ItemScreen/>
@@ -109,7 +123,7 @@ fn Shell(state: AppState) -> impl IntoView {
                         view=|| view! { <DashboardScreen address=AddressQuery::from_router()/> }/>
                     <Route path=path!("/register")
                         view=|| view! { <RegisterScreen address=AddressQuery::from_router()/> }/>
-                    <Route path=path!("/station-figures") view=StationFiguresScreen/>
+                    <Route path=path!("/station-figures") view=|| view! { <LockGate><StationFiguresScreen/></LockGate> }/>
                     <Route path=path!("/audit") view=|| {
                         let query = leptos_router::hooks::use_query_map().get_untracked();
                         let filters = crate::sync::audit::AuditFilters::from_query(|name| query.get(name));
@@ -140,4 +154,76 @@ pub fn is_tablet_page(path: &str) -> bool {
 fn TabletDutyBar() -> impl IntoView {
     let location = use_location();
     move || is_tablet_page(&location.pathname.get()).then(|| view! { <DutyPicker/> })
+}
+
+/// After a revoked tablet deleted its data: says so once, until dismissed.
+#[component]
+fn WipedNotice() -> impl IntoView {
+    let shown = RwSignal::new(crate::platform::local_flag(crate::platform::WIPED_FLAG));
+    move || {
+        shown.get().then(|| {
+            view! {
+                <div class="notice warning" id="wiped-notice" role="alert">
+                    <p><strong>{tr("device.wiped_title")}</strong></p>
+                    <p>{tr("device.wiped_body")}</p>
+                    <button on:click=move |_| {
+                        crate::platform::set_local_flag(crate::platform::WIPED_FLAG, false);
+                        shown.set(false);
+                    }>{tr("device.wiped_dismiss")}</button>
+                </div>
+            }
+        })
+    }
+}
+
+/// How often the idle lock looks at the clock.
+const IDLE_CHECK_MS: u32 = 5_000;
+/// `localStorage` key that shortens the idle time (milliseconds, at least 2 s) for tests and
+/// demonstrations; it can only shorten it.
+const IDLE_OVERRIDE_KEY: &str = "liaison.debug.auto_lock_ms";
+
+/// Locks the tablet after [`liaison_domain::protection::AUTO_LOCK_AFTER_MS`] without a touch,
+/// a key or a scroll (checked on a timer, and when the tab wakes: timers sleep with it). Each
+/// touch also moves the tab's resume deadline on (see `protection::extend_resume`).
+fn idle_lock(state: AppState) {
+    use liaison_domain::protection::{AUTO_LOCK_AFTER_MS, IdleLock};
+    let after_ms = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(IDLE_OVERRIDE_KEY).ok().flatten())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(AUTO_LOCK_AFTER_MS, |ms| ms.clamp(2_000, AUTO_LOCK_AFTER_MS));
+    let idle = StoredValue::new(IdleLock::after(after_ms, crate::platform::now_ms()));
+    let last_extended = StoredValue::new(0u64);
+    let touched = move || {
+        let now = crate::platform::now_ms();
+        idle.update_value(|lock| lock.touched(now));
+        if state.unlocked.get_untracked().is_some()
+            && now.saturating_sub(last_extended.get_value()) >= crate::protection::RESUME_REFRESH_MS
+        {
+            last_extended.set_value(now);
+            leptos::task::spawn_local(async move {
+                crate::protection::extend_resume(&state.store()).await;
+            });
+        }
+    };
+    let check = move || {
+        let now = crate::platform::now_ms();
+        if state.unlocked.get_untracked().is_some() && idle.with_value(|lock| lock.should_lock(now)) {
+            idle.update_value(|lock| lock.touched(now));
+            leptos::task::spawn_local(async move { state.lock().await });
+        }
+    };
+    // A fresh unlock starts the idle time afresh.
+    Effect::new(move |_| {
+        if state.unlocked.with(Option::is_some) {
+            idle.update_value(|lock| lock.touched(crate::platform::now_ms()));
+        }
+    });
+    let _ = window_event_listener(leptos::ev::pointerdown, move |_| touched());
+    let _ = window_event_listener(leptos::ev::keydown, move |_| touched());
+    let _ = window_event_listener(leptos::ev::scroll, move |_| touched());
+    let _ = window_event_listener(leptos::ev::visibilitychange, move |_| check());
+    let timer = gloo_timers::callback::Interval::new(IDLE_CHECK_MS, check);
+    // Lives as long as the page.
+    timer.forget();
 }

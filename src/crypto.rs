@@ -226,6 +226,34 @@ impl WrappingKey {
         Ok(framed(&iv, bytes_of(body)))
     }
 
+    /// The data key inside `wrapped` (wrapped by this key), wrapped anew by `other`: for a new
+    /// PIN after an unlock with the server's key, and for the tab's resume key. The key is
+    /// extractable only inside this call; what is returned is re-made non-extractable from the
+    /// new wrapping, so that it provably opens from what will be stored.
+    pub async fn rewrap(
+        &self,
+        wrapped: &[u8],
+        other: &WrappingKey,
+    ) -> Result<(DataKey, Vec<u8>), CryptoError> {
+        let (iv, body) = unframed(wrapped)?;
+        let extractable: CryptoKey = resolve(
+            subtle()?.unwrap_key_with_u8_array_and_object_and_object(
+                "raw",
+                body,
+                &self.0,
+                &gcm(iv, WRAP_CONTEXT),
+                &AesKeyGenParams::new(AES, 256),
+                true,
+                &usages(&["encrypt", "decrypt"]),
+            ),
+        )
+        .await?
+        .unchecked_into();
+        let rewrapped = other.wrap_raw(&extractable).await?;
+        let key = other.unwrap(&rewrapped).await?;
+        Ok((key, rewrapped))
+    }
+
     /// The data key inside `wrapped`, non-extractable. [`CryptoError::WrongKey`] when this is
     /// not the key that wrapped it (a wrong PIN).
     pub async fn unwrap(&self, wrapped: &[u8]) -> Result<DataKey, CryptoError> {

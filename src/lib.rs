@@ -16,6 +16,8 @@
 //! - [`pwa`]: the service worker and the "update available" prompt.
 //! - [`platform`]: time, random ids and other small browser wrappers.
 //! - [`crypto`]: WebCrypto sealing (AES-GCM) and data keys wrapped by a PIN key (PBKDF2).
+//! - [`protection`]: protected tablets: PIN set-up, unlocking (PIN, server key, tab resume),
+//!   locking, and opening a locked account's waiting work for a push.
 //!
 //! Validation, ids and the domain types come from `liaison-domain`, shared with the server.
 
@@ -29,6 +31,7 @@ pub mod names;
 pub mod pages;
 pub mod photo;
 pub mod platform;
+pub mod protection;
 pub mod pwa;
 pub mod state;
 pub mod storage;

@@ -193,3 +193,29 @@ pub async fn blob_bytes(blob: &web_sys::Blob) -> Option<Vec<u8>> {
         .ok()?;
     Some(js_sys::Uint8Array::new(&buffer).to_vec())
 }
+
+/// `localStorage` flag left by a revoked tablet that deleted its data, so that the fresh start
+/// says why everything is gone (see `AppState::wipe_revoked_tablet`).
+pub const WIPED_FLAG: &str = "liaison.revoked_and_wiped";
+
+/// Whether a `localStorage` flag of the app is set (`"1"`).
+pub fn local_flag(key: &str) -> bool {
+    local_storage()
+        .and_then(|s| s.get_item(key).ok().flatten())
+        .is_some_and(|v| v == "1")
+}
+
+/// Sets or clears a `localStorage` flag of the app. Quiet when storage is unavailable.
+pub fn set_local_flag(key: &str, on: bool) {
+    if let Some(storage) = local_storage() {
+        let _ = if on {
+            storage.set_item(key, "1")
+        } else {
+            storage.remove_item(key)
+        };
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}

@@ -1,11 +1,16 @@
 //! What every screen shares: the open local store, the directory copy, the duty context,
 //! whether the device is online, and the handling units and working-day calendar last fetched. Provided once through context by [`crate::app::App`].
 
-use crate::storage::{Store, settings::keys};
+use crate::platform;
+use crate::storage::{DB_NAME, Store, settings::keys};
+use crate::sync::api::{DeviceState, Session, SignedInUser};
 use crate::sync::SyncEngine;
 use leptos::prelude::*;
 use liaison_domain::followup::{HandlingUnit, WorkCalendar};
 use liaison_domain::{Directory, DutyContext, default_categories};
+
+/// Time the screens get to write what they hold before a lock takes the key away.
+const LOCK_GRACE_MS: u32 = 300;
 
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -27,6 +32,9 @@ pub struct AppState {
     pub units: RwSignal<Vec<HandlingUnit>>,
     /// The working-day calendar last fetched; `None` until fetched once.
     pub calendar: RwSignal<Option<WorkCalendar>>,
+    /// The protected account unlocked on this tablet (see [`crate::protection`]); `None` while
+    /// the tablet is locked. The tablet's pages show only this account's records and drafts.
+    pub unlocked: RwSignal<Option<SignedInUser>>,
 }
 
 impl AppState {
@@ -48,6 +56,14 @@ impl AppState {
             .flatten()
             .unwrap_or_default();
         let calendar: Option<WorkCalendar> = store.get_setting(keys::CALENDAR).await.ok().flatten();
+        // A reload within the idle time stays unlocked (see `protection::resume`).
+        let mut unlocked = None;
+        if let Some((keys, session)) = crate::protection::resume(&store).await {
+            unlocked = Some(keys.user);
+            if session.is_some() {
+                sync.session.set(session);
+            }
+        }
         AppState {
             store: StoredValue::new_local(store),
             directory: RwSignal::new(directory),
@@ -58,7 +74,52 @@ impl AppState {
             sync,
             units: RwSignal::new(units),
             calendar: RwSignal::new(calendar),
+            unlocked: RwSignal::new(unlocked),
         }
+    }
+
+    /// A protected account was unlocked (its PIN, its password, or a new PIN): it uses the
+    /// tablet now, with its session if it has one (it syncs), on duty at the tablet's station.
+    pub async fn unlocked_as(&self, user: SignedInUser, session: Option<Session>) {
+        self.unlocked.set(Some(user.clone()));
+        self.records_version.update(|v| *v += 1);
+        crate::pages::sync::put_deputy_on_duty(*self, &user).await;
+        match session {
+            Some(session) => {
+                if let Err(e) = self
+                    .sync
+                    .signed_in(self.store(), session, self.records_version)
+                    .await
+                {
+                    self.sync.storage_error.set(Some(e));
+                }
+                self.refresh_follow_up_data().await;
+            }
+            None => self.sync.set_aside(),
+        }
+    }
+
+    /// Locks the tablet: what screens hold is written first (sealed), then every key and the
+    /// session leave memory and the tablet's pages show the lock screen. An office account's
+    /// session (not protected) is left alone.
+    pub async fn lock(&self) {
+        if self.unlocked.get_untracked().is_none() {
+            return;
+        }
+        self.flush.notify();
+        // Time for the screens' pending writes to start (they are sealed with the key).
+        gloo_timers::future::TimeoutFuture::new(LOCK_GRACE_MS).await;
+        crate::protection::lock(&self.store()).await;
+        if self
+            .sync
+            .session
+            .get_untracked()
+            .is_some_and(|s| crate::protection::is_protected(s.user.role))
+        {
+            self.sync.set_aside();
+        }
+        self.unlocked.set(None);
+        self.records_version.update(|v| *v += 1);
     }
 
     pub fn store(&self) -> Store {
@@ -152,6 +213,41 @@ impl AppState {
         {
             let _ = self.store().set_setting(keys::CALENDAR, &calendar).await;
             self.calendar.set(Some(calendar));
+        }
+    }
+
+    /// Asks the server whether this tablet is still enrolled: at start, when the network comes
+    /// back, every half minute and when the server stops taking the session. Revoked (a lost
+    /// tablet): everything stored here is deleted ([`AppState::wipe_revoked_tablet`]). Unknown
+    /// to the server: the enrolment is forgotten and the data kept (it may still be exported).
+    /// No answer decides nothing.
+    pub async fn check_enrollment(&self) {
+        let Some(enrollment) = self.sync.enrollment.get_untracked() else {
+            return;
+        };
+        match crate::sync::api::device_status(&enrollment.device_token).await {
+            Some(DeviceState::Revoked) => self.wipe_revoked_tablet().await,
+            Some(DeviceState::Unknown) => {
+                let _ = self.sync.set_enrollment(self.store(), None).await;
+            }
+            Some(DeviceState::Enrolled) | None => {}
+        }
+    }
+
+    /// A revoked tablet deletes its local database (records, drafts, photos, the outbox, the
+    /// session and the enrolment: unsynced work included, since whoever holds the tablet now is
+    /// not who it was lent to), leaves a note that it did so (no data in it), and starts afresh.
+    /// Other open tabs get the database's `versionchange`, let go of it and reload too.
+    async fn wipe_revoked_tablet(&self) {
+        self.sync.session.set(None);
+        platform::set_local_flag(platform::WIPED_FLAG, true);
+        self.store().close();
+        if let Err(error) = Store::delete_database(DB_NAME).await {
+            // Deleting waits for other connections; it still happens once they close.
+            leptos::logging::warn!("deleting the revoked tablet's data: {error}");
+        }
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
         }
     }
 

@@ -337,6 +337,46 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
+    /// Everything the app's IndexedDB database holds, as raw as a script on the page can read
+    /// it: each object store's records as JSON (`{"store": [records]}`), blobs and binary values
+    /// shown by size only. `{}` when there is no database. (`indexedDB.databases()` is asked
+    /// first: opening a missing database would create an empty one the app then cannot upgrade.)
+    pub async fn local_database_dump(&self) -> String {
+        let dump = self
+            .js(
+                "return (async () => {
+                   const known = await indexedDB.databases();
+                   if (!known.some(d => d.name === 'liaison')) return '{}';
+                   const db = await new Promise((resolve, reject) => {
+                     const r = indexedDB.open('liaison');
+                     r.onsuccess = () => resolve(r.result);
+                     r.onerror = () => reject(String(r.error));
+                   });
+                   const names = Array.from(db.objectStoreNames);
+                   if (names.length === 0) { db.close(); return '{}'; }
+                   const out = {};
+                   await new Promise((resolve, reject) => {
+                     const tx = db.transaction(names, 'readonly');
+                     for (const name of names) {
+                       const req = tx.objectStore(name).getAll();
+                       req.onsuccess = () => { out[name] = req.result; };
+                     }
+                     tx.oncomplete = resolve;
+                     tx.onerror = () => reject(String(tx.error));
+                   });
+                   db.close();
+                   return JSON.stringify(out, (key, value) =>
+                     value instanceof Blob ? `[blob of ${value.size} bytes]`
+                     : (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
+                       ? `[${value.byteLength} bytes]` : value);
+                 })()",
+            )
+            .await;
+        dump.as_str()
+            .unwrap_or_else(|| panic!("the database dump is text: {dump}"))
+            .to_owned()
+    }
+
     /// Waits until a script returns `true`.
     pub async fn wait_until(&self, what: &str, script: &str) {
         let deadline = Instant::now() + WAIT;

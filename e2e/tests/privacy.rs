@@ -6,7 +6,9 @@
 use liaison_domain::citizen::{CONSENT_NOTICE_VERSION, Consent};
 use liaison_domain::sync::MutationKind;
 use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
-use liaison_e2e::tablet::{DEPUTY, DEPUTY_ID, OFFICE, STATION, sign_in};
+use liaison_e2e::tablet::{
+    DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, capture, enroll, sign_in, wait_synced,
+};
 use liaison_e2e::{
     Browser, Driver, Server, api, api_bytes, api_sign_in, now_ms, push_as_new_tablet, today,
 };
@@ -179,4 +181,86 @@ async fn personal_data_is_masked_unmasked_for_a_purpose_and_the_viewing_audited(
 
     office.close().await;
     deputy.close().await;
+}
+
+/// A lost tablet is revoked by the station staff: at its next contact it deletes everything it
+/// stored (records, the outbox, the session and the enrolment) and says why. Synced work is safe
+/// on the server; the test also leaves one record unsynced, which goes too (whoever holds the
+/// tablet now is not who it was lent to).
+#[tokio::test(flavor = "current_thread")]
+async fn a_revoked_tablet_deletes_what_it_stored_at_its_next_contact() {
+    let mut server = Server::start();
+    let base = server.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&format!("{base}/")).await;
+    enroll(&browser, &base, "前台平板").await;
+    sign_in(&browser, &base, DEPUTY).await;
+    capture(&browser, "已同步的意见：路灯不亮").await;
+    wait_synced(&browser, "before revoking").await;
+    // One more, captured while the server is away: it waits in the outbox.
+    server.stop();
+    capture(&browser, "未同步的意见：楼道堆物").await;
+    let before = browser.local_database_dump().await;
+    for kept in ["已同步的意见", "未同步的意见", "device_token"] {
+        assert!(before.contains(kept), "the tablet holds {kept} before");
+    }
+    let enrollment: serde_json::Value = serde_json::from_str(&before).unwrap();
+    let device_id = enrollment["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|v| v.get("device_token").and(v.get("id")))
+        .and_then(|id| id.as_str())
+        .expect("the enrolment in settings")
+        .to_owned();
+
+    server.restart();
+    let staff = api_sign_in(&server, STAFF.0, STAFF.1).await;
+    let (status, body) = api(
+        "DELETE",
+        &server.url(&format!("/api/v1/devices/{device_id}")),
+        Some(&staff),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "revoking: {body}");
+
+    // The tablet notices at its next contact (the half-minute check, or the refused session),
+    // deletes its data, reloads and says why.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while browser
+        .js("return !!document.querySelector('#wiped-notice')")
+        .await
+        != json!(true)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked tablet did not delete its data"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let after = browser.local_database_dump().await;
+    for gone in ["已同步的意见", "未同步的意见", "device_token", "\"token\""] {
+        assert!(!after.contains(gone), "{gone} is still stored: {after}");
+    }
+    let text = browser.text("#wiped-notice").await;
+    assert!(text.contains("本机保存的全部数据已删除"), "{text}");
+    // Nobody is signed in and the tablet is no longer enrolled.
+    browser.goto(&format!("{base}/sync")).await;
+    browser.find("#sign-in-form").await;
+    assert!(
+        browser.text("#wiped-notice").await.contains("已删除"),
+        "the notice stays until dismissed"
+    );
+    browser.click("#wiped-notice button").await;
+    browser
+        .wait_until(
+            "the notice to go",
+            "return !document.querySelector('#wiped-notice')",
+        )
+        .await;
+    browser.close().await;
 }

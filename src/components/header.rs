@@ -39,6 +39,7 @@ pub fn Header(update_ready: RwSignal<bool>) -> impl IntoView {
                 <A href="/sync" attr:id="nav-sync">{tr("nav.sync")}</A>
             </nav>
             <SyncBadge engine=app.sync i18n=i18n/>
+            <crate::components::lock::LockButton/>
             <span
                 id="online-status"
                 class=move || if online.get() { "status online" } else { "status offline" }

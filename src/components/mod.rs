@@ -5,6 +5,7 @@ pub mod fetched;
 pub mod figures;
 pub mod header;
 pub mod item;
+pub mod lock;
 pub mod period;
 pub mod print;
 pub mod sync_status;

@@ -41,6 +41,15 @@ pub fn RecordScreen() -> impl IntoView {
     let session = app.sync.session;
     let data = Memo::new(move |_| {
         let item: LocalItem = loaded.get().and_then(Result::ok).flatten()?;
+        // A deputy opens only what it received (another deputy's record is "not found").
+        let own = app.unlocked.with(|u| {
+            u.as_ref()
+                .and_then(|u| u.deputy_id.as_ref())
+                .is_none_or(|d| *d == item.opinion.deputy_id)
+        });
+        if !own {
+            return None;
+        }
         let actor = session.with(|s| s.as_ref().and_then(|s| s.user.actor()));
         let colour = app.calendar.with(|calendar| {
             let calendar = calendar.clone().unwrap_or_else(WorkCalendar::weekdays_only);

@@ -30,6 +30,8 @@ pub fn RecordsScreen() -> impl IntoView {
         text: text.get_untracked(),
         category: Some(category.get_untracked()).filter(|c| !c.is_empty()),
         outcome: OutcomeKind::from_code(&outcome.get_untracked()),
+        // A deputy sees only what it received, never another deputy's records.
+        deputy_id: app.unlocked.with_untracked(|u| u.as_ref().and_then(|u| u.deputy_id.clone())),
     };
     let load = move |after: Option<OpinionId>| {
         let Some(duty) = app.duty.get_untracked() else {
@@ -37,6 +39,7 @@ pub fn RecordsScreen() -> impl IntoView {
             return;
         };
         let filter = filter();
+        let filter_deputy = filter.deputy_id.clone();
         leptos::task::spawn_local(async move {
             let store = app.store();
             match store
@@ -55,7 +58,12 @@ pub fn RecordsScreen() -> impl IntoView {
                 }
                 Err(e) => error.set(Some(e.message_key().to_owned())),
             }
-            total.set(store.count_opinions(&duty.station_id).await.ok());
+            // The station's count is not a deputy's own: shown only to station staff.
+            let station_count = match filter_deputy {
+                Some(_) => None,
+                None => store.count_opinions(&duty.station_id).await.ok(),
+            };
+            total.set(station_count);
         });
     };
     // Reload from the top when the station, the filters or the records change.

@@ -8,7 +8,9 @@ use crate::i18n::{I18n, text, text_with, tr, use_i18n};
 use crate::platform::{StorageEstimate, format_time};
 use crate::state::{AppState, use_app};
 use crate::storage::{RejectedMutation, StorageError};
-use crate::sync::api::{self, AccountError};
+use crate::components::lock::{ChoosePinForm, EnterPinForm};
+use crate::protection::{self, AfterSignIn, PinSetup, UnlockError};
+use crate::sync::api::{self, AccountError, Session};
 use leptos::prelude::*;
 use liaison_domain::{DutyContext, StationId};
 
@@ -79,6 +81,14 @@ fn AccountPanel() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<AccountError>);
     let busy = RwSignal::new(false);
+    // After a protected account's sign-in: a PIN to choose, or to enter (see `protection`).
+    let pin_setup = RwSignal::new(None::<PinSetup>);
+    let pin_entry = RwSignal::new(None::<Session>);
+    let unlock_error = RwSignal::new(None::<UnlockError>);
+    let pin_done = Callback::new(move |()| {
+        pin_setup.set(None);
+        pin_entry.set(None);
+    });
     let sign_in = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -89,7 +99,23 @@ fn AccountPanel() -> impl IntoView {
         let (user, pass) = (username.get_untracked(), password.get_untracked());
         leptos::task::spawn_local(async move {
             let device_token = engine.enrollment.get_untracked().map(|e| e.device_token);
+            unlock_error.set(None);
             match api::sign_in(user.trim(), &pass, device_token.as_deref()).await {
+                Ok(session) if protection::is_protected(session.user.role) => {
+                    password.set(String::new());
+                    match protection::after_sign_in(&app.store(), &session).await {
+                        Ok(AfterSignIn::Unlocked) => {
+                            app.unlocked_as(session.user.clone(), Some(session)).await;
+                        }
+                        Ok(AfterSignIn::ChoosePin(setup)) => pin_setup.set(Some(setup)),
+                        Ok(AfterSignIn::EnterPin) => pin_entry.set(Some(session)),
+                        Err(e) => {
+                            // Nothing unlocked: the session is not kept.
+                            api::sign_out(&session.token).await;
+                            unlock_error.set(Some(e));
+                        }
+                    }
+                }
                 Ok(session) => {
                     password.set(String::new());
                     put_deputy_on_duty(app, &session.user).await;
@@ -103,7 +129,9 @@ fn AccountPanel() -> impl IntoView {
                     app.refresh_follow_up_data().await;
                 }
                 Err(AccountError::DeviceNotEnrolled) => {
-                    // The enrolment was revoked: forget it, so the tablet can be enrolled again.
+                    // Revoked: the tablet deletes its data (and reloads). Otherwise the server
+                    // does not know it: forget the enrolment, so that it can be enrolled again.
+                    app.check_enrollment().await;
                     let _ = engine.set_enrollment(app.store(), None).await;
                     error.set(Some(AccountError::DeviceNotEnrolled));
                 }
@@ -115,7 +143,17 @@ fn AccountPanel() -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="account-title">
             <h2 id="account-title">{tr("account.title")}</h2>
-            {move || match engine.session.get() {
+            <Show when=move || unlock_error.with(Option::is_some)>
+                <p class="error" role="alert" id="unlock-error">{move || {
+                    unlock_error.get().map(|e| i18n.t(e.message_key())).unwrap_or_default()
+                }}</p>
+            </Show>
+            {move || if let Some(setup) = pin_setup.get() {
+                view! { <ChoosePinForm setup=setup on_done=pin_done/> }.into_any()
+            } else if let Some(session) = pin_entry.get() {
+                view! { <EnterPinForm session=session on_done=pin_done/> }.into_any()
+            } else {
+                match engine.session.get() {
                 Some(session) => view! {
                     <p id="signed-in-as">{move || text_with(
                         i18n.lang.get(),
@@ -149,6 +187,7 @@ fn AccountPanel() -> impl IntoView {
                         </button>
                     </form>
                 }.into_any(),
+                }
             }}
         </section>
     }
@@ -178,6 +217,11 @@ pub fn SignOut() -> impl IntoView {
         leptos::task::spawn_local(async move {
             if let Err(e) = engine.sign_out(app.store()).await {
                 engine.storage_error.set(Some(e));
+            }
+            if app.unlocked.get_untracked().is_some() {
+                protection::forget_session(&app.store()).await;
+                app.unlocked.set(None);
+                app.records_version.update(|v| *v += 1);
             }
             asking.set(None);
             busy.set(false);
@@ -242,7 +286,7 @@ pub fn SignOut() -> impl IntoView {
 
 /// A deputy who signs in is on duty at the tablet's station (or their own, on a tablet that is
 /// not enrolled), unless someone already chose a duty context for them.
-async fn put_deputy_on_duty(app: AppState, user: &api::SignedInUser) {
+pub async fn put_deputy_on_duty(app: AppState, user: &api::SignedInUser) {
     let Some(deputy_id) = user.deputy_id.clone() else {
         return;
     };

@@ -101,7 +101,7 @@ impl Store {
         store.put(&record).serde()?.await?;
         outbox::record(
             &tx,
-            MutationKind::MarkAttendance { mark: mark.clone() },
+            outbox::Outgoing::without_citizen(MutationKind::MarkAttendance { mark: mark.clone() })?,
             self.source.now_ms(),
         )
         .await?;

@@ -169,10 +169,10 @@ impl Store {
         follow_ups.put(&record).serde()?.await?;
         outbox::record(
             &tx,
-            MutationKind::RecordFollowUp {
+            outbox::Outgoing::without_citizen(MutationKind::RecordFollowUp {
                 opinion_id,
                 step: step.clone(),
-            },
+            })?,
             self.source.now_ms(),
         )
         .await?;

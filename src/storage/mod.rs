@@ -15,6 +15,17 @@
 //!   and this tablet's unsynced ones, and the status they lead to); recording a step.
 //! - [`attendance`]: duty attendance per station, deputy and day (the server's state and this
 //!   tablet's unsynced marks, merged); recording a sign-in or sign-out.
+//! - [`keyring`]: each account's data key as stored (wrapped by its PIN key and by the server's
+//!   key for it on this tablet), its sealed session, and the keys unlocked in memory
+//!   ([`Keys`]).
+//!
+//! **Personal data at rest** (issue 6). A citizen's name, phone and address are stored only
+//! sealed with the data key of the account that recorded them (AES-GCM, [`crate::crypto`]):
+//! in a draft (the whole draft is sealed) and in the outbox (the mutation is kept masked, its
+//! citizen sealed beside it and put back just before the push). Every record the lists show
+//! (`opinions`, `server_states`) is stored with the citizen [masked](liaison_domain::Citizen::masked):
+//! the tablet never shows more than the masked citizen, so it keeps no more. Without an unlocked
+//! account nothing with personal data is written ([`StorageError::Locked`]).
 //!
 //! Every write that belongs together runs in one transaction with `durability: "strict"`, so a
 //! power cut after "saved" is shown cannot lose it (Chromium defaults to relaxed durability).
@@ -24,6 +35,7 @@
 pub mod attendance;
 pub mod drafts;
 pub mod follow_ups;
+pub mod keyring;
 pub mod migrations;
 pub mod opinions;
 pub mod outbox;
@@ -42,6 +54,7 @@ use thiserror::Error;
 
 pub use drafts::DraftKey;
 pub use follow_ups::{FollowUpError, LocalItem};
+pub use keyring::{AccountKeys, Keys, SealedCitizen};
 pub use opinions::OpinionPage;
 pub use outbox::RejectedMutation;
 pub use photos::NewPhoto;
@@ -60,6 +73,7 @@ pub(crate) mod stores {
     pub const SERVER_STATES: &str = "server_states";
     pub const FOLLOW_UPS: &str = "follow_ups";
     pub const ATTENDANCE: &str = "attendance";
+    pub const KEYRING: &str = "keyring";
 }
 
 /// Where storage takes the time and the randomness for what it makes itself: this device's
@@ -122,6 +136,14 @@ pub enum StorageError {
     /// Anything else the browser reported. Nothing was written.
     #[error("local storage failed: {0}")]
     Failed(String),
+    /// Personal data would be written or read, and the account it belongs to is not unlocked
+    /// (nobody is, or it is another account's). Nothing was written.
+    #[error("locked: sign in or unlock to record personal data")]
+    Locked,
+    /// Sealing or opening failed (WebCrypto unavailable, or data that does not open). Nothing
+    /// was written.
+    #[error("encryption failed: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
 }
 
 impl StorageError {
@@ -133,6 +155,8 @@ impl StorageError {
             StorageError::Blocked => "storage.blocked",
             StorageError::Corrupt(_) => "storage.corrupt",
             StorageError::Failed(_) => "storage.failed",
+            StorageError::Locked => "storage.locked",
+            StorageError::Crypto(_) => "storage.crypto",
         }
     }
 }
@@ -171,6 +195,8 @@ pub type Result<T> = std::result::Result<T, StorageError>;
 pub struct Store {
     db: Database,
     source: Source,
+    /// The data keys unlocked in memory (shared by every clone of this handle).
+    keys: Keys,
 }
 
 impl Store {
@@ -194,7 +220,11 @@ impl Store {
     /// (tests: a controlled clock).
     pub async fn open_with(name: &str, version: u32, source: Source) -> Result<Store> {
         let db = migrations::open(name, version, &source).await?;
-        Ok(Store { db, source })
+        Ok(Store {
+            db,
+            source,
+            keys: Keys::default(),
+        })
     }
 
     /// Closes the connection so that a newer version can be opened (upgrade tests, app update).
@@ -220,6 +250,12 @@ impl Store {
             wasm_bindgen::closure::Closure::once_into_js(move |_: web_sys::Event| on_newer());
         let db: &web_sys::IdbDatabase = self.db.as_sys();
         db.set_onversionchange(Some(handler.unchecked_ref()));
+    }
+
+    /// The data keys unlocked in memory: who seals what is recorded now, and whose sealed work
+    /// can be opened to be pushed.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The schema version the connection is at.

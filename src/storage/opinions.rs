@@ -30,7 +30,21 @@ impl Store {
     /// Stores a newly captured opinion, records its `CreateOpinion` mutation in the outbox
     /// (next seq, stamped by the device clock), moves its photos from the draft to the opinion
     /// and deletes the draft, all in one transaction: either everything is saved or nothing is.
+    ///
+    /// A citizen's personal data is sealed with the unlocked account's key in the outbox, and
+    /// the record shown keeps it masked (see the module docs of [`super`]); with personal data
+    /// and nobody unlocked, nothing is saved ([`StorageError::Locked`]).
     pub async fn save_opinion(&self, opinion: &Opinion, draft: Option<&DraftKey>) -> Result<()> {
+        // Sealed before the transaction opens: it would end while WebCrypto works.
+        let outgoing = outbox::Outgoing::seal(
+            &self.keys,
+            &opinion.id.to_string(),
+            MutationKind::CreateOpinion {
+                opinion: Box::new(opinion.clone()),
+            },
+        )
+        .await?;
+        let shown = opinion.clone().with_citizen_masked();
         let tx = self.write_tx(&[
             stores::OPINIONS,
             stores::PHOTOS,
@@ -39,26 +53,23 @@ impl Store {
             stores::SYNC_META,
         ])?;
         tx.object_store(stores::OPINIONS)?
-            .put(opinion)
+            .put(&shown)
             .serde()?
             .await?;
-        outbox::record(
-            &tx,
-            MutationKind::CreateOpinion {
-                opinion: Box::new(opinion.clone()),
-            },
-            self.source.now_ms(),
-        )
-        .await?;
+        outbox::record(&tx, outgoing, self.source.now_ms()).await?;
         let photo_store = tx.object_store(stores::PHOTOS)?;
         for photo in &opinion.photos {
             photos::set_owner(&photo_store, photo.id, &PhotoOwner::Opinion(opinion.id)).await?;
         }
         if let Some(key) = draft {
-            tx.object_store(stores::DRAFTS)?
-                .delete(key.as_str())
-                .primitive()?
-                .await?;
+            let drafts = tx.object_store(stores::DRAFTS)?;
+            drafts.delete(key.as_str()).primitive()?.await?;
+            if let Some(account) = self.keys.unlocked() {
+                drafts
+                    .delete(super::drafts::sealed_key(&account, key).as_str())
+                    .primitive()?
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -72,7 +83,7 @@ impl Store {
         let store = tx.object_store(stores::OPINIONS)?;
         let requests = batch
             .iter()
-            .map(|o| store.put(o).serde())
+            .map(|o| store.put(o.clone().with_citizen_masked()).serde())
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for request in requests {
             request.await?;
@@ -150,7 +161,7 @@ impl Store {
             after.is_some(),
         );
         // Without a text filter the first window fills the page; with one, read more at a time.
-        let mut window = if filter.text.trim().is_empty() {
+        let mut window = if filter.text.trim().is_empty() && filter.deputy_id.is_none() {
             limit + 1
         } else {
             TEXT_SEARCH_WINDOW

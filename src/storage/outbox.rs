@@ -1,8 +1,8 @@
 //! The sync outbox: this device's numbered [`Mutation`]s, waiting to be pushed, and `sync_meta`,
 //! the device's sync bookkeeping.
 //!
-//! - `outbox`, keyed by the mutation's `seq` (a number): `{seq, state, mutation, rejection?}`,
-//!   where `state` is `"pending"` (not yet acknowledged by the server) or `"rejected"` (the server
+//! - `outbox`, keyed by the mutation's `seq` (a number): `{seq, state, mutation, rejection?,
+//!   sealed_citizen?}`, where `state` is `"pending"` (not yet acknowledged by the server) or `"rejected"` (the server
 //!   refused it; kept with its code and message and shown, never dropped). The `by_state` index
 //!   (`[state, seq]`) lists either kind oldest first without a scan.
 //! - `sync_meta`, one record: this device's [`ClientId`] (made once, in the v3 upgrade), the next
@@ -10,9 +10,15 @@
 //!
 //! A local change records its mutation with [`record`] inside the change's own transaction, so
 //! the change and its mutation are stored together or not at all, and seqs stay dense.
+//!
+//! A mutation that carries a citizen's personal data is stored with the citizen masked and the
+//! original sealed beside it ([`Outgoing::seal`], before the transaction: WebCrypto cannot run
+//! inside one); what is read for a push gets it back ([`Store::pending_mutations_after`]), and
+//! everything else (the records shown, the export) reads the masked mutation.
 
 use super::attendance::{self, AttendanceRecord};
 use super::follow_ups;
+use super::keyring::{self, Keys, SealedCitizen};
 use super::{Result, StorageError, Store, stores};
 use indexed_db_futures::KeyRange;
 use indexed_db_futures::prelude::*;
@@ -84,9 +90,12 @@ struct Rejection {
 pub(crate) struct OutboxRecord {
     seq: u64,
     state: String,
+    /// With its citizen masked when `sealed_citizen` is there.
     mutation: Mutation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rejection: Option<Rejection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_citizen: Option<SealedCitizen>,
 }
 
 impl OutboxRecord {
@@ -96,7 +105,38 @@ impl OutboxRecord {
             state: PENDING.to_owned(),
             mutation,
             rejection: None,
+            sealed_citizen: None,
         }
+    }
+}
+
+/// A local change's mutation, ready for the outbox: a citizen it carries masked, the original
+/// sealed beside it by the unlocked account.
+pub(crate) struct Outgoing {
+    kind: MutationKind,
+    sealed: Option<SealedCitizen>,
+}
+
+impl Outgoing {
+    /// Seals the citizen `kind` carries (about the record `record_id`), if it has personal
+    /// data: [`StorageError::Locked`] when nobody is unlocked.
+    pub(crate) async fn seal(keys: &Keys, record_id: &str, kind: MutationKind) -> Result<Outgoing> {
+        let Some(citizen) = kind.citizen().cloned() else {
+            return Ok(Outgoing { kind, sealed: None });
+        };
+        let sealed = keyring::seal_citizen(keys, record_id, &citizen).await?;
+        Ok(Outgoing {
+            kind: kind.with_citizen(citizen.masked()),
+            sealed,
+        })
+    }
+
+    /// A mutation without a citizen (a follow-up step, an attendance mark).
+    pub(crate) fn without_citizen(kind: MutationKind) -> Result<Outgoing> {
+        if kind.citizen().is_some() {
+            return Err(StorageError::Locked);
+        }
+        Ok(Outgoing { kind, sealed: None })
     }
 }
 
@@ -219,15 +259,14 @@ pub(super) async fn all_in(tx: &Transaction<'_>) -> Result<Vec<Mutation>> {
 /// advances `sync_meta`. Returns the mutation.
 pub(super) async fn record(
     tx: &Transaction<'_>,
-    kind: MutationKind,
+    outgoing: Outgoing,
     now_ms: u64,
 ) -> Result<Mutation> {
     let mut meta = read_meta(tx).await?;
-    let mutation = meta.issue(kind, now_ms);
-    let put = tx
-        .object_store(stores::OUTBOX)?
-        .put(OutboxRecord::pending(mutation.clone()))
-        .serde()?;
+    let mutation = meta.issue(outgoing.kind, now_ms);
+    let mut entry = OutboxRecord::pending(mutation.clone());
+    entry.sealed_citizen = outgoing.sealed;
+    let put = tx.object_store(stores::OUTBOX)?.put(entry).serde()?;
     let meta_put = tx
         .object_store(stores::SYNC_META)?
         .put(&meta)
@@ -282,9 +321,53 @@ impl Store {
         self.pending_mutations_after(Seq::NONE, limit).await
     }
 
-    /// Up to `limit` pending mutations after seq `after`, oldest first: the push after the one
-    /// on its way (whose entries stay pending until its answer is applied).
+    /// Up to `limit` pending mutations after seq `after`, oldest first, each with its sealed
+    /// citizen put back: the push after the one on its way (whose entries stay pending until its
+    /// answer is applied). The batch ends before the first entry whose account's key is not
+    /// unlocked ([`Keys`]): seqs are pushed in order, so the rest waits for that key;
+    /// [`StorageError::Locked`] when that is the very first.
     pub async fn pending_mutations_after(&self, after: Seq, limit: u32) -> Result<Vec<Mutation>> {
+        let entries = self.pending_entries_after(after, limit).await?;
+        let mut batch = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some(sealed) = &entry.sealed_citizen else {
+                batch.push(entry.mutation);
+                continue;
+            };
+            let record_id = entry
+                .mutation
+                .kind
+                .opinion_id()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+            match keyring::open_citizen(&self.keys, &record_id, sealed).await? {
+                Some(citizen) => {
+                    let mut mutation = entry.mutation;
+                    mutation.kind = mutation.kind.with_citizen(citizen);
+                    batch.push(mutation);
+                }
+                None if batch.is_empty() => return Err(StorageError::Locked),
+                None => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The accounts whose sealed work waits in the outbox and whose keys are not unlocked: whose
+    /// keys a push needs from the server.
+    pub async fn outbox_accounts_locked(&self) -> Result<Vec<String>> {
+        let entries = self.pending_entries_after(Seq::NONE, u32::MAX).await?;
+        let mut names: Vec<String> = entries
+            .into_iter()
+            .filter_map(|e| e.sealed_citizen.map(|s| s.by))
+            .filter(|by| !self.keys.has_key_of(by))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn pending_entries_after(&self, after: Seq, limit: u32) -> Result<Vec<OutboxRecord>> {
         let tx = self.read_tx(&[stores::OUTBOX])?;
         let store = tx.object_store(stores::OUTBOX)?;
         let range = KeyRange::Bound(
@@ -303,7 +386,7 @@ impl Store {
             .with_limit(limit)
             .primitive()?
             .await?;
-        Ok(records(values)?.into_iter().map(|r| r.mutation).collect())
+        records(values)
     }
 
     /// Takes in the server's answer to a push, in one transaction: the refused mutations are kept,

@@ -89,6 +89,8 @@ impl Store {
         for change in &page.changes {
             match change {
                 Change::Opinion { state, .. } => {
+                    // Kept and shown with the citizen masked: the tablet never shows more.
+                    let state = &state.clone().with_citizen_masked();
                     writes.push(states.put(state).serde()?);
                     match local_view(state.id(), Some(state), &pending) {
                         Some(opinion) => {

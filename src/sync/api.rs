@@ -195,6 +195,84 @@ pub async fn sign_out(token: &str) {
     let _ = send(bearer(Request::delete("/api/v1/session"), token), None).await;
 }
 
+/// Where this tablet's enrolment stands, as the server tells the holder of its device token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    Enrolled,
+    /// Revoked (reported lost, or retired): the tablet deletes its local data.
+    Revoked,
+    /// The server does not know the token (its data was replaced): forget the enrolment, keep
+    /// the data.
+    Unknown,
+}
+
+/// Asks the server whether this tablet is still enrolled (`POST /devices/status`, no session
+/// needed, so a locked or signed-out tablet asks too). `None`: no usable answer (offline, a
+/// captive portal): nothing is decided on that.
+pub async fn device_status(device_token: &str) -> Option<DeviceState> {
+    #[derive(Deserialize)]
+    struct Answer {
+        state: DeviceState,
+    }
+    let body = serde_json::json!({ "device_token": device_token });
+    let (status, text) = send(Request::post("/api/v1/devices/status"), Some(body.to_string())).await?;
+    if status != 200 {
+        return None;
+    }
+    serde_json::from_str::<Answer>(&text).ok().map(|a| a.state)
+}
+
+/// Bytes of a device key (an AES-256 key).
+pub const DEVICE_KEY_LEN: usize = 32;
+
+/// The server's keys for accounts on this tablet (`POST /device-keys`): the signed-in account's
+/// (made on its first ask) and those of `others` that signed in here before, by username. Only
+/// a session on an enrolled tablet gets any.
+pub async fn device_keys(
+    token: &str,
+    others: &[String],
+) -> Result<Vec<(String, [u8; DEVICE_KEY_LEN])>, AccountError> {
+    #[derive(Deserialize)]
+    struct Key {
+        username: String,
+        key: String,
+    }
+    #[derive(Deserialize)]
+    struct Answer {
+        keys: Vec<Key>,
+    }
+    let body = serde_json::json!({ "usernames": others });
+    let (status, text) = send(
+        bearer(Request::post("/api/v1/device-keys"), token),
+        Some(body.to_string()),
+    )
+    .await
+    .ok_or(AccountError::Unreachable)?;
+    match status {
+        200 => {
+            use base64::Engine;
+            let answer: Answer =
+                serde_json::from_str(&text).map_err(|_| AccountError::Unreachable)?;
+            Ok(answer
+                .keys
+                .into_iter()
+                .filter_map(|k| {
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(k.key)
+                        .ok()?;
+                    Some((k.username, bytes.try_into().ok()?))
+                })
+                .collect())
+        }
+        401 => Err(AccountError::Forbidden),
+        _ => Err(match error_code(&text) {
+            Some(code) => AccountError::Refused(code),
+            None => AccountError::Unreachable,
+        }),
+    }
+}
+
 /// Enrols this tablet to `station` with a station staff member's session.
 pub async fn enroll(
     token: &str,

@@ -106,7 +106,16 @@ pub struct SyncEngine {
 impl SyncEngine {
     /// The engine with what the store remembers (session, enrolment, last success).
     pub async fn load(store: &Store) -> SyncEngine {
-        let session: Option<Session> = store.get_setting(keys::SESSION).await.ok().flatten();
+        let mut session: Option<Session> = store.get_setting(keys::SESSION).await.ok().flatten();
+        // A protected account's session is kept only sealed (an app before version 7 stored it
+        // in clear): that account signs in again.
+        if session
+            .as_ref()
+            .is_some_and(|s| crate::protection::is_protected(s.user.role))
+        {
+            session = None;
+            let _ = store.set_setting(keys::SESSION, &None::<Session>).await;
+        }
         let enrollment: Option<Enrollment> =
             store.get_setting(keys::ENROLLMENT).await.ok().flatten();
         let last_success_ms: Option<u64> = store.get_setting(keys::LAST_SYNC).await.ok().flatten();
@@ -195,7 +204,11 @@ impl SyncEngine {
         self.phase.set(Phase::Syncing);
         let round_store = store.clone();
         let outcome = lock::run_exclusive(lock::SYNC_LOCK, async move {
-            round::run_round(&round_store, &session).await
+            // Locked accounts' sealed work is opened for this push only.
+            crate::protection::open_waiting_work(&round_store, &session).await;
+            let outcome = round::run_round(&round_store, &session).await;
+            round_store.keys().forget_others();
+            outcome
         })
         .await;
         let next_ms = match outcome {
@@ -317,22 +330,30 @@ impl SyncEngine {
         }));
     }
 
-    /// Keeps a new session and syncs with it.
+    /// Keeps a new session and syncs with it. A protected account's session is kept in memory
+    /// only (and sealed with its keys, see [`crate::protection`]); any other is stored.
     pub async fn signed_in(
         self,
         store: Store,
         session: Session,
         records_changed: RwSignal<u32>,
     ) -> Result<(), StorageError> {
-        store
-            .set_setting(keys::SESSION, &Some(session.clone()))
-            .await?;
+        let stored = (!crate::protection::is_protected(session.user.role)).then(|| session.clone());
+        store.set_setting(keys::SESSION, &stored).await?;
         self.session.set(Some(session));
         self.problem.set(None);
         self.reset_backoff();
         self.listen(store.clone(), records_changed);
         self.sync_now(store, records_changed);
         Ok(())
+    }
+
+    /// Stops syncing with the session in memory (the account was locked; its session stays
+    /// sealed with its keys).
+    pub fn set_aside(self) {
+        self.session.set(None);
+        self.timer.set_value(None);
+        self.events.set_value(None);
     }
 
     /// Forgets the session (after telling the server, best effort). The outbox stays; it is
@@ -369,10 +390,11 @@ impl SyncEngine {
             token: session.token,
             user,
         };
-        if store
-            .set_setting(keys::SESSION, &Some(session.clone()))
-            .await
-            .is_ok()
+        if crate::protection::is_protected(session.user.role)
+            || store
+                .set_setting(keys::SESSION, &Some(session.clone()))
+                .await
+                .is_ok()
         {
             self.session.set(Some(session));
         }

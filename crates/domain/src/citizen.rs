@@ -99,6 +99,19 @@ impl Citizen {
         self.name.is_some() || self.phone.is_some() || self.address.is_some()
     }
 
+    /// The citizen as kept wherever personal data is masked (the server's item view, and every
+    /// record a tablet stores): the name cut to its first character and stars, no phone, no
+    /// address; anonymity and consent kept. Masking twice changes nothing.
+    pub fn masked(&self) -> Citizen {
+        Citizen {
+            anonymous: self.anonymous,
+            name: self.name.as_deref().map(mask_name),
+            phone: None,
+            address: None,
+            consent: self.consent.clone(),
+        }
+    }
+
     /// One line for lists: masked name and phone, or "anonymous" left to the caller.
     pub fn masked_summary(&self) -> Option<String> {
         let parts: Vec<String> = [
@@ -183,6 +196,29 @@ mod tests {
         };
         assert_eq!(c.masked_summary().as_deref(), Some("李* 139****1111"));
         assert_eq!(Citizen::default().masked_summary(), None);
+    }
+
+    #[test]
+    fn a_masked_citizen_keeps_no_personal_data_and_masking_again_changes_nothing() {
+        let c = Citizen {
+            anonymous: false,
+            name: Some("王小明".into()),
+            phone: Phone::parse("13812341234"),
+            address: Some("幸福里 3 号楼".into()),
+            consent: Some(Consent {
+                notice_version: CONSENT_NOTICE_VERSION.into(),
+                given_at_ms: 1,
+            }),
+        };
+        let masked = c.masked();
+        let text = serde_json::to_string(&masked).unwrap();
+        for secret in ["小明", "13812341234", "1234", "幸福里"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(masked.name.as_deref(), Some("王**"));
+        assert_eq!(masked.consent, c.consent, "the consent stays");
+        assert_eq!(masked.masked(), masked);
+        assert_eq!(Citizen::default().masked(), Citizen::default());
     }
 
     #[test]

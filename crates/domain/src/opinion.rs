@@ -438,6 +438,12 @@ pub struct Opinion {
 }
 
 impl Opinion {
+    /// The opinion with its citizen [masked](Citizen::masked).
+    pub fn with_citizen_masked(mut self) -> Opinion {
+        self.citizen = self.citizen.masked();
+        self
+    }
+
     /// Case-insensitive search over the texts a deputy would remember an opinion by. Personal
     /// data is deliberately not searched, so a search never reveals it.
     pub fn matches_text(&self, query: &str) -> bool {
@@ -462,13 +468,20 @@ pub struct OpinionFilter {
     pub text: String,
     pub category: Option<String>,
     pub outcome: Option<OutcomeKind>,
+    /// Only this deputy's records: on a shared tablet, a deputy sees only what it received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deputy_id: Option<DeputyId>,
 }
 
 impl OpinionFilter {
     pub fn matches(&self, opinion: &Opinion) -> bool {
-        self.category
+        self.deputy_id
             .as_ref()
-            .is_none_or(|c| &opinion.category == c)
+            .is_none_or(|d| &opinion.deputy_id == d)
+            && self
+                .category
+                .as_ref()
+                .is_none_or(|c| &opinion.category == c)
             && self.outcome.is_none_or(|o| opinion.outcome.kind() == o)
             && opinion.matches_text(&self.text)
     }
@@ -738,6 +751,7 @@ mod tests {
             text: text.into(),
             category: category.map(Into::into),
             outcome,
+            deputy_id: None,
         };
         assert!(f("", None, None).matches(&opinion));
         assert!(f("停车", None, None).matches(&opinion));
@@ -753,6 +767,12 @@ mod tests {
             !f("1381234", None, None).matches(&opinion),
             "phones are not searchable"
         );
+        let of = |deputy: &str| OpinionFilter {
+            deputy_id: Some(deputy.into()),
+            ..OpinionFilter::default()
+        };
+        assert!(of("dep-1").matches(&opinion), "the deputy's own");
+        assert!(!of("dep-2").matches(&opinion), "never another deputy's");
     }
 
     #[test]

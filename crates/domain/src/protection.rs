@@ -202,8 +202,13 @@ pub struct IdleLock {
 
 impl IdleLock {
     pub fn new(now_ms: u64) -> IdleLock {
+        IdleLock::after(AUTO_LOCK_AFTER_MS, now_ms)
+    }
+
+    /// A lock after `after_ms` of idleness, never longer than [`AUTO_LOCK_AFTER_MS`].
+    pub fn after(after_ms: u64, now_ms: u64) -> IdleLock {
         IdleLock {
-            after_ms: AUTO_LOCK_AFTER_MS,
+            after_ms: after_ms.min(AUTO_LOCK_AFTER_MS),
             last_activity_ms: now_ms,
         }
     }

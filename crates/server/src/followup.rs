@@ -55,7 +55,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use liaison_domain::citizen::mask_name;
 use liaison_domain::followup::{
     Action, CHINA_UTC_OFFSET_MINUTES, Date, DeadlineColour, FollowUp, HandlingUnit, ItemView,
     LedgerQuery, LedgerRow, StatusKind, StepRequest, TransitionError, WorkCalendar,
@@ -331,13 +330,10 @@ pub(crate) async fn ledger_items(
     Ok(items)
 }
 
-/// The opinion as the item view shows it: name masked, phone and address left out (the masked
-/// line is sent beside it, [`ItemView::citizen_masked`]), consent kept.
-fn masked(mut opinion: Opinion) -> Opinion {
-    opinion.citizen.name = opinion.citizen.name.as_deref().map(mask_name);
-    opinion.citizen.phone = None;
-    opinion.citizen.address = None;
-    opinion
+/// The opinion as the item view shows it: [`Opinion::with_citizen_masked`] (the masked line with
+/// the phone's ends is sent beside it, [`ItemView::citizen_masked`]).
+fn masked(opinion: Opinion) -> Opinion {
+    opinion.with_citizen_masked()
 }
 
 /// The item view of `replica` for `auth`, who may read it, with the deadline's colour on

@@ -10,7 +10,8 @@
 //! (the queue of photos not yet on the server; queues the photos of saved opinions),
 //! `v6_follow_ups_and_attendance` (each opinion's follow-up history as shown, and duty
 //! attendance; sets the pull cursor back to the start so that the steps and attendance an older
-//! app skipped are pulled).
+//! app skipped are pulled), `v7_keyring` (each account's wrapped keys; the citizen masked in
+//! every stored record).
 //!
 //! A step is synchronous; one that converts data issues its IndexedDB requests with `web_sys` on
 //! [`Upgrade::tx`] and chains them through their `onsuccess` callbacks, so the whole conversion
@@ -26,6 +27,7 @@ mod v3_outbox;
 mod v4_server_states;
 mod v5_photo_uploads;
 mod v6_follow_ups_and_attendance;
+mod v7_keyring;
 
 use super::{Result, Source, StorageError};
 use indexed_db_futures::database::Database;
@@ -35,7 +37,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 /// The schema version this build of the app expects.
-pub const CURRENT_VERSION: u32 = 6;
+pub const CURRENT_VERSION: u32 = 7;
 
 /// What a step gets: the database (to create stores) and the upgrade transaction (to change
 /// stores that already exist: indexes, data conversion), and the time and random bytes a step may
@@ -57,6 +59,7 @@ const STEPS: [Step; CURRENT_VERSION as usize] = [
     v4_server_states::apply,
     v5_photo_uploads::apply,
     v6_follow_ups_and_attendance::apply,
+    v7_keyring::apply,
 ];
 
 pub(super) async fn open(name: &str, version: u32, source: &Source) -> Result<Database> {

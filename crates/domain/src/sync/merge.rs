@@ -99,6 +99,18 @@ pub struct OpinionReplica {
 }
 
 impl OpinionReplica {
+    /// The replica with the citizen [masked](Citizen::masked) in the opinion as created and in
+    /// any later edit of it: what a tablet stores of a record it pulled.
+    pub fn with_citizen_masked(mut self) -> OpinionReplica {
+        if let Some(created) = &mut self.created {
+            created.value.citizen = created.value.citizen.masked();
+        }
+        if let Some(citizen) = &mut self.citizen {
+            citizen.value = citizen.value.masked();
+        }
+        self
+    }
+
     /// A replica that has seen nothing about `id` yet.
     pub fn new(id: OpinionId) -> Self {
         OpinionReplica {

@@ -118,6 +118,38 @@ pub enum MutationKind {
 }
 
 impl MutationKind {
+    /// The citizen's personal data this mutation carries, if any: a new opinion's citizen, or
+    /// an edit of the citizen. What a tablet seals in its outbox.
+    pub fn citizen(&self) -> Option<&Citizen> {
+        match self {
+            MutationKind::CreateOpinion { opinion } => Some(&opinion.citizen),
+            MutationKind::SetOpinionFields { fields, .. } => {
+                fields.iter().find_map(|field| match field {
+                    OpinionFieldValue::Citizen(citizen) => Some(citizen),
+                    _ => None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The mutation with the citizen it carries (if any) replaced by `citizen`: masked for what
+    /// a tablet keeps in clear, the sealed original put back before it is pushed.
+    pub fn with_citizen(mut self, citizen: Citizen) -> MutationKind {
+        match &mut self {
+            MutationKind::CreateOpinion { opinion } => opinion.citizen = citizen,
+            MutationKind::SetOpinionFields { fields, .. } => {
+                for field in fields.iter_mut() {
+                    if let OpinionFieldValue::Citizen(c) = field {
+                        *c = citizen.clone();
+                    }
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// The wire name (the `type` tag).
     pub fn name(&self) -> &'static str {
         match self {
