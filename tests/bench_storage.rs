@@ -171,7 +171,9 @@ fn now() -> f64 {
 
 async fn fresh(name: &str) -> Store {
     Store::delete_database(name).await.unwrap();
-    Store::open_named(name).await.unwrap()
+    let store = Store::open_named(name).await.unwrap();
+    common::unlock(&store, "deputy").await;
+    store
 }
 
 async fn drop_db(store: Store, name: &str) {

@@ -25,9 +25,11 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 async fn fresh(name: &str, clock: &Rc<Cell<u64>>) -> Store {
     Store::delete_database(name).await.unwrap();
-    Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
         .await
-        .unwrap()
+        .unwrap();
+    common::unlock(&store, "deputy").await;
+    store
 }
 
 fn other_client() -> ClientId {

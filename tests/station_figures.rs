@@ -44,6 +44,7 @@ async fn station_with_records(name: &str) -> Store {
     let referred = opinion(2, "st-a", "parking", OutcomeKind::ToBeReferred);
     let waiting = opinion(3, "st-a", "roads_lighting", OutcomeKind::ToBeReferred);
     let elsewhere = opinion(4, "st-b", "parking", OutcomeKind::AnsweredOnSpot);
+    common::unlock(&store, "deputy").await;
     for o in [&answered, &referred, &waiting, &elsewhere] {
         store.save_opinion(o, None).await.unwrap();
     }

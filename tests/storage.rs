@@ -21,7 +21,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 async fn fresh(name: &str) -> Store {
     Store::delete_database(name).await.unwrap();
-    Store::open_named(name).await.unwrap()
+    let store = Store::open_named(name).await.unwrap();
+    common::unlock(&store, "deputy").await;
+    store
 }
 
 #[wasm_bindgen_test]
@@ -30,7 +32,8 @@ async fn an_opinion_round_trips_with_every_field() {
     let saved = opinion(1, "st-a", "parking", OutcomeKind::NotAccepted);
     store.save_opinion(&saved, None).await.unwrap();
     let loaded = store.get_opinion(saved.id).await.unwrap().expect("stored");
-    assert_eq!(loaded, saved);
+    // Shown (and so stored) with the citizen masked; the outbox keeps it sealed for the push.
+    assert_eq!(loaded, saved.clone().with_citizen_masked());
     assert_eq!(store.count_opinions(&"st-a".into()).await.unwrap(), 1);
     assert_eq!(store.count_opinions(&"st-b".into()).await.unwrap(), 0);
     store.close();
@@ -259,6 +262,7 @@ async fn upgrading_from_schema_v4_queues_the_photos_of_saved_opinions_only() {
     let name = "test-upgrade-v4-photos";
     Store::delete_database(name).await.unwrap();
     let v4 = Store::open_at_version(name, 4).await.unwrap();
+    common::unlock(&v4, "deputy").await;
     let ctx = context("st-a");
     let key = DraftKey::for_context(&ctx);
     let mut saved = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
@@ -294,6 +298,7 @@ async fn upgrading_from_schema_v4_queues_the_photos_of_saved_opinions_only() {
     v4.close();
 
     let current = Store::open_named(name).await.unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
     let queued = current.photos_to_upload(10).await.unwrap();
     assert_eq!(
@@ -314,6 +319,7 @@ async fn upgrading_from_schema_v5_keeps_everything_adds_follow_ups_and_attendanc
     let v5 = Store::open_with(name, 5, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&v5, "deputy").await;
     assert_eq!(v5.version(), 5);
     let ctx = context("st-a");
     let key = DraftKey::for_context(&ctx);
@@ -364,18 +370,22 @@ async fn upgrading_from_schema_v5_keeps_everything_adds_follow_ups_and_attendanc
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
         .await
         .unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
     // Nothing lost: records, draft, photo and its upload mark, outbox, client id.
     assert_eq!(
         current.get_opinion(saved.id).await.unwrap(),
-        Some(saved.clone())
+        Some(saved.clone().with_citizen_masked())
     );
     assert_eq!(
         current.get_opinion(unsynced.id).await.unwrap(),
-        Some(unsynced.clone())
+        Some(unsynced.clone().with_citizen_masked())
     );
     for o in &pulled {
-        assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
+        assert_eq!(
+            current.get_opinion(o.id).await.unwrap(),
+            Some(o.clone().with_citizen_masked())
+        );
     }
     assert_eq!(current.load_draft(&key).await.unwrap(), Some(draft));
     assert_eq!(
@@ -476,7 +486,7 @@ async fn upgrading_from_schema_v5_keeps_everything_adds_follow_ups_and_attendanc
     );
     assert_eq!(
         current.get_opinion(unsynced.id).await.unwrap(),
-        Some(unsynced)
+        Some(unsynced.with_citizen_masked())
     );
     assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
     // Sync bookkeeping went on where it was: the next entry is seq 3, stamped after the last
@@ -541,6 +551,7 @@ async fn upgrading_from_schema_v1_keeps_the_data_and_indexes_it() {
     let name = "test-upgrade";
     Store::delete_database(name).await.unwrap();
     let v1 = Store::open_at_version(name, 1).await.unwrap();
+    common::unlock(&v1, "deputy").await;
     assert_eq!(v1.version(), 1);
     let old: Vec<Opinion> = (0..20)
         .map(|n| {
@@ -562,9 +573,13 @@ async fn upgrading_from_schema_v1_keeps_the_data_and_indexes_it() {
     v1.close();
 
     let current = Store::open_named(name).await.unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
     for o in &old {
-        assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
+        assert_eq!(
+            current.get_opinion(o.id).await.unwrap(),
+            Some(o.clone().with_citizen_masked())
+        );
     }
     assert_eq!(current.load_draft(&key).await.unwrap(), Some(draft));
     // The index added in v2 covers records written at v1.
@@ -588,6 +603,7 @@ async fn an_open_tab_lets_go_when_another_tab_opens_a_newer_version() {
     let name = "test-version-change";
     Store::delete_database(name).await.unwrap();
     let older = Store::open_at_version(name, 1).await.unwrap();
+    common::unlock(&older, "deputy").await;
     let notified = std::rc::Rc::new(std::cell::Cell::new(false));
     let seen = notified.clone();
     let handle = older.clone();
@@ -597,6 +613,7 @@ async fn an_open_tab_lets_go_when_another_tab_opens_a_newer_version() {
     });
     // Without the handler this open would wait forever on the older connection.
     let newer = Store::open_named(name).await.unwrap();
+    common::unlock(&newer, "deputy").await;
     assert!(notified.get());
     assert_eq!(newer.version(), migrations::CURRENT_VERSION);
     newer.close();
@@ -621,9 +638,11 @@ fn seqs(mutations: &[Mutation]) -> Vec<u64> {
 
 async fn fresh_with_clock(name: &str, clock: &Rc<Cell<u64>>) -> Store {
     Store::delete_database(name).await.unwrap();
-    Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
         .await
-        .unwrap()
+        .unwrap();
+    common::unlock(&store, "deputy").await;
+    store
 }
 
 #[wasm_bindgen_test]
@@ -751,10 +770,12 @@ async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with
     let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
         .await
         .unwrap();
+    common::unlock(&store, "deputy").await;
     assert_eq!(
         store.rejected_mutations().await.unwrap(),
         vec![RejectedMutation {
-            mutation: refused,
+            // Listed as shown: the citizen masked (its sealed original stays for a resend).
+            mutation: masked(refused),
             code: RejectCode::Forbidden,
             message: "not your station".into(),
             transition: None,
@@ -762,7 +783,7 @@ async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with
     );
     assert_eq!(
         store.get_opinion(saved[1].id).await.unwrap(),
-        Some(saved[1].clone())
+        Some(saved[1].clone().with_citizen_masked())
     );
     let export: serde_json::Value =
         serde_json::from_str(&store.export_unsynced().await.unwrap()).unwrap();
@@ -798,10 +819,12 @@ async fn the_client_id_and_pull_cursor_are_kept_across_reopenings() {
     let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 7))
         .await
         .unwrap();
+    common::unlock(&store, "deputy").await;
     assert_eq!(store.client_id().await.unwrap(), id);
     assert_eq!(store.pull_cursor().await.unwrap(), Cursor(42));
     store.close();
     let store = Store::open_named(name).await.unwrap();
+    common::unlock(&store, "deputy").await;
     assert_eq!(store.client_id().await.unwrap(), id);
     store.close();
 
@@ -813,6 +836,7 @@ async fn the_client_id_and_pull_cursor_are_kept_across_reopenings() {
     )
     .await
     .unwrap();
+    common::unlock(&other, "deputy").await;
     assert_ne!(other.client_id().await.unwrap(), id);
     other.close();
     Store::delete_database("test-outbox-client-id-2")
@@ -825,6 +849,7 @@ async fn upgrading_from_schema_v2_queues_every_stored_opinion_as_a_create_in_id_
     let name = "test-upgrade-v2";
     Store::delete_database(name).await.unwrap();
     let v2 = Store::open_at_version(name, 2).await.unwrap();
+    common::unlock(&v2, "deputy").await;
     assert_eq!(v2.version(), 2);
     // More than one page of the conversion (200), written in reverse id order.
     let mut old: Vec<Opinion> = (0..450)
@@ -857,6 +882,7 @@ async fn upgrading_from_schema_v2_queues_every_stored_opinion_as_a_create_in_id_
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
     let client = current.client_id().await.unwrap();
     let pending = current.pending_mutations(1000).await.unwrap();
@@ -874,7 +900,10 @@ async fn upgrading_from_schema_v2_queues_every_stored_opinion_as_a_create_in_id_
     assert_eq!(current.outbox_counts().await.unwrap(), (450, 0));
     // Nothing else lost.
     for o in &old {
-        assert_eq!(current.get_opinion(o.id).await.unwrap().as_ref(), Some(o));
+        assert_eq!(
+            current.get_opinion(o.id).await.unwrap(),
+            Some(o.clone().with_citizen_masked())
+        );
     }
     assert_eq!(current.load_draft(&key).await.unwrap(), Some(draft));
     assert!(current.photo_blob(photo_id).await.unwrap().is_some());
@@ -900,6 +929,7 @@ async fn an_empty_v2_database_upgrades_to_an_empty_outbox() {
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.outbox_counts().await.unwrap(), (0, 0));
     let o = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     current.save_opinion(&o, None).await.unwrap();
@@ -951,11 +981,20 @@ async fn the_clock_never_goes_backwards_even_when_the_device_time_does() {
     let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&store, "deputy").await;
     let o = opinion(10, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     store.save_opinion(&o, None).await.unwrap();
     let last = store.pending_mutations(10).await.unwrap().remove(5);
     assert_eq!((last.hlc.wall_ms, last.hlc.counter), (1_700_000_006_000, 1));
     store.close();
+}
+
+/// `mutation` with the citizen it carries masked, as the outbox keeps it in clear.
+fn masked(mut mutation: Mutation) -> Mutation {
+    if let Some(citizen) = mutation.kind.citizen().map(|c| c.masked()) {
+        mutation.kind = mutation.kind.with_citizen(citizen);
+    }
+    mutation
 }
 
 fn other_client() -> liaison_domain::ClientId {
@@ -1024,12 +1063,15 @@ async fn a_pulled_page_updates_records_cursor_and_clock_together_and_keeps_unsyn
     assert_eq!(changed, 2);
     assert_eq!(
         store.get_opinion(theirs.id).await.unwrap(),
-        Some(theirs.clone())
+        Some(theirs.clone().with_citizen_masked())
     );
-    assert_eq!(store.get_opinion(own.id).await.unwrap(), Some(own.clone()));
+    assert_eq!(
+        store.get_opinion(own.id).await.unwrap(),
+        Some(own.clone().with_citizen_masked())
+    );
     assert_eq!(
         store.server_state(theirs.id).await.unwrap(),
-        Some(theirs_state)
+        Some(theirs_state.with_citizen_masked())
     );
     assert_eq!(store.pull_cursor().await.unwrap(), Cursor(7));
     assert_eq!(
@@ -1119,8 +1161,14 @@ async fn a_reset_forgets_pulled_records_but_keeps_unsynced_and_refused_work() {
     assert_eq!(store.get_opinion(theirs.id).await.unwrap(), None);
     // Synced (acknowledged) work is on the server and comes back with the full pull.
     assert_eq!(store.get_opinion(acknowledged.id).await.unwrap(), None);
-    assert_eq!(store.get_opinion(refused.id).await.unwrap(), Some(refused));
-    assert_eq!(store.get_opinion(pending.id).await.unwrap(), Some(pending));
+    assert_eq!(
+        store.get_opinion(refused.id).await.unwrap(),
+        Some(refused.with_citizen_masked())
+    );
+    assert_eq!(
+        store.get_opinion(pending.id).await.unwrap(),
+        Some(pending.with_citizen_masked())
+    );
     assert_eq!(store.outbox_counts().await.unwrap(), (1, 1));
     store.close();
 }
@@ -1133,6 +1181,7 @@ async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() 
     let v3 = Store::open_with(name, 3, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&v3, "deputy").await;
     let captured = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     v3.save_opinion(&captured, None).await.unwrap();
     let client = v3.client_id().await.unwrap();
@@ -1142,6 +1191,7 @@ async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() 
     let current = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 2))
         .await
         .unwrap();
+    common::unlock(&current, "deputy").await;
     assert_eq!(current.version(), migrations::CURRENT_VERSION);
     assert_eq!(current.client_id().await.unwrap(), client);
     assert_eq!(current.pending_mutations(10).await.unwrap(), outbox);
@@ -1153,11 +1203,11 @@ async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() 
         .unwrap();
     assert_eq!(
         current.server_state(captured.id).await.unwrap(),
-        Some(state)
+        Some(state.with_citizen_masked())
     );
     assert_eq!(
         current.get_opinion(captured.id).await.unwrap(),
-        Some(captured)
+        Some(captured.with_citizen_masked())
     );
     current.close();
 }
@@ -1259,19 +1309,19 @@ async fn own_records_pulled_back_are_checked_and_only_what_differs_is_written() 
     assert_eq!(changed, 2);
     assert_eq!(
         store.get_opinion(same.id).await.unwrap(),
-        Some(same.clone())
+        Some(same.clone().with_citizen_masked())
     );
     let mut expected = edited.clone();
     expected.summary = "改过的摘要".into();
     assert_eq!(
         store.get_opinion(edited.id).await.unwrap(),
-        Some(expected.clone())
+        Some(expected.clone().with_citizen_masked())
     );
     for state in &states {
         assert_eq!(
-            store.server_state(state.id()).await.unwrap().as_ref(),
-            Some(state),
-            "every server state is written"
+            store.server_state(state.id()).await.unwrap(),
+            Some(state.clone().with_citizen_masked()),
+            "every server state is written (the citizen masked)"
         );
     }
     assert_eq!(store.pull_cursor().await.unwrap(), Cursor(9));
@@ -1283,7 +1333,13 @@ async fn own_records_pulled_back_are_checked_and_only_what_differs_is_written() 
         .apply_pulled_page_checking(&page(states, 9), &probably_shown)
         .await
         .unwrap();
-    assert_eq!(store.get_opinion(same.id).await.unwrap(), Some(same));
-    assert_eq!(store.get_opinion(edited.id).await.unwrap(), Some(expected));
+    assert_eq!(
+        store.get_opinion(same.id).await.unwrap(),
+        Some(same.with_citizen_masked())
+    );
+    assert_eq!(
+        store.get_opinion(edited.id).await.unwrap(),
+        Some(expected.with_citizen_masked())
+    );
     store.close();
 }

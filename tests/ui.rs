@@ -29,6 +29,7 @@ async fn signed_in_app(name: &str) -> AppState {
     let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(&clock, 1))
         .await
         .unwrap();
+    common::unlock(&store, "deputy").await;
     let app = AppState::load(store).await;
     app.sync.session.set(Some(Session {
         token: "test-token".into(),

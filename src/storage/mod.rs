@@ -220,11 +220,15 @@ impl Store {
     /// (tests: a controlled clock).
     pub async fn open_with(name: &str, version: u32, source: Source) -> Result<Store> {
         let db = migrations::open(name, version, &source).await?;
-        Ok(Store {
+        let store = Store {
             db,
             source,
             keys: Keys::default(),
-        })
+        };
+        if version >= 7 {
+            store.mask_stored_citizens().await?;
+        }
+        Ok(store)
     }
 
     /// Closes the connection so that a newer version can be opened (upgrade tests, app update).
@@ -250,6 +254,44 @@ impl Store {
             wasm_bindgen::closure::Closure::once_into_js(move |_: web_sys::Event| on_newer());
         let db: &web_sys::IdbDatabase = self.db.as_sys();
         db.set_onversionchange(Some(handler.unchecked_ref()));
+    }
+
+    /// Masks the citizen of every record an app before version 7 stored in clear (`opinions`
+    /// and `server_states`), once: a settings flag says it is done. Unsynced captures lose
+    /// nothing: their outbox mutations (written in clear before version 7, when no key existed)
+    /// still carry the citizen and are pushed as they are.
+    async fn mask_stored_citizens(&self) -> Result<()> {
+        const DONE: &str = "citizens_masked";
+        let tx = self.write_tx(&[stores::OPINIONS, stores::SERVER_STATES, stores::SETTINGS])?;
+        let settings = tx.object_store(stores::SETTINGS)?;
+        let done: Option<bool> = settings.get(DONE).serde()?.await?;
+        if done == Some(true) {
+            return Ok(());
+        }
+        let opinions = tx.object_store(stores::OPINIONS)?;
+        let all: Vec<liaison_domain::Opinion> = opinions
+            .get_all()
+            .serde()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        for opinion in all.into_iter().filter(|o| o.citizen.masked() != o.citizen) {
+            opinions.put(opinion.with_citizen_masked()).serde()?.await?;
+        }
+        let states = tx.object_store(stores::SERVER_STATES)?;
+        let all: Vec<liaison_domain::sync::OpinionReplica> = states
+            .get_all()
+            .serde()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        for state in all {
+            let masked = state.clone().with_citizen_masked();
+            if masked != state {
+                states.put(masked).serde()?.await?;
+            }
+        }
+        settings.put(true).with_key(DONE.to_owned()).serde()?.await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The data keys unlocked in memory: who seals what is recorded now, and whose sealed work

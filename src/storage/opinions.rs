@@ -75,15 +75,17 @@ impl Store {
         Ok(())
     }
 
-    /// Stores many opinions in one transaction (sync pulls, benchmarks, tests). Records **no**
-    /// outbox mutations: what it writes is not pushed. The requests are all issued before the
+    /// Stores many opinions exactly as given, in one transaction. Only for benchmarks and tests
+    /// (which need records as an older app stored them, citizen in clear): the app itself
+    /// stores records through [`Store::save_opinion`] and pulled pages, which mask the citizen.
+    /// Records **no** outbox mutations: what it writes is not pushed. The requests are all issued before the
     /// first await, so the browser can batch them.
     pub async fn put_opinions(&self, batch: &[Opinion]) -> Result<()> {
         let tx = self.write_tx(&[stores::OPINIONS])?;
         let store = tx.object_store(stores::OPINIONS)?;
         let requests = batch
             .iter()
-            .map(|o| store.put(o.clone().with_citizen_masked()).serde())
+            .map(|o| store.put(o).serde())
             .collect::<std::result::Result<Vec<_>, _>>()?;
         for request in requests {
             request.await?;

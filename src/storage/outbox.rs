@@ -484,7 +484,24 @@ impl Store {
             .get_all::<JsValue>()
             .primitive()?
             .await?;
-        let entries = records(values)?;
+        let mut entries = records(values)?;
+        // The exporting account's own records go whole (it may read them); another account's
+        // stay sealed.
+        for entry in &mut entries {
+            let Some(sealed) = entry.sealed_citizen.clone() else {
+                continue;
+            };
+            let record_id = entry
+                .mutation
+                .kind
+                .opinion_id()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
+            if let Some(citizen) = keyring::open_citizen(&self.keys, &record_id, &sealed).await? {
+                entry.mutation.kind = entry.mutation.kind.clone().with_citizen(citizen);
+                entry.sealed_citizen = None;
+            }
+        }
         let export = serde_json::json!({
             "format": "liaison-unsynced-export",
             "version": 1,

@@ -97,3 +97,29 @@ pub fn step(
         action,
     }
 }
+
+/// Unlocks `store` as the account `username` with that account's data key in this test binary
+/// (made once, wrapped by a throwaway key: what a PIN unlock gives, without the PIN's slow key
+/// derivation). The same account gets the same key in every store it unlocks, so what one
+/// connection sealed opens in the next (an upgrade, a reload). Records with a citizen's
+/// personal data are saved only while an account is unlocked.
+pub async fn unlock(store: &liaison_app::storage::Store, username: &str) {
+    use liaison_app::crypto::{DataKey, WrappingKey, random};
+    thread_local! {
+        static KEYS: std::cell::RefCell<std::collections::HashMap<String, DataKey>> =
+            std::cell::RefCell::default();
+    }
+    let known = KEYS.with(|keys| keys.borrow().get(username).cloned());
+    let key = match known {
+        Some(key) => key,
+        None => {
+            let wrapping = WrappingKey::from_bytes(&random::<32>().unwrap())
+                .await
+                .unwrap();
+            let (key, _) = DataKey::generate(&[&wrapping]).await.unwrap();
+            KEYS.with(|keys| keys.borrow_mut().insert(username.to_owned(), key.clone()));
+            key
+        }
+    };
+    store.keys().unlock(username, key);
+}

@@ -10,8 +10,8 @@
 //! (the queue of photos not yet on the server; queues the photos of saved opinions),
 //! `v6_follow_ups_and_attendance` (each opinion's follow-up history as shown, and duty
 //! attendance; sets the pull cursor back to the start so that the steps and attendance an older
-//! app skipped are pulled), `v7_keyring` (each account's wrapped keys; the citizen masked in
-//! every stored record).
+//! app skipped are pulled), `v7_keyring` (each account's wrapped keys; the citizen of every
+//! stored record is masked right after, see `Store::mask_stored_citizens`).
 //!
 //! A step is synchronous; one that converts data issues its IndexedDB requests with `web_sys` on
 //! [`Upgrade::tx`] and chains them through their `onsuccess` callbacks, so the whole conversion
