@@ -354,3 +354,55 @@ async fn a_reload_resumes_within_the_idle_time_and_a_lock_ends_that() {
     assert!(protection::resume(&reopened).await.is_none());
     reopened.close();
 }
+
+#[wasm_bindgen_test]
+async fn a_deputy_lists_and_counts_only_its_own_records() {
+    use liaison_domain::opinion::OpinionFilter;
+    let name = "test-protected-own-records";
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh(name, &clock).await;
+    store.keys().unlock("deputy-a", some_key().await);
+    let mut saved = Vec::new();
+    for n in 0..5 {
+        let mut record = opinion(n, "st-a", "parking", OutcomeKind::ToBeReferred);
+        if n % 2 == 1 {
+            record.deputy_id = "deputy-2".into();
+        }
+        store.save_opinion(&record, None).await.unwrap();
+        saved.push(record);
+    }
+    let station = "st-a".into();
+    let own = |deputy: &str| OpinionFilter {
+        deputy_id: Some(deputy.into()),
+        ..OpinionFilter::default()
+    };
+    let page = store
+        .list_opinions(&station, &own("deputy-2"), None, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = page.items.iter().map(|o| o.id).collect();
+    assert_eq!(ids, vec![saved[3].id, saved[1].id], "newest first, only its own");
+    // Paged: one at a time still walks only its own.
+    let first = store
+        .list_opinions(&station, &own("deputy-1"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first.items[0].id, saved[4].id);
+    let rest = store
+        .list_opinions(&station, &own("deputy-1"), first.next_after, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![saved[2].id, saved[0].id]
+    );
+    assert_eq!(
+        store
+            .count_deputy_opinions(&station, &"deputy-2".into())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.count_opinions(&station).await.unwrap(), 5);
+    store.close();
+}

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 /// The demo accounts (`--demo`), as `(username, password)`.
 pub const DEPUTY: (&str, &str) = ("demo-deputy", "demo-deputy-2026");
+/// A second deputy of the demo station, taking turns with [`DEPUTY`] on one tablet.
+pub const DEPUTY2: (&str, &str) = ("demo-deputy2", "demo-deputy2-2026");
 pub const STAFF: (&str, &str) = ("demo-station", "demo-station-2026");
 pub const OFFICE: (&str, &str) = ("demo-office", "demo-office-2026");
 pub const UNIT: (&str, &str) = ("demo-unit", "demo-unit-2026");
@@ -15,13 +17,56 @@ pub const DEPUTY_ID: &str = "deputy-demo-zhang";
 /// Long enough for several retries with backoff (0.5–1 s, 1–2 s, 2–4 s, …).
 pub const SYNC_WAIT: Duration = Duration::from_secs(90);
 
-/// Signs in on the sync page, and waits until the app says who is signed in.
+/// The PIN every test account chooses on a tablet (deputies and station staff are asked for
+/// one at their first sign-in there).
+pub const PIN: &str = "275913";
+
+/// Signs in on the sync page, and waits until the app says who is signed in. A deputy or
+/// station staff member chooses [`PIN`] at the first sign-in on the tablet, and enters it when
+/// the tablet asks for it.
 pub async fn sign_in(browser: &Browser, base: &str, (username, password): (&str, &str)) {
     browser.goto(&format!("{base}/sync")).await;
     browser.type_into("#sign-in-username", username).await;
     browser.type_into("#sign-in-password", password).await;
     browser.click("#sign-in").await;
+    browser
+        .wait_until(
+            "signed in, or asked for a PIN",
+            "return !!document.querySelector('#signed-in-as, #pin-setup-form, #pin-enter-form, #unlock-error, #sign-in-error')",
+        )
+        .await;
+    if browser.js("return !!document.querySelector('#pin-setup-form')").await == true {
+        browser.type_into("#pin-new", PIN).await;
+        browser.type_into("#pin-repeat", PIN).await;
+        browser.click("#pin-set").await;
+    } else if browser.js("return !!document.querySelector('#pin-enter-form')").await == true {
+        browser.type_into("#pin-entry", PIN).await;
+        browser.click("#pin-unlock").await;
+    }
     browser.find("#signed-in-as").await;
+}
+
+/// Unlocks the tablet as `display_name` with [`PIN`] on the lock screen.
+pub async fn unlock(browser: &Browser, display_name: &str) {
+    browser.find("#lock-screen").await;
+    let buttons = browser.find_all(".lock-account").await;
+    let mut found = false;
+    for button in buttons {
+        if button.text().await.unwrap_or_default().contains(display_name) {
+            button.click().await.expect("choose the account");
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "{display_name} is on the lock screen");
+    browser.type_into("#lock-pin", PIN).await;
+    browser.click("#lock-unlock").await;
+    browser
+        .wait_until(
+            "the lock screen to go",
+            "return !document.querySelector('#lock-screen')",
+        )
+        .await;
 }
 
 /// Enrols the tablet to the demo station as the station staff, naming it `name`.

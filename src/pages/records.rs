@@ -58,12 +58,12 @@ pub fn RecordsScreen() -> impl IntoView {
                 }
                 Err(e) => error.set(Some(e.message_key().to_owned())),
             }
-            // The station's count is not a deputy's own: shown only to station staff.
-            let station_count = match filter_deputy {
-                Some(_) => None,
-                None => store.count_opinions(&duty.station_id).await.ok(),
+            // A deputy counts its own records; station staff the station's.
+            let count = match &filter_deputy {
+                Some(deputy) => store.count_deputy_opinions(&duty.station_id, deputy).await,
+                None => store.count_opinions(&duty.station_id).await,
             };
-            total.set(station_count);
+            total.set(count.ok());
         });
     };
     // Reload from the top when the station, the filters or the records change.

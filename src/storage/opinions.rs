@@ -11,7 +11,7 @@ use indexed_db_futures::prelude::*;
 use liaison_domain::followup::StatusKind;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::sync::MutationKind;
-use liaison_domain::{Opinion, OpinionId, StationId};
+use liaison_domain::{DeputyId, Opinion, OpinionId, StationId};
 
 /// One page of the records list.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,9 @@ pub struct OpinionPage {
 
 /// Upper end of every string in index keys, so `[station, MAX]` bounds a whole station.
 const MAX: &str = "\u{ffff}";
+
+/// The `[station_id, deputy_id, id]` index (v7): one deputy's records at a station.
+pub(crate) const BY_STATION_DEPUTY: &str = "by_station_deputy";
 
 impl Store {
     /// Stores a newly captured opinion, records its `CreateOpinion` mutation in the outbox
@@ -119,6 +122,28 @@ impl Store {
             .await?)
     }
 
+    /// How many opinions one deputy received at a station, on this tablet.
+    pub async fn count_deputy_opinions(
+        &self,
+        station: &StationId,
+        deputy: &DeputyId,
+    ) -> Result<u32> {
+        let tx = self.read_tx(&[stores::OPINIONS])?;
+        let store = tx.object_store(stores::OPINIONS)?;
+        let index = store.index(BY_STATION_DEPUTY)?;
+        let range = KeyRange::Bound(
+            [station.0.clone(), deputy.0.clone(), String::new()],
+            false,
+            [station.0.clone(), deputy.0.clone(), MAX.to_owned()],
+            false,
+        );
+        Ok(index
+            .count()
+            .with_query::<[String; 3], _>(range)
+            .primitive()?
+            .await?)
+    }
+
     /// A station's opinions, newest first, `limit` at a time, older than `after`, each with its
     /// follow-up status.
     ///
@@ -135,16 +160,21 @@ impl Store {
         limit: usize,
     ) -> Result<OpinionPage> {
         // Every index key is `prefix + [id]`; ids are time-ordered.
-        let (index_name, prefix) = match (&filter.category, filter.outcome) {
-            (Some(category), _) => (
+        let (index_name, prefix) = match (&filter.deputy_id, &filter.category, filter.outcome) {
+            // A deputy's own records walk their own index; other filters apply to each window.
+            (Some(deputy), _, _) => (
+                BY_STATION_DEPUTY,
+                vec![station.0.clone(), deputy.0.clone()],
+            ),
+            (None, Some(category), _) => (
                 "by_station_category",
                 vec![station.0.clone(), category.clone()],
             ),
-            (None, Some(outcome)) => (
+            (None, None, Some(outcome)) => (
                 "by_station_outcome",
                 vec![station.0.clone(), outcome.code().to_owned()],
             ),
-            (None, None) => ("by_station", vec![station.0.clone()]),
+            (None, None, None) => ("by_station", vec![station.0.clone()]),
         };
         let key = |id: &str| {
             let mut key = prefix.clone();
@@ -163,7 +193,9 @@ impl Store {
             after.is_some(),
         );
         // Without a text filter the first window fills the page; with one, read more at a time.
-        let mut window = if filter.text.trim().is_empty() && filter.deputy_id.is_none() {
+        let post_filtered = !filter.text.trim().is_empty()
+            || (filter.deputy_id.is_some() && (filter.category.is_some() || filter.outcome.is_some()));
+        let mut window = if !post_filtered {
             limit + 1
         } else {
             TEXT_SEARCH_WINDOW

@@ -117,7 +117,8 @@ struct ServeArgs {
     /// Seed demo regions, stations and deputies if the directory is empty, and demo accounts
     /// with public passwords (demo only!): demo-office / demo-office-2026 (office staff, 示范区),
     /// demo-station / demo-station-2026 (station staff, 幸福里), demo-deputy / demo-deputy-2026
-    /// (deputy 张建国, 幸福里), demo-unit / demo-unit-2026 (handling unit 区住房和城乡建设局),
+    /// (deputy 张建国, 幸福里), demo-deputy2 / demo-deputy2-2026 (deputy 李秀英, 幸福里),
+    /// demo-unit / demo-unit-2026 (handling unit 区住房和城乡建设局),
     /// demo-unit2 / demo-unit2-2026 (handling unit 区城市管理局); and the demo handling units.
     #[arg(long)]
     demo: bool,

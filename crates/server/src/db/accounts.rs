@@ -767,6 +767,16 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         unit_id: None,
         scopes: &[DemoScope::Station("station-xingfuli")],
     },
+    // A second deputy of 幸福里, to take turns with the first on the station's shared tablet.
+    DemoAccount {
+        username: "demo-deputy2",
+        password: "demo-deputy2-2026",
+        display_name: "李秀英",
+        role: Role::Deputy,
+        deputy_id: Some("deputy-demo-li"),
+        unit_id: None,
+        scopes: &[DemoScope::Station("station-xingfuli")],
+    },
     // Handling units have no scope: they see what is referred to their unit.
     DemoAccount {
         username: "demo-unit",

@@ -535,7 +535,7 @@ async fn demo_accounts_come_only_with_the_demo_directory() {
     let passwords = Passwords::insecure_for_tests();
     assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 0);
     app.db.seed_demo().await.unwrap();
-    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 5);
+    assert_eq!(app.db.seed_demo_accounts(&passwords).await.unwrap(), 6);
     assert_eq!(
         app.db.seed_demo_accounts(&passwords).await.unwrap(),
         0,
