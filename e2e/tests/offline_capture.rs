@@ -2,6 +2,7 @@
 //! "Offline" is real: the server process is stopped, so only the service worker and IndexedDB
 //! can make the app work.
 
+use liaison_e2e::tablet::{DEPUTY, sign_in, unlock};
 use liaison_e2e::{Browser, Driver, Server, copy_of_dist, fixture};
 
 const STATION: &str = "station-xingfuli";
@@ -29,7 +30,7 @@ const CAPTURES: [Capture; 3] = [
         place: "幸福里社区3号楼",
         name: "张三",
         phone: "138 1234 5678",
-        masked: "张* 138****5678",
+        masked: "张*",
         address: "幸福里3号楼2单元",
         reply: "已联系物业，本周内划定临时停车位。",
         outcome: "answered_on_spot",
@@ -43,7 +44,7 @@ const CAPTURES: [Capture; 3] = [
         place: "和平里小区",
         name: "李四",
         phone: "010-12345678",
-        masked: "李* 010****5678",
+        masked: "李*",
         address: "和平里5号楼",
         reply: "",
         outcome: "to_be_referred",
@@ -57,7 +58,7 @@ const CAPTURES: [Capture; 3] = [
         place: "幸福路东段",
         name: "王五",
         phone: "13900001111",
-        masked: "王* 139****1111",
+        masked: "王*",
         address: "",
         reply: "代表将实地查看后联系街道。",
         outcome: "handled_by_deputy",
@@ -77,14 +78,15 @@ async fn open_app() -> (Server, Driver, tempfile::TempDir, Browser) {
     (server, driver, profile, browser)
 }
 
-async fn choose_duty(browser: &Browser) {
-    browser.select("#duty-station", STATION).await;
-    let deputy = browser.find("#duty-deputy").await;
-    browser.find("#duty-deputy option:nth-child(2)").await;
-    deputy
-        .select_by_index(1)
-        .await
-        .expect("a deputy at the demo station");
+/// [`open_app`], then the demo deputy signs in (choosing its PIN: a tablet records only for an
+/// unlocked account) and is back on the capture form.
+async fn open_signed_in() -> (Server, Driver, tempfile::TempDir, Browser) {
+    let (server, driver, profile, browser) = open_app().await;
+    let base = server.url("");
+    sign_in(&browser, base.trim_end_matches('/'), DEPUTY).await;
+    browser.goto(&server.url("/")).await;
+    browser.find("#field-summary").await;
+    (server, driver, profile, browser)
 }
 
 async fn capture(browser: &Browser, c: &Capture) {
@@ -139,7 +141,8 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
 
-    // Online once: the app installs its service worker and copies the directory.
+    // Online once: the app installs its service worker and copies the directory, and the deputy
+    // signs in (choosing a PIN), which puts it on duty at the station.
     let browser = Browser::open(&driver, profile.path()).await;
     browser.goto(&server.url("/")).await;
     browser
@@ -151,7 +154,9 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
             "return !!navigator.serviceWorker.controller",
         )
         .await;
-    choose_duty(&browser).await;
+    let base = server.url("");
+    sign_in(&browser, base.trim_end_matches('/'), DEPUTY).await;
+    browser.goto(&server.url("/")).await;
 
     // The network goes away; a reload still opens the app, from the service worker.
     server.stop();
@@ -174,10 +179,12 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
     }
     browser.screenshot("capture-offline").await;
 
-    // Close the browser entirely and open it again, still offline.
+    // Close the browser entirely and open it again, still offline: the tablet is locked, and
+    // the deputy unlocks it with the PIN, with no network.
     browser.close().await;
     let browser = Browser::open(&driver, profile.path()).await;
     browser.goto(&server.url("/records")).await;
+    unlock(&browser, "张建国").await;
     browser
         .wait_until(
             "three records",
@@ -243,7 +250,8 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
 async fn the_release_bundle_loads_and_renders() {
     // Guards against a wasm-opt that "succeeds" but breaks the module.
     let (_server, _driver, _profile, browser) = open_app().await;
-    browser.find("#field-summary").await;
+    // Nobody has unlocked this new tablet: the capture page is the lock screen.
+    browser.find("#lock-screen #lock-nobody").await;
     assert_eq!(browser.text(".topbar .brand").await, "人大代表联络站");
     let wasm_loaded = browser
         .js("return performance.getEntriesByType('resource').some(e => e.name.endsWith('_bg.wasm'))")
@@ -267,9 +275,7 @@ const SMALL_TARGETS: &str = "
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_capture_form_and_sync_page_are_touch_friendly_in_portrait_and_landscape() {
-    let (_server, _driver, _profile, browser) = open_app().await;
-    choose_duty(&browser).await;
-    browser.find("#field-summary").await;
+    let (_server, _driver, _profile, browser) = open_signed_in().await;
     for (name, width, height) in [("portrait", 800, 1280), ("landscape", 1280, 800)] {
         browser.client.set_window_size(width, height).await.unwrap();
         browser.click("#outcome-not_accepted").await;
@@ -290,7 +296,22 @@ async fn the_capture_form_and_sync_page_are_touch_friendly_in_portrait_and_lands
         );
         browser.screenshot(&format!("capture-{name}")).await;
     }
-    // The account and sync page too (sign-in, enrolment, export), in both orientations.
+    // The lock screen, with an account chosen (its PIN field and button).
+    browser.click("#lock-now").await;
+    browser.click(".lock-account").await;
+    browser.find("#lock-pin").await;
+    for (name, width, height) in [("portrait", 800, 1280), ("landscape", 1280, 800)] {
+        browser.client.set_window_size(width, height).await.unwrap();
+        let small = browser.js(SMALL_TARGETS).await;
+        assert_eq!(
+            small,
+            serde_json::json!([]),
+            "targets under 44 px on the lock screen in {name}"
+        );
+        browser.screenshot(&format!("lock-screen-{name}")).await;
+    }
+    // The account and sync page too (sign-in, enrolment, export), in both orientations; locked,
+    // it offers the sign-in again.
     browser.click("#nav-sync").await;
     browser.find("#sign-in-username").await;
     browser.find("#enroll-name").await;
@@ -317,9 +338,7 @@ async fn the_capture_form_and_sync_page_are_touch_friendly_in_portrait_and_lands
 
 #[tokio::test(flavor = "current_thread")]
 async fn validation_errors_show_next_to_the_field_in_the_chosen_language() {
-    let (_server, _driver, _profile, browser) = open_app().await;
-    choose_duty(&browser).await;
-    browser.find("#field-summary").await;
+    let (_server, _driver, _profile, browser) = open_signed_in().await;
     browser.type_into("#field-citizen_phone", "12345").await;
     browser.click("#outcome-not_accepted").await;
     browser.click("#save-opinion").await;
@@ -378,7 +397,9 @@ async fn an_app_update_is_offered_and_keeps_records_and_drafts() {
             "return document.querySelector('#online-status').dataset.online === 'true'",
         )
         .await;
-    choose_duty(&browser).await;
+    let base = server.url("");
+    sign_in(&browser, base.trim_end_matches('/'), DEPUTY).await;
+    browser.goto(&server.url("/")).await;
     capture(&browser, &CAPTURES[0]).await;
     browser
         .type_into("#field-summary", "更新前没写完的意见")

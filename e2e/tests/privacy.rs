@@ -7,10 +7,12 @@ use liaison_domain::citizen::{CONSENT_NOTICE_VERSION, Consent};
 use liaison_domain::sync::MutationKind;
 use liaison_domain::{Citizen, DeputyId, Opinion, OpinionId, Outcome, Phone, StationId};
 use liaison_e2e::tablet::{
-    DEPUTY, DEPUTY_ID, OFFICE, STAFF, STATION, capture, enroll, sign_in, wait_synced,
+    DEPUTY, DEPUTY_ID, DEPUTY2, OFFICE, STAFF, STATION, capture, enroll, sign_in, unlock,
+    wait_synced,
 };
 use liaison_e2e::{
-    Browser, Driver, Server, api, api_bytes, api_sign_in, now_ms, push_as_new_tablet, today,
+    Browser, Driver, Server, api, api_bytes, api_sign_in, now_ms, push_as_new_tablet,
+    server_opinions, today,
 };
 use serde_json::json;
 
@@ -262,5 +264,156 @@ async fn a_revoked_tablet_deletes_what_it_stored_at_its_next_contact() {
             "return !document.querySelector('#wiped-notice')",
         )
         .await;
+    browser.close().await;
+}
+
+/// Issue 6's protected tablet, end to end on one enrolled tablet:
+///
+/// 1. Deputy A (张建国) signs in and chooses a PIN; offline, A records an opinion with the
+///    citizen's name, phone and address, half-types another (a draft), and locks.
+/// 2. Back online, deputy B (李秀英) signs in on the same tablet: B sees none of A's records or
+///    drafts, while A's locked work is pushed, whole, with A's key from the server.
+/// 3. IndexedDB, read raw, holds no name, phone or address in clear.
+/// 4. Offline again, after the browser was closed, A unlocks with the PIN and finds its record
+///    and its draft.
+#[tokio::test(flavor = "current_thread")]
+async fn one_tablet_two_deputies_each_see_only_their_own_and_nothing_is_kept_in_clear() {
+    const DRAFT_NAME: &str = "赵六六";
+    let mut server = Server::start();
+    let base = server.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .wait_until(
+            "the service worker to control the page",
+            "return !!navigator.serviceWorker.controller",
+        )
+        .await;
+    enroll(&browser, &base, "前台平板").await;
+    sign_in(&browser, &base, DEPUTY).await;
+
+    // 1. Offline, A records with personal data, leaves a draft, and locks.
+    server.stop();
+    browser.goto(&format!("{base}/")).await;
+    browser.find("#field-summary").await;
+    browser.select("#field-category", "parking").await;
+    browser.type_into("#field-summary", "A 的意见：夜间停车难").await;
+    browser.type_into("#field-citizen_name", NAME).await;
+    browser.type_into("#field-citizen_phone", PHONE).await;
+    browser.type_into("#field-citizen_address", ADDRESS).await;
+    browser.click("#field-consent").await;
+    browser.click("#outcome-to_be_referred").await;
+    browser.click("#save-opinion").await;
+    browser
+        .wait_for_text("#save-notice", "已保存")
+        .await;
+    browser.type_into("#field-summary", "A 的草稿：还没写完").await;
+    browser.type_into("#field-citizen_name", DRAFT_NAME).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    browser.click("#lock-now").await;
+    browser.find("#lock-screen").await;
+    assert_masked(&browser, "the lock screen").await;
+
+    // 2. Online, B signs in on the same tablet.
+    server.restart();
+    sign_in(&browser, &base, DEPUTY2).await;
+    wait_synced(&browser, "A's locked work, pushed while B is signed in").await;
+    browser.goto(&format!("{base}/records")).await;
+    browser.find("#records-list, #records-empty").await;
+    let records = browser.text("main").await;
+    assert!(
+        !records.contains("A 的意见"),
+        "B sees none of A's records:\n{records}"
+    );
+    browser.goto(&format!("{base}/")).await;
+    browser.find("#field-summary").await;
+    assert_eq!(browser.value("#field-summary").await, "", "not A's draft");
+    assert_eq!(browser.value("#field-citizen_name").await, "");
+    // A's record reached the server whole: permitted office staff unmask it there.
+    let office = api_sign_in(&server, OFFICE.0, OFFICE.1).await;
+    let id = server_opinions(&server, &office)
+        .await
+        .into_iter()
+        .find(|(_, summary)| summary.contains("A 的意见"))
+        .map(|(id, _)| id)
+        .expect("A's record on the server");
+    let (status, unmasked) = api(
+        "POST",
+        &server.url(&format!("/api/v1/opinions/{id}/personal-data")),
+        Some(&office),
+        Some(&json!({"purpose": PURPOSE})),
+    )
+    .await;
+    assert_eq!(status, 200, "{unmasked}");
+    assert_eq!(unmasked["citizen"]["name"], NAME);
+    assert_eq!(unmasked["citizen"]["phone"], PHONE);
+    assert_eq!(unmasked["citizen"]["address"], ADDRESS);
+
+    // 3. Nothing in clear, in any store.
+    let raw = browser.local_database_dump().await;
+    assert!(raw.contains("A 的意见"), "the dump reads the records: {raw}");
+    for secret in [NAME, PHONE, ADDRESS, DRAFT_NAME, "还没写完"] {
+        assert!(!raw.contains(secret), "{secret} is stored in clear");
+    }
+
+    // 4. B locks; offline and after a restart of the browser, A unlocks with the PIN.
+    browser.click("#lock-now").await;
+    browser.find("#lock-screen").await;
+    server.stop();
+    browser.close().await;
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&format!("{base}/records")).await;
+    unlock(&browser, "张建国").await;
+    browser
+        .wait_until(
+            "A's record",
+            "return [...document.querySelectorAll('#records-list li.record')].some(li => li.innerText.includes('A 的意见'))",
+        )
+        .await;
+    assert_masked(&browser, "A's records").await;
+    browser.click("#nav-capture").await;
+    browser
+        .wait_until(
+            "A's draft",
+            &format!(
+                "const n = document.querySelector('#field-citizen_name'); return !!n && n.value === '{DRAFT_NAME}'"
+            ),
+        )
+        .await;
+    assert_eq!(browser.value("#field-summary").await, "A 的草稿：还没写完");
+    browser.close().await;
+}
+
+/// The tablet locks by itself when nobody touches it (the idle time is shortened for the test
+/// through the debug setting, which can only shorten it), and a reload after that does not
+/// unlock it again.
+#[tokio::test(flavor = "current_thread")]
+async fn an_idle_tablet_locks_itself() {
+    let server = Server::start();
+    let base = server.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::open(&driver, profile.path()).await;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .js("localStorage.setItem('liaison.debug.auto_lock_ms', '3000')")
+        .await;
+    sign_in(&browser, &base, DEPUTY).await;
+    browser.goto(&format!("{base}/")).await;
+    browser.find("#field-summary").await;
+    browser
+        .wait_until(
+            "the idle lock",
+            "return !!document.querySelector('#lock-screen')",
+        )
+        .await;
+    browser.reload().await;
+    browser.find("#lock-screen").await;
+    unlock(&browser, "张建国").await;
+    browser.find("#field-summary").await;
     browser.close().await;
 }

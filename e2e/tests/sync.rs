@@ -4,7 +4,9 @@
 //! API, and every test checks the same two things: nothing lost, nothing twice.
 
 use liaison_e2e::proxy::{Fault, Proxy};
-use liaison_e2e::tablet::{DEPUTY, STAFF, SYNC_WAIT, capture, enroll, sign_in, wait_synced};
+use liaison_e2e::tablet::{
+    DEPUTY, STAFF, SYNC_WAIT, capture, enroll, sign_in, unlock, wait_synced,
+};
 use liaison_e2e::{Browser, Driver, Server, api_sign_in, server_opinions, sync_badge as badge};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -191,8 +193,10 @@ async fn a_tab_closed_mid_sync_completes_the_sync_after_reopening() {
     browser.close().await;
     proxy.hold_all(None);
 
+    // A new browser session is locked: the deputy unlocks with the PIN, and the sync goes on.
     let browser = Browser::open(&driver, profile.path()).await;
     browser.goto(&base).await;
+    unlock(&browser, "张建国").await;
     wait_synced(&browser, "after reopening").await;
     let token = api_sign_in(&server, STAFF.0, STAFF.1).await;
     let held = server_opinions(&server, &token).await;
@@ -212,6 +216,9 @@ async fn with_two_tabs_open_only_one_uploads() {
         .switch_to_window(second.clone())
         .await
         .unwrap();
+    // A new tab is locked until the deputy unlocks it there too.
+    browser.goto(&base).await;
+    unlock(&browser, "张建国").await;
     browser.goto(&format!("{base}/sync")).await;
     browser.find("#signed-in-as").await;
 
