@@ -163,7 +163,7 @@ fn WipedNotice() -> impl IntoView {
     move || {
         shown.get().then(|| {
             view! {
-                <div class="notice warning" id="wiped-notice" role="alert">
+                <div class="warning-box" id="wiped-notice" role="alert">
                     <p><strong>{tr("device.wiped_title")}</strong></p>
                     <p>{tr("device.wiped_body")}</p>
                     <button on:click=move |_| {
