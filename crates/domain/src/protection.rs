@@ -345,4 +345,13 @@ mod tests {
         );
         assert_eq!(lock.due_in_ms(u64::MAX), 0);
     }
+
+    #[test]
+    fn a_shorter_idle_time_may_be_set_but_never_a_longer_one() {
+        let short = IdleLock::after(3_000, 0);
+        assert!(!short.should_lock(2_999));
+        assert!(short.should_lock(3_000));
+        let long = IdleLock::after(AUTO_LOCK_AFTER_MS * 10, 0);
+        assert!(long.should_lock(AUTO_LOCK_AFTER_MS), "capped at five minutes");
+    }
 }

@@ -526,4 +526,42 @@ mod tests {
         assert_eq!(state.last_stamp(), Some(stamp(20, 2)));
         assert_eq!(OpinionReplica::new(id()).last_stamp(), None);
     }
+
+    #[test]
+    fn a_masked_replica_keeps_no_personal_data_in_the_creation_or_an_edit() {
+        let citizen = Citizen {
+            name: Some("王小明".into()),
+            phone: Phone::parse("13812341234"),
+            address: Some("幸福里 3 号楼".into()),
+            ..Citizen::default()
+        };
+        let mut created = create(10, 1);
+        created.kind = created.kind.with_citizen(citizen.clone());
+        assert_eq!(created.kind.citizen(), Some(&citizen));
+        let edit = set(
+            20,
+            2,
+            vec![
+                OpinionFieldValue::Summary("改过".into()),
+                OpinionFieldValue::Citizen(citizen.clone()),
+            ],
+        );
+        assert_eq!(edit.kind.citizen(), Some(&citizen));
+        let mut replica = OpinionReplica::new(id());
+        replica.apply(&created);
+        replica.apply(&edit);
+        let masked = replica.clone().with_citizen_masked();
+        let text = serde_json::to_string(&masked).unwrap();
+        for secret in ["小明", "13812341234", "幸福里"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let shown = masked.opinion().unwrap();
+        assert_eq!(shown.citizen, citizen.masked());
+        assert_eq!(shown.summary, "改过", "everything else as it was");
+        assert_eq!(masked.clone().with_citizen_masked(), masked);
+        // A mutation without a citizen carries none and is left as it is.
+        let delete = MutationKind::DeleteOpinion { id: id() };
+        assert_eq!(delete.citizen(), None);
+        assert_eq!(delete.clone().with_citizen(citizen), delete);
+    }
 }
