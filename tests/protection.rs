@@ -406,3 +406,72 @@ async fn a_deputy_lists_and_counts_only_its_own_records() {
     assert_eq!(store.count_opinions(&station).await.unwrap(), 5);
     store.close();
 }
+
+#[wasm_bindgen(inline_js = "
+export async function stored_photo_text(name, id) {
+  const db = await new Promise((resolve, reject) => {
+    const r = indexedDB.open(name);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  const record = await new Promise((resolve, reject) => {
+    const q = db.transaction(['photos'], 'readonly').objectStore('photos').get(id);
+    q.onsuccess = () => resolve(q.result);
+    q.onerror = () => reject(q.error);
+  });
+  db.close();
+  return await record.blob.text();
+}
+")]
+extern "C" {
+    /// The bytes of photo `id` as stored in database `name`, read as text.
+    async fn stored_photo_text(name: &str, id: &str) -> JsValue;
+}
+
+#[wasm_bindgen_test]
+async fn a_photo_is_stored_sealed_and_opens_only_for_its_account() {
+    use liaison_app::storage::NewPhoto;
+    let name = "test-protected-photo";
+    let clock = Rc::new(Cell::new(1_700_000_100_000));
+    let store = fresh(name, &clock).await;
+    const MARK: &str = "a picture of 王小明 at 13812341234";
+    let plain = js_sys::Array::of1(&js_sys::Uint8Array::from(MARK.as_bytes()));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("image/jpeg");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&plain, &options).unwrap();
+    let id = liaison_domain::PhotoId::new_v7(1_700_000_000_000, [9; 10]);
+    let draft = DraftKey::for_context(&duty("deputy-1"));
+    let photo = NewPhoto {
+        id,
+        blob: blob.clone(),
+        width: 1,
+        height: 1,
+    };
+    assert_eq!(
+        store.put_draft_photo(&draft, photo).await.map(|_| ()),
+        Err(StorageError::Locked),
+        "not stored while locked"
+    );
+
+    store.keys().unlock("deputy-a", some_key().await);
+    let photo = NewPhoto {
+        id,
+        blob,
+        width: 1,
+        height: 1,
+    };
+    let reference = store.put_draft_photo(&draft, photo).await.unwrap();
+    assert_eq!(reference.bytes as usize, MARK.len());
+    assert_eq!(reference.mime, "image/jpeg");
+    let raw = stored_photo_text(name, &id.to_string()).await.as_string().unwrap();
+    assert!(!raw.contains("王小明") && !raw.contains("13812341234"), "sealed: {raw}");
+
+    let opened = store.photo_blob(id).await.unwrap().expect("opens for its account");
+    assert_eq!(opened.type_(), "image/jpeg");
+    let text = wasm_bindgen_futures::JsFuture::from(opened.text()).await.unwrap();
+    assert_eq!(text.as_string().unwrap(), MARK);
+
+    store.keys().unlock("deputy-b", some_key().await);
+    assert!(store.photo_blob(id).await.unwrap().is_none(), "not for another account");
+    store.close();
+}

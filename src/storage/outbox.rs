@@ -353,8 +353,8 @@ impl Store {
         Ok(batch)
     }
 
-    /// The accounts whose sealed work waits in the outbox and whose keys are not unlocked: whose
-    /// keys a push needs from the server.
+    /// The accounts whose sealed work (outbox entries, photos to upload) waits and whose keys
+    /// are not unlocked: whose keys a push needs from the server.
     pub async fn outbox_accounts_locked(&self) -> Result<Vec<String>> {
         let entries = self.pending_entries_after(Seq::NONE, u32::MAX).await?;
         let mut names: Vec<String> = entries
@@ -362,6 +362,7 @@ impl Store {
             .filter_map(|e| e.sealed_citizen.map(|s| s.by))
             .filter(|by| !self.keys.has_key_of(by))
             .collect();
+        names.extend(self.photo_accounts_locked().await?);
         names.sort();
         names.dedup();
         Ok(names)

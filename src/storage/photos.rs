@@ -2,8 +2,14 @@
 //! taken while typing belongs to the draft; saving the opinion moves it to the opinion in the
 //! same transaction, and discarding the draft deletes it.
 //!
-//! Records are plain JS objects (`{id, owner, blob, mime, width, height, bytes, upload?}`), not
-//! serde values, because a `Blob` has no serde form.
+//! Records are plain JS objects (`{id, owner, blob, mime, width, height, bytes, upload?,
+//! sealed_by?}`), not serde values, because a `Blob` has no serde form.
+//!
+//! **Sealed.** A photo may show the citizen, so its bytes are stored sealed with the data key of
+//! the account that took or fetched it (`sealed_by`), bound to the photo's id; the blob stored is
+//! the ciphertext. It opens only while that account's key is in memory: shown to that account,
+//! uploaded by a push that has the key. A photo stored before version 7 has no `sealed_by` and
+//! is read as it is.
 //!
 //! **Upload queue.** A photo of a saved opinion carries `upload: "pending"` until the server has
 //! it; the `by_upload` index (schema v5) lists just those. The sync round sends them one by one
@@ -26,6 +32,30 @@ pub(crate) const UPLOAD: &str = "upload";
 pub(crate) const UPLOAD_PENDING: &str = "pending";
 /// `upload` of a photo the server refused for good (kept here, not sent again).
 const UPLOAD_REFUSED: &str = "refused";
+/// The account whose data key sealed the photo's bytes.
+const SEALED_BY: &str = "sealed_by";
+
+/// What a photo's bytes are sealed for.
+fn photo_context(id: &str) -> String {
+    format!("photo/{id}")
+}
+
+/// A blob's bytes.
+async fn blob_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(super::migrations::js_err)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// A blob of `bytes` with the type `mime`.
+fn blob_of(bytes: &[u8], mime: &str) -> Result<web_sys::Blob> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(super::migrations::js_err)
+}
 
 /// A photo waiting to be uploaded.
 #[derive(Clone, Debug)]
@@ -91,14 +121,23 @@ impl Store {
         owner: &PhotoOwner,
         blob: &web_sys::Blob,
     ) -> Result<()> {
+        // Sealed before the transaction opens (it would end while WebCrypto works).
+        let id = reference.id.to_string();
+        let plain = blob_bytes(blob).await?;
+        let (by, sealed) = self.keys.seal(&photo_context(&id), &plain).await?;
         let record = Object::new();
-        set(&record, "id", &JsValue::from_str(&reference.id.to_string()))?;
+        set(&record, "id", &JsValue::from_str(&id))?;
         set(&record, "owner", &JsValue::from_str(&owner.key()))?;
-        set(&record, "blob", blob)?;
+        set(
+            &record,
+            "blob",
+            &blob_of(&sealed, "application/octet-stream")?.into(),
+        )?;
+        set(&record, SEALED_BY, &JsValue::from_str(&by))?;
         set(&record, "mime", &JsValue::from_str(&reference.mime))?;
         set(&record, "width", &JsValue::from(reference.width))?;
         set(&record, "height", &JsValue::from(reference.height))?;
-        set(&record, "bytes", &JsValue::from(blob.size() as u32))?;
+        set(&record, "bytes", &JsValue::from(plain.len() as u32))?;
         let tx = self.write_tx(&[stores::PHOTOS])?;
         tx.object_store(stores::PHOTOS)?
             .put(JsValue::from(record))
@@ -108,21 +147,61 @@ impl Store {
         Ok(())
     }
 
-    /// The photo's bytes, for showing it (`URL.createObjectURL`) or uploading it.
+    /// The photo's bytes, for showing it (`URL.createObjectURL`); `None` when there is no such
+    /// photo or it was sealed by an account whose key is not unlocked.
     pub async fn photo_blob(&self, id: PhotoId) -> Result<Option<web_sys::Blob>> {
         let tx = self.read_tx(&[stores::PHOTOS])?;
         let store = tx.object_store(stores::PHOTOS)?;
         let record: Option<JsValue> = store.get(id.to_string()).primitive()?.await?;
+        drop(store);
+        drop(tx);
         match record {
             None => Ok(None),
-            Some(record) => get(&record, "blob")?
-                .dyn_into::<web_sys::Blob>()
-                .map(Some)
-                .map_err(|_| StorageError::Corrupt(format!("photo {id} has no blob"))),
+            Some(record) => self.open_photo(&record, &id.to_string()).await,
         }
     }
 
-    /// Up to `limit` photos waiting for the server, oldest id first.
+    /// A stored photo record's plain bytes: opened with its account's key when sealed (`None`
+    /// when that key is not unlocked), as they are when stored before version 7.
+    async fn open_photo(&self, record: &JsValue, id: &str) -> Result<Option<web_sys::Blob>> {
+        let blob: web_sys::Blob = get(record, "blob")?
+            .dyn_into()
+            .map_err(|_| StorageError::Corrupt(format!("photo {id} has no blob")))?;
+        let Some(by) = get(record, SEALED_BY)?.as_string() else {
+            return Ok(Some(blob));
+        };
+        let mime = get(record, "mime")?.as_string().unwrap_or_default();
+        let sealed = blob_bytes(&blob).await?;
+        match self.keys.open(&by, &photo_context(id), &sealed).await? {
+            Some(plain) => Ok(Some(blob_of(&plain, &mime)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The accounts whose sealed photos wait for the server and whose keys are not unlocked.
+    pub(super) async fn photo_accounts_locked(&self) -> Result<Vec<String>> {
+        let tx = self.read_tx(&[stores::PHOTOS])?;
+        let values: Vec<JsValue> = tx
+            .object_store(stores::PHOTOS)?
+            .index(BY_UPLOAD)?
+            .get_all()
+            .with_query(UPLOAD_PENDING.to_owned())
+            .primitive()?
+            .await?
+            .collect::<std::result::Result<_, _>>()?;
+        let mut names = Vec::new();
+        for record in values {
+            if let Some(by) = get(&record, SEALED_BY)?.as_string()
+                && !self.keys.has_key_of(&by)
+            {
+                names.push(by);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Up to `limit` photos waiting for the server, oldest id first, opened: a photo whose
+    /// account's key is not unlocked is left out (it waits for that key; the others go).
     pub async fn photos_to_upload(&self, limit: u32) -> Result<Vec<PendingPhoto>> {
         let tx = self.read_tx(&[stores::PHOTOS])?;
         let values: Vec<JsValue> = tx
@@ -134,24 +213,27 @@ impl Store {
             .primitive()?
             .await?
             .collect::<std::result::Result<_, _>>()?;
-        values
-            .into_iter()
-            .map(|record| {
-                let text = |key: &str| get(&record, key).map(|v| v.as_string().unwrap_or_default());
-                let id = text("id")?;
-                let owner = text("owner")?;
-                let corrupt = || StorageError::Corrupt(format!("queued photo {id} is malformed"));
-                Ok(PendingPhoto {
-                    id: PhotoId::parse(&id).ok_or_else(corrupt)?,
-                    opinion_id: owner
-                        .strip_prefix("opinion:")
-                        .and_then(OpinionId::parse)
-                        .ok_or_else(corrupt)?,
-                    blob: get(&record, "blob")?.dyn_into().map_err(|_| corrupt())?,
-                    mime: text("mime")?,
-                })
-            })
-            .collect()
+        drop(tx);
+        let mut pending = Vec::with_capacity(values.len());
+        for record in values {
+            let text = |key: &str| get(&record, key).map(|v| v.as_string().unwrap_or_default());
+            let id = text("id")?;
+            let owner = text("owner")?;
+            let corrupt = || StorageError::Corrupt(format!("queued photo {id} is malformed"));
+            let Some(blob) = self.open_photo(&record, &id).await? else {
+                continue;
+            };
+            pending.push(PendingPhoto {
+                id: PhotoId::parse(&id).ok_or_else(corrupt)?,
+                opinion_id: owner
+                    .strip_prefix("opinion:")
+                    .and_then(OpinionId::parse)
+                    .ok_or_else(corrupt)?,
+                blob,
+                mime: text("mime")?,
+            });
+        }
+        Ok(pending)
     }
 
     /// The server has the photo (or refused it for good, `refused`): takes it off the queue.
