@@ -13,10 +13,10 @@ use crate::pages::{
 use crate::state::AppState;
 use crate::storage::Store;
 use leptos::prelude::*;
-use liaison_domain::sync::client::Problem;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::path;
+use liaison_domain::sync::client::Problem;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -208,7 +208,8 @@ fn idle_lock(state: AppState) {
     };
     let check = move || {
         let now = crate::platform::now_ms();
-        if state.unlocked.get_untracked().is_some() && idle.with_value(|lock| lock.should_lock(now)) {
+        if state.unlocked.get_untracked().is_some() && idle.with_value(|lock| lock.should_lock(now))
+        {
             idle.update_value(|lock| lock.touched(now));
             leptos::task::spawn_local(async move { state.lock().await });
         }

@@ -236,8 +236,8 @@ impl WrappingKey {
         other: &WrappingKey,
     ) -> Result<(DataKey, Vec<u8>), CryptoError> {
         let (iv, body) = unframed(wrapped)?;
-        let extractable: CryptoKey = resolve(
-            subtle()?.unwrap_key_with_u8_array_and_object_and_object(
+        let extractable: CryptoKey =
+            resolve(subtle()?.unwrap_key_with_u8_array_and_object_and_object(
                 "raw",
                 body,
                 &self.0,
@@ -245,10 +245,9 @@ impl WrappingKey {
                 &AesKeyGenParams::new(AES, 256),
                 true,
                 &usages(&["encrypt", "decrypt"]),
-            ),
-        )
-        .await?
-        .unchecked_into();
+            ))
+            .await?
+            .unchecked_into();
         let rewrapped = other.wrap_raw(&extractable).await?;
         let key = other.unwrap(&rewrapped).await?;
         Ok((key, rewrapped))

@@ -221,24 +221,28 @@ pub async fn choose_pin(
         Some(bytes) => Some(WrappingKey::from_bytes(bytes).await?),
         None => None,
     };
-    let (data_key, pin_wrapped, server_wrapped, resume_wrapped) =
-        match (&server, &setup.existing) {
-            (Some(server), Some(existing)) => {
-                let (_, pin_wrapped) = server.rewrap(existing, &pin_key).await?;
-                let (data_key, resume_wrapped) = pin_key.rewrap(&pin_wrapped, &resume).await?;
-                (data_key, pin_wrapped, Some(existing.clone()), resume_wrapped)
+    let (data_key, pin_wrapped, server_wrapped, resume_wrapped) = match (&server, &setup.existing) {
+        (Some(server), Some(existing)) => {
+            let (_, pin_wrapped) = server.rewrap(existing, &pin_key).await?;
+            let (data_key, resume_wrapped) = pin_key.rewrap(&pin_wrapped, &resume).await?;
+            (
+                data_key,
+                pin_wrapped,
+                Some(existing.clone()),
+                resume_wrapped,
+            )
+        }
+        _ => {
+            let mut wrappers = vec![&pin_key, &resume];
+            if let Some(server) = &server {
+                wrappers.push(server);
             }
-            _ => {
-                let mut wrappers = vec![&pin_key, &resume];
-                if let Some(server) = &server {
-                    wrappers.push(server);
-                }
-                let (data_key, mut wrapped) = DataKey::generate(&wrappers).await?;
-                let server_wrapped = (wrapped.len() == 3).then(|| wrapped.remove(2));
-                let resume_wrapped = wrapped.remove(1);
-                (data_key, wrapped.remove(0), server_wrapped, resume_wrapped)
-            }
-        };
+            let (data_key, mut wrapped) = DataKey::generate(&wrappers).await?;
+            let server_wrapped = (wrapped.len() == 3).then(|| wrapped.remove(2));
+            let resume_wrapped = wrapped.remove(1);
+            (data_key, wrapped.remove(0), server_wrapped, resume_wrapped)
+        }
+    };
     let keys = AccountKeys {
         username: setup.session.user.username.clone(),
         user: setup.session.user.clone(),

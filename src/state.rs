@@ -3,8 +3,8 @@
 
 use crate::platform;
 use crate::storage::{DB_NAME, Store, settings::keys};
-use crate::sync::api::{DeviceState, Session, SignedInUser};
 use crate::sync::SyncEngine;
+use crate::sync::api::{DeviceState, Session, SignedInUser};
 use leptos::prelude::*;
 use liaison_domain::followup::{HandlingUnit, WorkCalendar};
 use liaison_domain::{Directory, DutyContext, default_categories};

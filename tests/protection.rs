@@ -132,10 +132,7 @@ async fn personal_data_is_stored_only_sealed_and_nothing_is_saved_while_locked()
     // Locked again: the draft does not open and the push waits.
     store.keys().lock();
     assert_eq!(store.load_draft(&key).await.unwrap(), None);
-    assert_eq!(
-        store.pending_mutations(10).await,
-        Err(StorageError::Locked)
-    );
+    assert_eq!(store.pending_mutations(10).await, Err(StorageError::Locked));
     store.close();
 }
 
@@ -268,7 +265,10 @@ async fn a_pin_unlocks_offline_and_five_wrong_ones_disable_it() {
     store.save_opinion(&record, None).await.unwrap();
     let raw_now = raw(name).await;
     assert_no_personal_data(&raw_now, "after the PIN was set");
-    assert!(!raw_now.contains("token-of-deputy-a"), "the session is sealed");
+    assert!(
+        !raw_now.contains("token-of-deputy-a"),
+        "the session is sealed"
+    );
 
     // Locked, then unlocked with the PIN (no network): the session and the work open again.
     protection::lock(&store).await;
@@ -381,7 +381,11 @@ async fn a_deputy_lists_and_counts_only_its_own_records() {
         .await
         .unwrap();
     let ids: Vec<_> = page.items.iter().map(|o| o.id).collect();
-    assert_eq!(ids, vec![saved[3].id, saved[1].id], "newest first, only its own");
+    assert_eq!(
+        ids,
+        vec![saved[3].id, saved[1].id],
+        "newest first, only its own"
+    );
     // Paged: one at a time still walks only its own.
     let first = store
         .list_opinions(&station, &own("deputy-1"), None, 1)
@@ -463,15 +467,30 @@ async fn a_photo_is_stored_sealed_and_opens_only_for_its_account() {
     let reference = store.put_draft_photo(&draft, photo).await.unwrap();
     assert_eq!(reference.bytes as usize, MARK.len());
     assert_eq!(reference.mime, "image/jpeg");
-    let raw = stored_photo_text(name, &id.to_string()).await.as_string().unwrap();
-    assert!(!raw.contains("王小明") && !raw.contains("13812341234"), "sealed: {raw}");
+    let raw = stored_photo_text(name, &id.to_string())
+        .await
+        .as_string()
+        .unwrap();
+    assert!(
+        !raw.contains("王小明") && !raw.contains("13812341234"),
+        "sealed: {raw}"
+    );
 
-    let opened = store.photo_blob(id).await.unwrap().expect("opens for its account");
+    let opened = store
+        .photo_blob(id)
+        .await
+        .unwrap()
+        .expect("opens for its account");
     assert_eq!(opened.type_(), "image/jpeg");
-    let text = wasm_bindgen_futures::JsFuture::from(opened.text()).await.unwrap();
+    let text = wasm_bindgen_futures::JsFuture::from(opened.text())
+        .await
+        .unwrap();
     assert_eq!(text.as_string().unwrap(), MARK);
 
     store.keys().unlock("deputy-b", some_key().await);
-    assert!(store.photo_blob(id).await.unwrap().is_none(), "not for another account");
+    assert!(
+        store.photo_blob(id).await.unwrap().is_none(),
+        "not for another account"
+    );
     store.close();
 }

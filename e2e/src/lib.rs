@@ -343,8 +343,7 @@ impl Browser {
     /// first: opening a missing database would create an empty one the app then cannot upgrade.)
     pub async fn local_database_dump(&self) -> String {
         let dump = self
-            .js(
-                "return (async () => {
+            .js("return (async () => {
                    const known = await indexedDB.databases();
                    if (!known.some(d => d.name === 'liaison')) return '{}';
                    const db = await new Promise((resolve, reject) => {
@@ -369,8 +368,7 @@ impl Browser {
                      value instanceof Blob ? `[blob of ${value.size} bytes]`
                      : (value instanceof ArrayBuffer || ArrayBuffer.isView(value))
                        ? `[${value.byteLength} bytes]` : value);
-                 })()",
-            )
+                 })()")
             .await;
         dump.as_str()
             .unwrap_or_else(|| panic!("the database dump is text: {dump}"))

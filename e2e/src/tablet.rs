@@ -35,11 +35,19 @@ pub async fn sign_in(browser: &Browser, base: &str, (username, password): (&str,
             "return !!document.querySelector('#signed-in-as, #pin-setup-form, #pin-enter-form, #unlock-error, #sign-in-error')",
         )
         .await;
-    if browser.js("return !!document.querySelector('#pin-setup-form')").await == true {
+    if browser
+        .js("return !!document.querySelector('#pin-setup-form')")
+        .await
+        == true
+    {
         browser.type_into("#pin-new", PIN).await;
         browser.type_into("#pin-repeat", PIN).await;
         browser.click("#pin-set").await;
-    } else if browser.js("return !!document.querySelector('#pin-enter-form')").await == true {
+    } else if browser
+        .js("return !!document.querySelector('#pin-enter-form')")
+        .await
+        == true
+    {
         browser.type_into("#pin-entry", PIN).await;
         browser.click("#pin-unlock").await;
     }
@@ -52,7 +60,12 @@ pub async fn unlock(browser: &Browser, display_name: &str) {
     let buttons = browser.find_all(".lock-account").await;
     let mut found = false;
     for button in buttons {
-        if button.text().await.unwrap_or_default().contains(display_name) {
+        if button
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains(display_name)
+        {
             button.click().await.expect("choose the account");
             found = true;
             break;

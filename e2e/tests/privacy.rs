@@ -209,26 +209,27 @@ async fn a_revoked_tablet_deletes_what_it_stored_at_its_next_contact() {
     for kept in ["已同步的意见", "未同步的意见", "device_token"] {
         assert!(before.contains(kept), "the tablet holds {kept} before");
     }
-    let enrollment: serde_json::Value = serde_json::from_str(&before).unwrap();
-    let device_id = enrollment["settings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find_map(|v| v.get("device_token").and(v.get("id")))
-        .and_then(|id| id.as_str())
-        .expect("the enrolment in settings")
-        .to_owned();
-
+    // The station staff revoke it from their own computer, on the duty page's list of tablets.
     server.restart();
-    let staff = api_sign_in(&server, STAFF.0, STAFF.1).await;
-    let (status, body) = api(
-        "DELETE",
-        &server.url(&format!("/api/v1/devices/{device_id}")),
-        Some(&staff),
-        None,
-    )
-    .await;
-    assert_eq!(status, 204, "revoking: {body}");
+    let staff_profile = tempfile::tempdir().unwrap();
+    let staff = Browser::open(&driver, staff_profile.path()).await;
+    sign_in(&staff, &base, STAFF).await;
+    staff.goto(&format!("{base}/duty")).await;
+    staff
+        .find("#station-tablets li.tablet[data-revoked='false'] .tablet-revoke")
+        .await
+        .click()
+        .await
+        .unwrap();
+    staff.click(".tablet-revoke-confirm").await;
+    staff
+        .wait_until(
+            "the tablet shown revoked",
+            "return !!document.querySelector(\"#station-tablets li.tablet[data-revoked='true']\")",
+        )
+        .await;
+    assert!(staff.text("#station-tablets").await.contains("前台平板"));
+    staff.close().await;
 
     // The tablet notices at its next contact (the half-minute check, or the refused session),
     // deletes its data, reloads and says why.
@@ -300,17 +301,19 @@ async fn one_tablet_two_deputies_each_see_only_their_own_and_nothing_is_kept_in_
     browser.goto(&format!("{base}/")).await;
     browser.find("#field-summary").await;
     browser.select("#field-category", "parking").await;
-    browser.type_into("#field-summary", "A 的意见：夜间停车难").await;
+    browser
+        .type_into("#field-summary", "A 的意见：夜间停车难")
+        .await;
     browser.type_into("#field-citizen_name", NAME).await;
     browser.type_into("#field-citizen_phone", PHONE).await;
     browser.type_into("#field-citizen_address", ADDRESS).await;
     browser.click("#field-consent").await;
     browser.click("#outcome-to_be_referred").await;
     browser.click("#save-opinion").await;
+    browser.wait_for_text("#save-notice", "已保存").await;
     browser
-        .wait_for_text("#save-notice", "已保存")
+        .type_into("#field-summary", "A 的草稿：还没写完")
         .await;
-    browser.type_into("#field-summary", "A 的草稿：还没写完").await;
     browser.type_into("#field-citizen_name", DRAFT_NAME).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     browser.click("#lock-now").await;
@@ -354,7 +357,10 @@ async fn one_tablet_two_deputies_each_see_only_their_own_and_nothing_is_kept_in_
 
     // 3. Nothing in clear, in any store.
     let raw = browser.local_database_dump().await;
-    assert!(raw.contains("A 的意见"), "the dump reads the records: {raw}");
+    assert!(
+        raw.contains("A 的意见"),
+        "the dump reads the records: {raw}"
+    );
     for secret in [NAME, PHONE, ADDRESS, DRAFT_NAME, "还没写完"] {
         assert!(!raw.contains(secret), "{secret} is stored in clear");
     }

@@ -219,8 +219,13 @@ pub fn EnterPinForm(session: Session, on_done: Callback<()>) -> impl IntoView {
         let typed = pin.get_untracked();
         leptos::task::spawn_local(async move {
             let store = app.store();
-            match protection::unlock_with_pin(&store, &session.user.username, &typed, Some(&session))
-                .await
+            match protection::unlock_with_pin(
+                &store,
+                &session.user.username,
+                &typed,
+                Some(&session),
+            )
+            .await
             {
                 Ok(_) => {
                     app.unlocked_as(session.user.clone(), Some(session)).await;

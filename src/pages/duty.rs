@@ -23,7 +23,7 @@ use crate::sync::duty::{
 use crate::sync::office::{OfficeError, office_error_key};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use liaison_domain::account::{can_read_station, can_write_station};
+use liaison_domain::account::{can_manage_devices, can_read_station, can_write_station};
 use liaison_domain::followup::{
     Activity, ActivityKind, Attendance, Date, RosterEntry, Weekday, attendance::limits,
 };
@@ -465,6 +465,16 @@ pub fn DutyScreen() -> impl IntoView {
                 </Show>
             </section>
 
+            {move || {
+                let (Some(station), Some(session)) = (station.get(), session.get()) else {
+                    return None;
+                };
+                let on_this_tablet = session.user.device.as_ref().is_none_or(|d| d.station_id == station);
+                let manages = on_this_tablet
+                    && app.directory.with(|d| can_manage_devices(session.user.role, &session.user.scopes, &station, d));
+                manages.then(|| view! { <StationTablets station=station token=session.token/> })
+            }}
+
             <section class="panel" aria-labelledby="activities-title">
                 <h2 id="activities-title">{tr("duty_page.activities")}</h2>
                 <ul id="activities">
@@ -686,5 +696,102 @@ pub fn ActivityForm(
                 </button>
             </div>
         </form>
+    }
+}
+
+/// The station's tablets for whoever may enrol and revoke them there: each with when it was
+/// enrolled and whether it was revoked, and "停用" (asked twice) for a lost or retired one. The
+/// revoked tablet's sessions stop at once; it deletes its data at its next contact.
+#[component]
+fn StationTablets(station: StationId, token: String) -> impl IntoView {
+    let i18n = use_i18n();
+    let tablets = RwSignal::new(Vec::<duty::StationTablet>::new());
+    let error = RwSignal::new(None::<String>);
+    let asking = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let station = StoredValue::new(station);
+    let token = StoredValue::new(token);
+    let load = move || {
+        leptos::task::spawn_local(async move {
+            match duty::tablets(&token.get_value(), &station.get_value()).await {
+                Ok(list) => {
+                    tablets.set(list);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(save_error_key(&e))),
+            }
+        });
+    };
+    load();
+    let revoke = move |id: String| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            match duty::revoke_tablet(&token.get_value(), &id).await {
+                Ok(()) => {
+                    asking.set(None);
+                    load();
+                }
+                Err(e) => error.set(Some(save_error_key(&e))),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel" aria-labelledby="tablets-title">
+            <h2 id="tablets-title">{tr("tablets.title")}</h2>
+            <p class="hint">{tr("tablets.hint")}</p>
+            <ul id="station-tablets">
+                {move || tablets.get().into_iter().map(|tablet| {
+                    let id = tablet.id.clone();
+                    let confirm_id = tablet.id.clone();
+                    let asked = {
+                        let id = tablet.id.clone();
+                        move || asking.with(|a| a.as_deref() == Some(id.as_str()))
+                    };
+                    let enrolled = crate::platform::format_time(u64::try_from(tablet.created_at_ms).unwrap_or(0));
+                    let revoked = tablet.revoked_at_ms.is_some();
+                    view! {
+                        <li class="tablet" data-id=tablet.id.clone() data-revoked=revoked.to_string()>
+                            <span class="tablet-name">{tablet.name.clone()}</span>
+                            <span class="hint">{move || text_with(i18n.lang.get(), "tablets.enrolled_at", &[("time", enrolled.clone())])}</span>
+                            {if revoked {
+                                view! { <span class="tablet-revoked">{tr("tablets.revoked")}</span> }.into_any()
+                            } else {
+                                view! {
+                                    <Show when=asked.clone() fallback=move || {
+                                        let id = id.clone();
+                                        view! {
+                                            <button class="tablet-revoke" type="button"
+                                                on:click=move |_| asking.set(Some(id.clone()))>
+                                                {tr("tablets.revoke")}
+                                            </button>
+                                        }
+                                    }>
+                                        <span class="warning">{tr("tablets.revoke_warning")}</span>
+                                        <button class="tablet-revoke-confirm" type="button" disabled=move || busy.get()
+                                            on:click={
+                                                let id = confirm_id.clone();
+                                                move |_| revoke(id.clone())
+                                            }>
+                                            {tr("tablets.revoke_confirm")}
+                                        </button>
+                                        <button type="button" on:click=move |_| asking.set(None)>
+                                            {tr("tablets.revoke_cancel")}
+                                        </button>
+                                    </Show>
+                                }.into_any()
+                            }}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <Show when=move || tablets.with(Vec::is_empty) && error.with(Option::is_none)>
+                <p class="hint" id="station-tablets-empty">{tr("tablets.none")}</p>
+            </Show>
+            {move || error.get().map(|key| view! { <p class="error" role="alert">{move || i18n.t(&key)}</p> })}
+        </section>
     }
 }

@@ -31,7 +31,9 @@ pub fn RecordsScreen() -> impl IntoView {
         category: Some(category.get_untracked()).filter(|c| !c.is_empty()),
         outcome: OutcomeKind::from_code(&outcome.get_untracked()),
         // A deputy sees only what it received, never another deputy's records.
-        deputy_id: app.unlocked.with_untracked(|u| u.as_ref().and_then(|u| u.deputy_id.clone())),
+        deputy_id: app
+            .unlocked
+            .with_untracked(|u| u.as_ref().and_then(|u| u.deputy_id.clone())),
     };
     let load = move |after: Option<OpinionId>| {
         let Some(duty) = app.duty.get_untracked() else {

@@ -3,13 +3,13 @@
 //! refused with the reason, last success, "sync now"), how full local storage is, and the
 //! export of unsynced work to a file as a last resort.
 
+use crate::components::lock::{ChoosePinForm, EnterPinForm};
 use crate::components::sync_status::{status_kind, status_line};
 use crate::i18n::{I18n, text, text_with, tr, use_i18n};
 use crate::platform::{StorageEstimate, format_time};
+use crate::protection::{self, AfterSignIn, PinSetup, UnlockError};
 use crate::state::{AppState, use_app};
 use crate::storage::{RejectedMutation, StorageError};
-use crate::components::lock::{ChoosePinForm, EnterPinForm};
-use crate::protection::{self, AfterSignIn, PinSetup, UnlockError};
 use crate::sync::api::{self, AccountError, Session};
 use leptos::prelude::*;
 use liaison_domain::{DutyContext, StationId};

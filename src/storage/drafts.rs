@@ -61,7 +61,10 @@ impl Store {
         } else {
             let plain =
                 serde_json::to_vec(draft).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            let (by, sealed) = self.keys.seal(&format!("draft/{stored_key}"), &plain).await?;
+            let (by, sealed) = self
+                .keys
+                .seal(&format!("draft/{stored_key}"), &plain)
+                .await?;
             Some(SealedDraft {
                 by,
                 sealed,

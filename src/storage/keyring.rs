@@ -133,7 +133,12 @@ impl Keys {
     }
 
     /// Opens what `by` sealed for `context`; `None` when `by`'s key is not unlocked.
-    pub(super) async fn open(&self, by: &str, context: &str, sealed: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(super) async fn open(
+        &self,
+        by: &str,
+        context: &str,
+        sealed: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
         match self.key_of(by) {
             Some(key) => Ok(Some(key.open(context.as_bytes(), sealed).await?)),
             None => Ok(None),

@@ -282,14 +282,19 @@ impl Store {
             .get_all()
             .serde()?
             .await?
-            .collect::<std::result::Result<_, _>>()?;
+            .collect::<std::result::Result<_, _>>(
+        )?;
         for state in all {
             let masked = state.clone().with_citizen_masked();
             if masked != state {
                 states.put(masked).serde()?.await?;
             }
         }
-        settings.put(true).with_key(DONE.to_owned()).serde()?.await?;
+        settings
+            .put(true)
+            .with_key(DONE.to_owned())
+            .serde()?
+            .await?;
         tx.commit().await?;
         Ok(())
     }

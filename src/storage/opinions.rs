@@ -162,10 +162,7 @@ impl Store {
         // Every index key is `prefix + [id]`; ids are time-ordered.
         let (index_name, prefix) = match (&filter.deputy_id, &filter.category, filter.outcome) {
             // A deputy's own records walk their own index; other filters apply to each window.
-            (Some(deputy), _, _) => (
-                BY_STATION_DEPUTY,
-                vec![station.0.clone(), deputy.0.clone()],
-            ),
+            (Some(deputy), _, _) => (BY_STATION_DEPUTY, vec![station.0.clone(), deputy.0.clone()]),
             (None, Some(category), _) => (
                 "by_station_category",
                 vec![station.0.clone(), category.clone()],
@@ -194,7 +191,8 @@ impl Store {
         );
         // Without a text filter the first window fills the page; with one, read more at a time.
         let post_filtered = !filter.text.trim().is_empty()
-            || (filter.deputy_id.is_some() && (filter.category.is_some() || filter.outcome.is_some()));
+            || (filter.deputy_id.is_some()
+                && (filter.category.is_some() || filter.outcome.is_some()));
         let mut window = if !post_filtered {
             limit + 1
         } else {

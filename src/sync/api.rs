@@ -216,7 +216,11 @@ pub async fn device_status(device_token: &str) -> Option<DeviceState> {
         state: DeviceState,
     }
     let body = serde_json::json!({ "device_token": device_token });
-    let (status, text) = send(Request::post("/api/v1/devices/status"), Some(body.to_string())).await?;
+    let (status, text) = send(
+        Request::post("/api/v1/devices/status"),
+        Some(body.to_string()),
+    )
+    .await?;
     if status != 200 {
         return None;
     }

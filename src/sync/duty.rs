@@ -215,3 +215,33 @@ impl ActivityInput {
         }
     }
 }
+
+/// One of a station's tablets, as the list of tablets shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct StationTablet {
+    pub id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The station's tablets, revoked ones too (for whoever may enrol and revoke them there).
+pub async fn tablets(token: &str, station: &StationId) -> Result<Vec<StationTablet>, OfficeError> {
+    let station = String::from(js_sys::encode_uri_component(&station.0));
+    get(token, &format!("/api/v1/devices?station={station}")).await
+}
+
+/// Revokes a tablet (a lost or retired one): its sessions stop at once, and it deletes its data
+/// at its next contact. Revoking twice is harmless (204 both times).
+pub async fn revoke_tablet(token: &str, id: &str) -> Result<(), OfficeError> {
+    let id = String::from(js_sys::encode_uri_component(id));
+    match send(
+        bearer(Request::delete(&format!("/api/v1/devices/{id}")), token),
+        None,
+    )
+    .await
+    {
+        Some((status, text)) => read_no_content_answer(Some(status), &text),
+        None => read_no_content_answer(None, ""),
+    }
+}

@@ -5,6 +5,7 @@
 //! - `GET /me`: the signed-in user, role, scopes, deputy, handling unit and device.
 //! - `POST /devices`: enrol a tablet to a station (station staff or above, in scope; on a tablet
 //!   only for the tablet's own station) → device token, shown once.
+//! - `GET /devices?station=…`: a station's tablets, revoked ones too (whoever may enrol there).
 //! - `DELETE /devices/{id}`: revoke a tablet; its sessions stop working at their next request.
 //! - `POST /devices/status`: a tablet asks, with its device token and no session, whether it is
 //!   still enrolled; a revoked tablet deletes its local data when told so (`revoked`).
@@ -49,7 +50,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session", post(sign_in).delete(sign_out))
         .route("/me", get(me))
-        .route("/devices", post(enroll_device))
+        .route("/devices", post(enroll_device).get(list_devices))
         .route("/devices/{id}", delete(revoke_device))
         .route("/devices/status", post(device_status))
         .route("/device-keys", post(device_keys))
@@ -80,6 +81,35 @@ pub enum DeviceState {
 #[derive(Serialize)]
 pub struct DeviceStatus {
     pub state: DeviceState,
+}
+
+#[derive(Deserialize)]
+pub struct DeviceListQuery {
+    pub station: StationId,
+}
+
+/// A tablet as its station's staff see it in the list.
+#[derive(Serialize, Deserialize)]
+pub struct DeviceListed {
+    pub id: String,
+    pub station_id: StationId,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// `GET /api/v1/devices?station=…`: the station's tablets, oldest first, to whoever may enrol
+/// and revoke tablets there (403 otherwise; on a tablet only for its own station).
+async fn list_devices(
+    State(state): State<AppState>,
+    auth: Auth,
+    axum::extract::Query(query): axum::extract::Query<DeviceListQuery>,
+) -> Result<Json<Vec<DeviceListed>>, AppError> {
+    let hierarchy = state.db.station_hierarchy().await?;
+    if !may_manage_devices(&auth, &hierarchy, &query.station) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(Json(state.db.devices_of_station(&query.station).await?))
 }
 
 /// `POST /api/v1/devices/status` (no session needed: a locked tablet asks too). Only the holder

@@ -477,6 +477,34 @@ impl Db {
         tx.commit().await
     }
 
+    /// A station's tablets, revoked ones too, oldest first.
+    pub async fn devices_of_station(
+        &self,
+        station: &StationId,
+    ) -> Result<Vec<crate::accounts::DeviceListed>, sqlx::Error> {
+        let rows = self
+            .acquire()
+            .await?
+            .query(
+                "SELECT id, name, created_at, revoked_at FROM devices WHERE station_id = $1 \
+                 ORDER BY created_at, id",
+            )
+            .bind(station.0.as_str())
+            .fetch_all()
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(crate::accounts::DeviceListed {
+                    id: row.try_get("id")?,
+                    station_id: station.clone(),
+                    name: row.try_get("name")?,
+                    created_at_ms: row.try_get("created_at")?,
+                    revoked_at_ms: row.try_get("revoked_at")?,
+                })
+            })
+            .collect()
+    }
+
     /// Whether the device with this token is enrolled (`Some(false)`), revoked (`Some(true)`),
     /// or unknown (`None`).
     pub async fn device_revoked_by_token_hash(

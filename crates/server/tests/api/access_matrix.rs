@@ -192,6 +192,13 @@ pub(super) fn matrix(target: &Target, caller: u8) -> Vec<Entry> {
             Write,
         ),
         Entry::new(
+            M::GET,
+            "/api/v1/devices",
+            format!("/api/v1/devices?station={HEPING}"),
+            Payload::None,
+            Read,
+        ),
+        Entry::new(
             M::DELETE,
             "/api/v1/devices/{id}",
             format!("/api/v1/devices/{}", target.device),

@@ -702,6 +702,22 @@ async fn device_keys_go_only_to_sessions_on_that_tablet_and_die_with_it() {
     assert_eq!(device_state(&app, &tablet_token).await, "revoked");
     assert_eq!(device_state(&app, &other_token).await, "enrolled");
 
+    // The station's staff list its tablets, the revoked one marked; nobody else may.
+    let uri = "/api/v1/devices?station=station-xingfuli";
+    let response = app.call(Method::GET, uri, Some(&staff), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed = body_json(response).await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["id"], tablet_id.as_str());
+    assert!(listed[0]["revoked_at_ms"].is_i64());
+    assert!(listed[1]["revoked_at_ms"].is_null());
+    let heping = app.token("staff-heping", None).await;
+    for token in [&heping, &b_elsewhere] {
+        let response = app.call(Method::GET, uri, Some(token), None).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
     // Revoked: its sessions get no keys, and the keys themselves are gone.
     let response = app
         .call(

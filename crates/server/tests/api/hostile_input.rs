@@ -59,6 +59,7 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, bool)> {
             true,
         ),
         (Method::DELETE, "/api/v1/devices/{id}", None, true),
+        (Method::GET, "/api/v1/devices", None, true),
         (
             Method::POST,
             "/api/v1/devices/status",
