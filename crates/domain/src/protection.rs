@@ -352,6 +352,9 @@ mod tests {
         assert!(!short.should_lock(2_999));
         assert!(short.should_lock(3_000));
         let long = IdleLock::after(AUTO_LOCK_AFTER_MS * 10, 0);
-        assert!(long.should_lock(AUTO_LOCK_AFTER_MS), "capped at five minutes");
+        assert!(
+            long.should_lock(AUTO_LOCK_AFTER_MS),
+            "capped at five minutes"
+        );
     }
 }

@@ -25,6 +25,12 @@
 //! between the read of an opinion and the write of its facts, and no transaction holds that lock
 //! for long. The rollups are then counted again from the facts ([`Db::rebuild_rollups`]), a
 //! few stations per transaction under the same lock.
+//!
+//! **Who was on duty** (`duty_months`, `0013_duty_months.sql`: per station, month and deputy, the
+//! signed-in attendance records and whether the deputy attended an event) is kept by the push
+//! transaction for attendance (`sync.rs`, a record's first sign-in adds its shift) and by a
+//! trigger for events' attendees, and counted again by [`Db::rebuild_rollups`] with the others
+//! (version 4 of the facts brought it in).
 
 use super::Db;
 use super::backend::{Begin, Conn, in_list};
@@ -36,7 +42,7 @@ use std::collections::HashMap;
 
 /// The version of the facts' definitions. Bump it when [`OpinionFacts::derive`] (or what the
 /// server stores of it) changes: the next start rebuilds every row.
-pub const FACTS_VERSION: i64 = 3;
+pub const FACTS_VERSION: i64 = 4;
 
 /// Opinions (or attendance records) read and rewritten per transaction by the rebuild.
 pub const REBUILD_BATCH: usize = 1000;
@@ -465,7 +471,8 @@ async fn rewrite_signed_in(
 }
 
 impl Db {
-    /// Rebuilds the rollups (`figure_days`, `figure_months`) from the stored facts, `batch`
+    /// Rebuilds the rollups (`figure_days`, `figure_months`) from the stored facts, and
+    /// `duty_months` from the attendance and the events' attendees, `batch`
     /// stations per transaction. Each batch runs under the push lock (`Begin::SyncWriter`): its
     /// stations' rows are replaced by what their facts count at that moment, and every push
     /// after it adds its changes to those, so the rollups stay exact while servers run beside
@@ -479,7 +486,10 @@ impl Db {
             .query(
                 "SELECT station_id FROM opinion_facts \
                  UNION SELECT station_id FROM figure_days \
-                 UNION SELECT station_id FROM figure_months",
+                 UNION SELECT station_id FROM figure_months \
+                 UNION SELECT station_id FROM attendance \
+                 UNION SELECT station_id FROM activities \
+                 UNION SELECT station_id FROM duty_months",
             )
             .fetch_all()
             .await?
@@ -492,7 +502,7 @@ impl Db {
             let backend = conn.backend();
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let filter = in_list(backend, "station_id", 1, chunk.len());
-            for table in ["figure_days", "figure_months"] {
+            for table in ["figure_days", "figure_months", "duty_months"] {
                 conn.query(&format!("DELETE FROM {table} WHERE {filter}"))
                     .bind_list(&chunk)
                     .execute()
@@ -503,6 +513,24 @@ impl Db {
                 rollup.add(&o, 1);
             }
             rollup.write(&mut conn).await?;
+            // Who was on duty: the signed-in attendance records (a shift each) and the events'
+            // attendees, per station, month and deputy.
+            let events_filter = in_list(backend, "ac.station_id", 1, chunk.len());
+            conn.query(&format!(
+                "INSERT INTO duty_months (station_id, month, deputy_id, shifts) \
+                 SELECT u.station_id, u.month, u.deputy_id, SUM(u.shifts) FROM ( \
+                     SELECT station_id, substr(day, 1, 7) AS month, deputy_id, 1 AS shifts \
+                     FROM attendance WHERE {filter} AND signed_in \
+                     UNION ALL \
+                     SELECT ac.station_id AS station_id, substr(ac.day, 1, 7) AS month, \
+                         t.deputy_id AS deputy_id, 0 AS shifts \
+                     FROM activities ac JOIN activity_attendees t ON t.activity_id = ac.id \
+                     WHERE {events_filter} \
+                 ) u GROUP BY u.station_id, u.month, u.deputy_id"
+            ))
+            .bind_list(&chunk)
+            .execute()
+            .await?;
             tx.commit().await?;
         }
         Ok(stations.len() as u64)

@@ -28,9 +28,12 @@
 //! - **Evaluations**: the latest evaluation in a period of each opinion evaluated in it is its
 //!   latest of all (rolled up), or an earlier one after which none of the opinion's later ones
 //!   falls in the period (`opinion_evaluations_earlier`; rare).
-//! - **Duty** (shifts, deputies on duty, the events' citizens): `GROUP BY` over `attendance`,
-//!   `activities` and `activity_attendees` (a deputy on duty is counted once, which no sum
-//!   can do).
+//! - **Duty** (shifts, deputies on duty, the events' citizens): over a period's whole months,
+//!   the shifts and the deputies on duty are read from `duty_months` (per station, month and
+//!   deputy: the signed-in attendance records and event attendance, `0013_duty_months.sql`),
+//!   and only the days before and after them from `attendance`, `activities` and
+//!   `activity_attendees`; by day, and for the events' citizens, from those alone. A deputy on
+//!   duty is counted once (distinct pairs of a `UNION`), which no sum can do.
 //!
 //! The stations are always named (the scope ∩ what the reader may read, resolved in Rust): on
 //! SQLite as `IN (?1, ..., ?n)` up to [`SQLITE_MAX_LISTED`] stations and as
@@ -837,10 +840,161 @@ async fn over_months(
     Ok(out)
 }
 
+/// A period's whole months, whose duty is read from `duty_months` (`0013_duty_months.sql`),
+/// and the days outside them, read from the records.
+struct DutySplit {
+    /// The first and last whole month (`YYYY-MM`).
+    first: String,
+    last: String,
+    /// The days before the first whole month and after the last, as `[from, to]` ranges (none
+    /// when the period starts and ends with a month).
+    edges: Vec<(String, String)>,
+}
+
+impl DutySplit {
+    /// `None` when the period holds no whole month.
+    fn of(period: &Period) -> Option<DutySplit> {
+        let start = if period.from == month_start(period.from) {
+            period.from
+        } else {
+            month_end(period.from).add_days(1)
+        };
+        let end = if period.to == month_end(period.to) {
+            period.to
+        } else {
+            month_start(period.to).add_days(-1)
+        };
+        if start > end {
+            return None;
+        }
+        let mut edges = Vec::new();
+        if period.from < start {
+            edges.push((period.from.to_string(), start.add_days(-1).to_string()));
+        }
+        if end < period.to {
+            edges.push((end.add_days(1).to_string(), period.to.to_string()));
+        }
+        Some(DutySplit {
+            first: month_of(start),
+            last: month_of(end),
+            edges,
+        })
+    }
+
+    /// The SQL (parts joined by `joiner`) of the duty rows of the stations in the period:
+    /// `months` over `duty_months d` with the condition on its whole months, `records` for
+    /// each edge with the condition on a day column (given as its argument).
+    fn parts(
+        &self,
+        p: &mut Params,
+        joiner: &str,
+        months: impl Fn(&str) -> String,
+        records: impl Fn(&dyn Fn(&str) -> String) -> Vec<String>,
+    ) -> String {
+        let (mf, ml) = (p.text(&self.first), p.text(&self.last));
+        let mut parts = vec![months(&format!("d.month >= {mf} AND d.month <= {ml}"))];
+        for (from, to) in &self.edges {
+            let (x, y) = (p.text(from), p.text(to));
+            let within = move |column: &str| format!("{column} >= {x} AND {column} <= {y}");
+            parts.extend(records(&within));
+        }
+        parts.join(joiner)
+    }
+}
+
+/// The duty shifts and deputies on duty over whole months and edges ([`DutySplit`]): `key_d`
+/// the key of a `duty_months d` row, `key_a` of an `attendance a` row, `key_e` of an event's
+/// attendee (`activities ac`, `activity_attendees t`); `group`: one row per key (else one in
+/// all, keyed `''`).
+async fn duty_split(
+    conn: &mut Conn<'_>,
+    stations: &[StationId],
+    split: &DutySplit,
+    (key_d, key_a, key_e): (&str, &str, &str),
+    group: bool,
+    into: &mut BTreeMap<BreakdownKey, Figures>,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    let group_by = |key: &str| {
+        if group {
+            format!(" GROUP BY {key}")
+        } else {
+            String::new()
+        }
+    };
+    // Shifts: the months' sums and the edges' records, added up by key.
+    let mut p = Params::new(backend, stations);
+    let (sd, sa) = (p.station_in("d.station_id"), p.station_in("a.station_id"));
+    let rows = split.parts(
+        &mut p,
+        " UNION ALL ",
+        |months| {
+            format!(
+                "SELECT {key_d} AS k, CAST(COALESCE(SUM(d.shifts), 0) AS BIGINT) AS n \
+                 FROM duty_months d WHERE {sd} AND {months}{}",
+                group_by(key_d)
+            )
+        },
+        |within| {
+            vec![format!(
+                "SELECT {key_a} AS k, COUNT(*) AS n FROM attendance a \
+                 WHERE {sa} AND {} AND a.signed_in{}",
+                within("a.day"),
+                group_by(key_a)
+            )]
+        },
+    );
+    merge(p.fetch(conn, &rows).await?, into, |f, row| {
+        f.duty_shifts += count(row, "n")?;
+        Ok(())
+    })?;
+    // Deputies on duty: the distinct (key, deputy) pairs of the months' rows and the edges'
+    // records and attendees, counted (`DISTINCT` for when the months are the only part).
+    let mut p = Params::new(backend, stations);
+    let (sd, sa, se) = (
+        p.station_in("d.station_id"),
+        p.station_in("a.station_id"),
+        p.station_in("ac.station_id"),
+    );
+    let rows = split.parts(
+        &mut p,
+        " UNION ",
+        |months| {
+            format!(
+                "SELECT DISTINCT {key_d} AS k, d.deputy_id AS deputy_id FROM duty_months d \
+                 WHERE {sd} AND {months}"
+            )
+        },
+        |within| {
+            vec![
+                format!(
+                    "SELECT {key_a} AS k, a.deputy_id AS deputy_id FROM attendance a \
+                     WHERE {sa} AND {} AND a.signed_in",
+                    within("a.day")
+                ),
+                format!(
+                    "SELECT {key_e} AS k, t.deputy_id AS deputy_id FROM activities ac \
+                     JOIN activity_attendees t ON t.activity_id = ac.id \
+                     WHERE {se} AND {}",
+                    within("ac.day")
+                ),
+            ]
+        },
+    );
+    let sql = grouped(!group, "COUNT(*) AS n", &rows);
+    merge(p.fetch(conn, &sql).await?, into, |f, row| {
+        f.deputies_on_duty += count(row, "n")?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
 /// The duty figures (duty shifts, deputies on duty, the events' citizens) of the period, or of
-/// each of its days or months, from `attendance`, `activities` and `activity_attendees`
-/// (a city's year is some 90,000 attendance records). Deputies on duty are the distinct
-/// (bucket, deputy) pairs of a `UNION`, counted: SQLite's `COUNT(DISTINCT)` sorts once more.
+/// each of its days or months. Over whole months (the totals and by month), the shifts and
+/// deputies are read from `duty_months` ([`duty_split`]) and only the days outside them from
+/// `attendance`, `activities` and `activity_attendees`; by day, from those (a city's year is
+/// some 90,000 attendance records). Deputies on duty are the distinct (bucket, deputy) pairs of
+/// a `UNION`, counted: SQLite's `COUNT(DISTINCT)` sorts once more.
 async fn duty_over_time(
     conn: &mut Conn<'_>,
     stations: &[StationId],
@@ -865,6 +1019,17 @@ async fn duty_over_time(
             p.text(period.to.to_string()),
         )
     };
+    let split = match by {
+        Some(Breakdown::Day) => None,
+        _ => DutySplit::of(period),
+    };
+    if let Some(split) = &split {
+        let bd = match by {
+            Some(Breakdown::Month) => "d.month".to_owned(),
+            _ => "''".to_owned(),
+        };
+        duty_split(conn, stations, split, (&bd, &ba, &bac), by.is_some(), into).await?;
+    }
     let mut p = Params::new(backend, stations);
     let (x, y) = range(&mut p);
     let sql = format!(
@@ -873,10 +1038,12 @@ async fn duty_over_time(
         p.station_in("a.station_id"),
         group("a.day")
     );
-    merge(p.fetch(conn, &sql).await?, into, |f, row| {
-        f.duty_shifts += count(row, "n")?;
-        Ok(())
-    })?;
+    if split.is_none() {
+        merge(p.fetch(conn, &sql).await?, into, |f, row| {
+            f.duty_shifts += count(row, "n")?;
+            Ok(())
+        })?;
+    }
     let mut p = Params::new(backend, stations);
     let (x, y) = range(&mut p);
     let sql = format!(
@@ -905,10 +1072,12 @@ async fn duty_over_time(
             p.station_in("ac.station_id")
         ),
     );
-    merge(p.fetch(conn, &sql).await?, into, |f, row| {
-        f.deputies_on_duty += count(row, "n")?;
-        Ok(())
-    })?;
+    if split.is_none() {
+        merge(p.fetch(conn, &sql).await?, into, |f, row| {
+            f.deputies_on_duty += count(row, "n")?;
+            Ok(())
+        })?;
+    }
     Ok(())
 }
 
@@ -933,7 +1102,8 @@ fn merge(
 }
 
 /// The duty figures by station or deputy: shifts and deputies on duty by the attendance's (and
-/// events' attendees') column, and by station the events' citizens.
+/// events' attendees') column (over whole months from `duty_months`, see [`duty_split`]), and
+/// by station the events' citizens.
 async fn duty_grouped(
     conn: &mut Conn<'_>,
     stations: &[StationId],
@@ -948,7 +1118,22 @@ async fn duty_grouped(
         _ => "deputy_id",
     };
     // Attendance and events belong to stations and deputies, not to categories or units.
-    if matches!(by, Breakdown::Station | Breakdown::Deputy) {
+    let split = DutySplit::of(period);
+    if let (Some(split), Breakdown::Station | Breakdown::Deputy) = (&split, by) {
+        let event_key = match by {
+            Breakdown::Station => "ac.station_id",
+            _ => "t.deputy_id",
+        };
+        duty_split(
+            conn,
+            stations,
+            split,
+            (&format!("d.{column}"), &format!("a.{column}"), event_key),
+            true,
+            into,
+        )
+        .await?;
+    } else if matches!(by, Breakdown::Station | Breakdown::Deputy) {
         let mut p = Params::new(backend, stations);
         let (f0, f1) = (p.text(&from), p.text(&to));
         let sql = format!(

@@ -135,11 +135,14 @@ impl fmt::Display for Storage {
     }
 }
 
-/// The database. Cheap to clone (the pool is reference-counted). Holds nothing authoritative in
-/// memory: several server processes may share one PostgreSQL database.
+/// The database. Cheap to clone (the pool and the pushes' group commit are reference-counted).
+/// Holds nothing authoritative in memory: several server processes may share one PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// The pushes' group commit (`sync.rs`): only pushes waiting for their turn, nothing that
+    /// outlives them.
+    writer: std::sync::Arc<sync::GroupCommit>,
 }
 
 impl Db {
@@ -220,7 +223,10 @@ impl Db {
     }
 
     async fn ready(pool: Pool) -> anyhow::Result<Self> {
-        let db = Db { pool };
+        let db = Db {
+            pool,
+            writer: Default::default(),
+        };
         seed::seed_categories_if_empty(&db.pool)
             .await
             .context("cannot seed the default categories")?;

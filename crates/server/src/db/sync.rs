@@ -17,7 +17,7 @@
 //! server-side client (seq `last_seq + 1`, stamp from the server's clock). Both then run the same
 //! code: authorisation, validation, merge, change numbering, writes. So a step taken online is
 //! checked, numbered and pulled exactly like one pushed from a tablet, and two online steps of
-//! one account at once simply queue on the lock below (no gap, no skipped seq). The online way
+//! one account at once simply queue one after the other (below; no gap, no skipped seq). The online way
 //! also answers the record's state as the transaction left it ([`Online::state`]), so that the
 //! route has nothing left to read once the step is committed.
 //!
@@ -32,39 +32,63 @@
 //! the server's now plus [`limits::CLOCK_AHEAD_MS`] is `invalid` (a tablet clock set wrong would
 //! otherwise win the merge's latest sign-out for good).
 //!
-//! **Locking.** A push is one transaction that takes a lock every other push needs before it
-//! reads anything (`Begin::SyncWriter`): on SQLite `BEGIN IMMEDIATE`, the database's write lock;
+//! **Locking.** Pushes run in transactions that take a lock every other push needs before they
+//! read anything (`Begin::SyncWriter`): on SQLite `BEGIN IMMEDIATE`, the database's write lock;
 //! on PostgreSQL `SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE`, the counter row. So
 //! pushes run one at a time, on one server or several sharing the database, and:
 //! - two pushes of the same client (two tabs, a retry racing the original) cannot both apply a
-//!   mutation: the second reads the `last_seq` the first committed and skips what it applied.
+//!   mutation: the second reads the `last_seq` the first left (committed, or staged earlier in
+//!   the same group, below) and skips what it applied.
 //!   (Locking only later, at the first counter bump, would let both read the same `last_seq`.)
 //! - a record is never merged from a stale read, and a follow-up step is checked against the
-//!   lifecycle as it stands: the stored state is read under the lock, and PostgreSQL's READ
-//!   COMMITTED gives each statement the latest committed state.
+//!   lifecycle as it stands: the stored state is read under the lock (or taken from the group's
+//!   staged writes), and PostgreSQL's READ COMMITTED gives each statement the latest committed
+//!   state.
 //!
 //! A finer lock (the client's `sync_clients` row) would let pushes of different clients
 //! interleave, but then two pushes editing one opinion could each merge into the state they read
-//! before the other committed, losing a change; the one lock costs little at the stations' write
-//! rates (a push is a few milliseconds) and keeps both backends equally simple.
+//! before the other committed, losing a change; the one lock keeps both backends equally simple,
+//! and group commit (below) pays its cost once per group rather than once per push.
 //!
-//! **Change order.** A push reads `sync_counter` under the lock, numbers each state change it
-//! makes (the next value, stored as the record's `change_seq` and the mutation row's), and
-//! writes the counter back before commit. The lock above is
+//! **Group commit.** The pushes that arrive while a transaction is running share the next one
+//! (per server instance; `GroupCommit`). A fair (FIFO) mutex holds the open group: the first
+//! push to find none begins the transaction (taking the lock above, reading the counter once)
+//! and becomes the group's first; each push, holding the mutex in turn, reads what it needs (the
+//! group's staged writes first, then the database), plans, authorises, validates and merges in
+//! memory exactly as alone, and stages its writes into the group's (each record once, in its
+//! latest state). When the first push is done, a task of the group's own queues on the mutex
+//! behind the pushes waiting by then; when it gets it, the pushes before it have all joined, and
+//! it writes the group's changes in multi-row statements, writes the counter back, commits, and
+//! answers every push of the group. The next group begins after that commit. A group takes at
+//! most `GROUP_MAX_PUSHES` pushes and `GROUP_MAX_MUTATIONS` mutations; a push finding it full
+//! ends it itself (keeping its place in the queue) and begins the next.
+//! - One push's failure fails no other: a failing read of a push marks its group, which takes
+//!   no one else and is rolled back; a failing write fails the group's commit. Either way the
+//!   group's pushes (the one whose read failed included) run again, each in a group of its own,
+//!   where only the push that fails fails. (Per-push savepoints would cost two round trips a push and could not isolate
+//!   writes that are shared; running again is safe because a push is taken exactly once.)
+//! - A push whose request goes away cannot leave its group half-done: it stages its writes in
+//!   one step with no await, and the commit runs in a task of its own.
+//! - A refused push (a gap) stages nothing and is answered at once.
+//!
+//! **Change order.** Each push numbers the state changes it makes from the counter its group
+//! carries (the next value, stored as the record's `change_seq` and the mutation row's); the
+//! group writes the counter back before it commits. The lock above is
 //! held until commit, and PostgreSQL makes a commit visible before it releases the transaction's
 //! locks, so a number is handed out only after every smaller one is committed and visible: the
 //! numbers follow commit order, and a pull cursor never skips a change committed late (which
 //! `updated_at` or a `SEQUENCE`, numbering in start order, would). The tests check this with
-//! concurrent pushers and a paging puller on both backends.
+//! concurrent pushers and a paging puller on both backends, and with pushes queued into one group.
 //!
-//! **Statements per push.** Everything a push needs is read up front (the client's row, the
-//! categories, the stored states of every record it touches, the counter, and for a referral the
-//! calendar and the units) and everything it changes is written at the end in multi-row
-//! statements (opinions, attendance, referrals, mutations, counter, client): about ten
-//! statements whatever the push's size, instead of four per mutation. Every other push waits for
-//! the lock meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
+//! **Statements per push.** Everything a push needs is read up front (the client's row unless
+//! the group has it, the stored states of every record it touches that the group has not
+//! staged, for a referral the calendar and the units; the categories and the counter once per
+//! group), and everything the group changes is written at its end in multi-row statements
+//! (opinions, facts, attendance, referrals, clients, mutations, counter): about two statements
+//! per push and ten per group, instead of ten per push. Every other push waits for the lock
+//! meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
 
-use super::backend::{Backend, Begin, Conn, in_list};
+use super::backend::{Backend, Begin, Conn, Pool, Tx, in_list};
 use super::facts::{FactsChange, write_facts};
 use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
@@ -80,6 +104,9 @@ use liaison_domain::sync::{
 };
 use liaison_domain::{Category, ClientId, Field, FieldError, StationId, ValidationErrors};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{oneshot, watch};
 
 /// Why a push was refused as a whole, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -155,14 +182,15 @@ pub struct Online {
 }
 
 /// What a push takes: a tablet's numbered batch, or one mutation the server numbers itself.
+#[derive(Clone, Copy)]
 enum Incoming<'m> {
     Numbered(&'m [Mutation]),
-    Next(MutationKind),
+    Next(&'m MutationKind),
 }
 
 impl Db {
-    /// Takes one push of `client_id`'s mutations, in one transaction (see the module docs on
-    /// locking): plans it with [`plan_push`] against the client's `last_seq`; skips mutations
+    /// Takes one push of `client_id`'s mutations, in its group's transaction (see the module
+    /// docs on locking and group commit): plans it with [`plan_push`] against the client's `last_seq`; skips mutations
     /// already taken (acknowledged again, and a rejected one rejected again with its stored
     /// reason); for each new one clamps its stamp ([`clamp`] with the client's `last_stamp` and
     /// `server_now_ms`), asks `authority`, checks it ([`validate_mutation`] against the stored
@@ -215,7 +243,7 @@ impl Db {
         let (answer, mut states) = self
             .take(
                 client_id,
-                Incoming::Next(mutation),
+                Incoming::Next(&mutation),
                 server_now_ms,
                 authority,
             )
@@ -224,8 +252,9 @@ impl Db {
         Ok(Online { answer, state })
     }
 
-    /// The push itself. Returns the answer and the state of every opinion the new mutations
-    /// touched, as committed.
+    /// The push itself, in the current group's transaction (see "Group commit" in the module
+    /// docs), answered once the group is committed. Returns the answer and the state of every
+    /// opinion the new mutations touched, as committed.
     async fn take<A: PushAuthority + ?Sized>(
         &self,
         client_id: ClientId,
@@ -233,190 +262,451 @@ impl Db {
         server_now_ms: u64,
         authority: &A,
     ) -> Result<(PushResponse, HashMap<String, Option<OpinionReplica>>), PushFailure> {
-        let mut tx = self.pool.begin(Begin::SyncWriter).await?;
-        let mut conn = tx.conn();
-        let client = client_id.to_string();
-
-        let row = conn
-            .query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1")
-            .bind(client.as_str())
-            .fetch_optional()
-            .await?;
-        let (mut last_seq, mut last_stamp) = match row {
-            Some(row) => (
-                seq_from_db(row.try_get("last_seq")?)?,
-                row.try_get::<Option<String>>("last_stamp")?
-                    .map(|s| parse_hlc(&s))
-                    .transpose()?,
-            ),
-            None => (Seq::NONE, None),
+        let size = match incoming {
+            Incoming::Numbered(mutations) => mutations.len(),
+            Incoming::Next(_) => 1,
         };
-
-        let made_here: [Mutation; 1];
-        let mutations: &[Mutation] = match incoming {
-            Incoming::Numbered(mutations) => mutations,
-            Incoming::Next(kind) => {
-                let stamp = Clock::resume(last_stamp.unwrap_or_else(|| Hlc::zero(client_id)))
-                    .tick(server_now_ms);
-                made_here = [Mutation::new(client_id, last_seq.next(), stamp, kind)];
-                &made_here
-            }
-        };
-
-        // A refused batch returns here; dropping `tx` rolls back, and nothing was written yet.
-        let plan = plan_push(client_id, last_seq, mutations)?;
-
-        let new: Vec<&Mutation> = mutations
-            .iter()
-            .zip(&plan.dispositions)
-            .filter(|(_, d)| **d == Disposition::Apply)
-            .map(|(m, _)| m)
-            .collect();
-        let applies = !new.is_empty();
-        let categories = if applies {
-            // The `mutations` rows reference the client's row.
-            conn.query(
-                "INSERT INTO sync_clients (client_id, last_seq, last_stamp) \
-                 VALUES ($1, 0, NULL) ON CONFLICT (client_id) DO NOTHING",
-            )
-            .bind(client.as_str())
-            .execute()
-            .await?;
-            categories(&mut conn).await?
-        } else {
-            Vec::new()
-        };
-
-        // Everything the new mutations need is read up front and everything they change is
-        // written at the end, a few statements per push whatever its size (statements one by one
-        // cost a round trip each, under the write lock that every other push waits for).
-        let mut batch = Batch {
-            now_ms: server_now_ms,
-            ..Batch::default()
-        };
-        if applies {
-            let opinion_ids: Vec<String> = new
-                .iter()
-                .filter_map(|m| m.kind.opinion_id())
-                .map(|id| id.to_string())
-                .collect();
-            batch.states = load_states(&mut conn, "opinions", &opinion_ids).await?;
-            batch.not_stored = batch
-                .states
-                .iter()
-                .filter(|(_, state)| state.is_none())
-                .map(|(id, _)| id.clone())
-                .collect();
-            let attendance_ids: Vec<String> = new
-                .iter()
-                .filter(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }))
-                .map(|m| m.kind.record_id())
-                .collect();
-            batch.attendance = load_states(&mut conn, "attendance", &attendance_ids).await?;
-            // The calendar and the units only matter to a referral, which is rare in a push.
-            let refers = new.iter().any(|m| {
-                matches!(
-                    &m.kind,
-                    MutationKind::RecordFollowUp { step, .. }
-                        if matches!(step.action, Action::Refer { .. })
+        // After a group failed, its pushes run again each in a group of its own, so that only
+        // the push that fails fails.
+        let mut alone = false;
+        loop {
+            let mut entered = self.writer.enter(&self.pool, alone, size).await?;
+            let group = entered.group();
+            let taken = {
+                let Group {
+                    tx,
+                    pending,
+                    counter,
+                    categories,
+                    ..
+                } = group;
+                let mut shared = Shared {
+                    pending,
+                    counter: *counter,
+                    categories,
+                };
+                let taken = take_in(
+                    &mut tx.conn(),
+                    &mut shared,
+                    client_id,
+                    incoming,
+                    server_now_ms,
+                    authority,
                 )
-            });
-            if refers {
-                batch.calendar = calendar(&mut conn).await?;
-                batch.units = unit_ids(&mut conn).await?;
+                .await;
+                let counter_after = shared.counter;
+                taken.map(|(answer, states, staged)| (answer, states, staged, counter_after))
+            };
+            let (answer, states) = match taken {
+                Ok((answer, states, staged, counter_after)) => {
+                    // No await from here until the push has left the group: it is in it whole.
+                    group.pending.merge(staged);
+                    group.counter = counter_after;
+                    group.pushes += 1;
+                    group.mutations += size;
+                    (answer, states)
+                }
+                Err(PushFailure::Refused(refusal)) => {
+                    // Nothing was read that could fail the transaction, nothing was staged.
+                    return Err(PushFailure::Refused(refusal));
+                }
+                Err(PushFailure::Database(err)) => {
+                    // A failed statement leaves a PostgreSQL transaction unusable: the group
+                    // takes no one else and is rolled back, and its pushes run again alone,
+                    // this one too (the failure may have been left by a push that went away).
+                    group.poisoned = true;
+                    if alone {
+                        return Err(PushFailure::Database(err));
+                    }
+                    drop(entered);
+                    alone = true;
+                    continue;
+                }
+            };
+            let mut outcome = group.done.subscribe();
+            // Lets the next push in (and, for the group's first push, its commit queue up).
+            drop(entered);
+            let ended = outcome
+                .wait_for(|o| !matches!(o, Outcome::Open))
+                .await
+                .map(|o| o.clone());
+            match ended {
+                Ok(Outcome::Committed) => return Ok((answer, states)),
+                Ok(Outcome::Failed(reason)) => return Err(group_failed(&reason)),
+                // Nothing of the group was stored (or, if its commit went through after all, the
+                // push is taken again exactly once: its seqs are skipped).
+                Ok(Outcome::Retry | Outcome::Open) | Err(_) => alone = true,
             }
-            batch.counter = conn
-                .query("SELECT value FROM sync_counter WHERE id = 1")
-                .fetch_one()
-                .await?
-                .try_get("value")?;
         }
-        let first_change = batch.counter;
+    }
+}
 
-        let mut rejected = Vec::new();
-        // Every step taken is audited in this transaction: stored together or not at all.
-        let mut step_audits = Vec::new();
-        for (mutation, disposition) in mutations.iter().zip(&plan.dispositions) {
-            match disposition {
-                Disposition::Skip => {
-                    if let Some(rejection) =
-                        stored_rejection(&mut conn, &client, mutation.seq).await?
-                    {
-                        rejected.push(rejection);
-                    }
-                }
-                Disposition::Apply => {
-                    let stamp = clamp(
-                        mutation.hlc,
-                        last_stamp,
-                        server_now_ms,
-                        DEFAULT_MAX_AHEAD_MS,
-                    )
-                    .stamp();
-                    let taken = batch.take(mutation, stamp, &categories, authority);
-                    if let Some(audit) = step_audit(&batch.states, &client, mutation, &taken) {
-                        step_audits.push(audit);
-                    }
-                    batch.rows.push(mutation_row(
-                        &client,
-                        mutation,
-                        stamp,
-                        &taken,
-                        server_now_ms,
-                    )?);
-                    if let Taken::Rejected(rejection) = taken {
-                        rejected.push(rejection);
-                    }
-                    last_seq = mutation.seq;
-                    last_stamp = Some(stamp);
-                }
+/// What one push reads from and carries over to the next in its group.
+struct Shared<'g> {
+    /// The writes of the group's pushes so far, not yet in the database: what a push reads is
+    /// looked up here first.
+    pending: &'g Pending,
+    /// The change counter after the group's pushes so far.
+    counter: i64,
+    /// The configured categories, read once per group.
+    categories: &'g mut Option<Vec<Category>>,
+}
+
+/// One push inside the group's transaction: reads what it needs (from the group's pending writes
+/// first, then the database) and stages what it changes. The answer, the states of the opinions
+/// touched, and the staged writes.
+async fn take_in<A: PushAuthority + ?Sized>(
+    conn: &mut Conn<'_>,
+    shared: &mut Shared<'_>,
+    client_id: ClientId,
+    incoming: Incoming<'_>,
+    server_now_ms: u64,
+    authority: &A,
+) -> Result<
+    (
+        PushResponse,
+        HashMap<String, Option<OpinionReplica>>,
+        Staged,
+    ),
+    PushFailure,
+> {
+    let client = client_id.to_string();
+
+    let (mut last_seq, mut last_stamp) = match shared.pending.clients.get(&client) {
+        Some(known) => *known,
+        None => {
+            let row = conn
+                .query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1")
+                .bind(client.as_str())
+                .fetch_optional()
+                .await?;
+            match row {
+                Some(row) => (
+                    seq_from_db(row.try_get("last_seq")?)?,
+                    row.try_get::<Option<String>>("last_stamp")?
+                        .map(|s| parse_hlc(&s))
+                        .transpose()?,
+                ),
+                None => (Seq::NONE, None),
             }
         }
-        if batch.counter != first_change {
-            // Inside the push transaction, whose counter row lock (PostgreSQL) or write lock
-            // (SQLite) is held until commit: numbers are handed out in commit order.
-            conn.query("UPDATE sync_counter SET value = $1 WHERE id = 1")
-                .bind(batch.counter)
-                .execute()
-                .await?;
+    };
+
+    let made_here: [Mutation; 1];
+    let mutations: &[Mutation] = match incoming {
+        Incoming::Numbered(mutations) => mutations,
+        Incoming::Next(kind) => {
+            let stamp = Clock::resume(last_stamp.unwrap_or_else(|| Hlc::zero(client_id)))
+                .tick(server_now_ms);
+            made_here = [Mutation::new(
+                client_id,
+                last_seq.next(),
+                stamp,
+                kind.clone(),
+            )];
+            &made_here
         }
-        write_opinions(&mut conn, &batch.changed).await?;
+    };
+
+    // A refused batch returns here, having staged nothing.
+    let plan = plan_push(client_id, last_seq, mutations)?;
+
+    let new: Vec<&Mutation> = mutations
+        .iter()
+        .zip(&plan.dispositions)
+        .filter(|(_, d)| **d == Disposition::Apply)
+        .map(|(m, _)| m)
+        .collect();
+    let applies = !new.is_empty();
+    if applies && shared.categories.is_none() {
+        *shared.categories = Some(categories(conn).await?);
+    }
+    let no_categories = Vec::new();
+    let categories = shared.categories.as_ref().unwrap_or(&no_categories);
+
+    // Everything the new mutations need is read up front and everything they change is staged,
+    // to be written with the rest of the group in a few multi-row statements (statements one by
+    // one cost a round trip each, under the lock that every other push waits for).
+    let mut batch = Batch {
+        now_ms: server_now_ms,
+        ..Batch::default()
+    };
+    if applies {
+        let opinion_ids: Vec<String> = new
+            .iter()
+            .filter_map(|m| m.kind.opinion_id())
+            .map(|id| id.to_string())
+            .collect();
+        let (states, not_stored) = shared.pending.opinions(conn, &opinion_ids).await?;
+        batch.states = states;
+        batch.not_stored = not_stored;
+        let attendance_ids: Vec<String> = new
+            .iter()
+            .filter(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }))
+            .map(|m| m.kind.record_id())
+            .collect();
+        let (attendance, signed_before) = shared.pending.attendance(conn, &attendance_ids).await?;
+        batch.attendance = attendance;
+        batch.signed_before = signed_before;
+        // The calendar and the units only matter to a referral, which is rare in a push.
+        let refers = new.iter().any(|m| {
+            matches!(
+                &m.kind,
+                MutationKind::RecordFollowUp { step, .. }
+                    if matches!(step.action, Action::Refer { .. })
+            )
+        });
+        if refers {
+            batch.calendar = calendar(conn).await?;
+            batch.units = unit_ids(conn).await?;
+        }
+    }
+    // The group read the counter under its lock; the pushes before this one moved it on.
+    batch.counter = shared.counter;
+
+    let mut rejected = Vec::new();
+    // Every step taken is audited in the group's transaction: stored together or not at all.
+    let mut step_audits = Vec::new();
+    let mut rejections = HashMap::new();
+    for (mutation, disposition) in mutations.iter().zip(&plan.dispositions) {
+        match disposition {
+            Disposition::Skip => {
+                let earlier = shared
+                    .pending
+                    .rejections
+                    .get(&(client.clone(), mutation.seq));
+                let rejection = match earlier {
+                    Some(rejection) => Some(rejection.clone()),
+                    None => stored_rejection(conn, &client, mutation.seq).await?,
+                };
+                if let Some(rejection) = rejection {
+                    rejected.push(rejection);
+                }
+            }
+            Disposition::Apply => {
+                let stamp = clamp(
+                    mutation.hlc,
+                    last_stamp,
+                    server_now_ms,
+                    DEFAULT_MAX_AHEAD_MS,
+                )
+                .stamp();
+                let taken = batch.take(mutation, stamp, categories, authority);
+                if let Some(audit) = step_audit(&batch.states, &client, mutation, &taken) {
+                    step_audits.push(audit);
+                }
+                batch.rows.push(mutation_row(
+                    &client,
+                    mutation,
+                    stamp,
+                    &taken,
+                    server_now_ms,
+                )?);
+                if let Taken::Rejected(rejection) = taken {
+                    rejections.insert((client.clone(), mutation.seq), rejection.clone());
+                    rejected.push(rejection);
+                }
+                last_seq = mutation.seq;
+                last_stamp = Some(stamp);
+            }
+        }
+    }
+    shared.counter = batch.counter;
+    let at_ms = i64::try_from(server_now_ms).map_err(encode_error)?;
+    let staged = Staged {
+        client: applies.then_some((client, (last_seq, last_stamp))),
+        changed: batch.changed,
+        not_stored: batch.not_stored,
+        changed_attendance: batch.changed_attendance,
+        signed_before: batch.signed_before,
+        referrals: batch.referrals,
+        rows: batch.rows,
+        step_audits: (!step_audits.is_empty()).then_some((at_ms, step_audits)),
+        rejections,
+    };
+    Ok((
+        PushResponse {
+            acknowledged_through: plan.acknowledged_through,
+            rejected,
+        },
+        batch.states,
+        staged,
+    ))
+}
+
+/// What one push changes, staged in memory until its group is written.
+struct Staged {
+    /// The client's `last_seq` and `last_stamp` after the push, if it took anything.
+    client: Option<(String, (Seq, Option<Hlc>))>,
+    changed: BTreeMap<String, Changed>,
+    /// The opinions the server did not hold before the group.
+    not_stored: HashSet<String>,
+    changed_attendance: BTreeMap<String, ChangedAttendance>,
+    /// The attendance records that had a sign-in before the group.
+    signed_before: HashSet<String>,
+    referrals: BTreeSet<(String, String)>,
+    rows: Vec<MutationRow>,
+    /// The audit records of the steps applied, with the push's time.
+    step_audits: Option<(i64, Vec<super::audit::StepAudit>)>,
+    /// The mutations rejected, by client and seq: a resend in the same group is answered with
+    /// them.
+    rejections: HashMap<(String, Seq), Rejected>,
+}
+
+/// The staged writes of a group's pushes so far, merged: each record once, in its latest state
+/// with the number of its latest change.
+#[derive(Default)]
+struct Pending {
+    clients: HashMap<String, (Seq, Option<Hlc>)>,
+    changed: BTreeMap<String, Changed>,
+    /// Opinions the server did not hold before the group: they have no facts to replace.
+    not_stored: HashSet<String>,
+    changed_attendance: BTreeMap<String, ChangedAttendance>,
+    /// Attendance records that had a sign-in before the group: their shift is counted already.
+    signed_before: HashSet<String>,
+    referrals: BTreeSet<(String, String)>,
+    rows: Vec<MutationRow>,
+    step_audits: Vec<(i64, Vec<super::audit::StepAudit>)>,
+    rejections: HashMap<(String, Seq), Rejected>,
+}
+
+impl Pending {
+    fn merge(&mut self, staged: Staged) {
+        if let Some((client, last)) = staged.client {
+            self.clients.insert(client, last);
+        }
+        for (id, mut changed) in staged.changed {
+            if let Some(before) = self.changed.remove(&id) {
+                changed.station_id = changed.station_id.or(before.station_id);
+            }
+            self.changed.insert(id, changed);
+        }
+        self.not_stored.extend(staged.not_stored);
+        self.changed_attendance.extend(staged.changed_attendance);
+        self.signed_before.extend(staged.signed_before);
+        self.referrals.extend(staged.referrals);
+        self.rows.extend(staged.rows);
+        self.step_audits.extend(staged.step_audits);
+        self.rejections.extend(staged.rejections);
+    }
+
+    /// The states of opinions `ids` as the group left them: staged, else stored (`None`: the
+    /// server has none). Also which of them the server did not hold before this push.
+    async fn opinions(
+        &self,
+        conn: &mut Conn<'_>,
+        ids: &[String],
+    ) -> Result<(HashMap<String, Option<OpinionReplica>>, HashSet<String>), sqlx::Error> {
+        let unstaged: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.changed.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut states: HashMap<String, Option<OpinionReplica>> =
+            load_states(conn, "opinions", &unstaged).await?;
+        // Not stored before the group, and not made by it either.
+        let not_stored = states
+            .iter()
+            .filter(|(id, state)| state.is_none() && !self.not_stored.contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(changed) = self.changed.get(id) {
+                states.insert(id.clone(), Some(changed.state.clone()));
+            }
+        }
+        Ok((states, not_stored))
+    }
+
+    /// The same for attendance records, and which of them had a sign-in before the group.
+    async fn attendance(
+        &self,
+        conn: &mut Conn<'_>,
+        ids: &[String],
+    ) -> Result<(HashMap<String, Option<Attendance>>, HashSet<String>), sqlx::Error> {
+        let unstaged: Vec<String> = ids
+            .iter()
+            .filter(|id| !self.changed_attendance.contains_key(*id))
+            .cloned()
+            .collect();
+        let mut states: HashMap<String, Option<Attendance>> =
+            load_states(conn, "attendance", &unstaged).await?;
+        let signed_before = states
+            .iter()
+            .filter(|(_, state)| state.as_ref().is_some_and(|s| s.signed_in_at_ms.is_some()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(changed) = self.changed_attendance.get(id) {
+                states.insert(id.clone(), Some(changed.state.clone()));
+            }
+        }
+        Ok((states, signed_before))
+    }
+
+    /// Writes it all, in multi-row statements.
+    async fn write(&self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        write_opinions(conn, &self.changed).await?;
         // The figures' facts change with the opinion, in the same transaction.
         write_facts(
-            &mut conn,
-            batch.changed.iter().map(|(id, c)| FactsChange {
+            conn,
+            self.changed.iter().map(|(id, c)| FactsChange {
                 id: id.as_str(),
                 state: &c.state,
-                had_facts: !batch.not_stored.contains(id),
+                had_facts: !self.not_stored.contains(id),
             }),
         )
         .await?;
-        write_attendance(&mut conn, &batch.changed_attendance).await?;
-        write_referrals(&mut conn, &batch.referrals).await?;
-        write_mutations(&mut conn, &batch.rows).await?;
-        let at_ms = i64::try_from(server_now_ms).map_err(encode_error)?;
-        super::audit::write_steps(&mut conn, at_ms, &step_audits).await?;
-
-        if applies {
-            conn.query(
-                "UPDATE sync_clients SET last_seq = $1, last_stamp = $2 WHERE client_id = $3",
-            )
-            .bind(seq_to_db(last_seq)?)
-            .bind(last_stamp.map(String::from))
-            .bind(client.as_str())
-            .execute()
-            .await?;
+        write_attendance(conn, &self.changed_attendance).await?;
+        // Who was on duty: a record signed in for the first time is one more shift of its
+        // deputy at its station that month (a sign-in is never taken back).
+        write_duty_months(
+            conn,
+            self.changed_attendance
+                .iter()
+                .filter(|(id, c)| {
+                    c.state.signed_in_at_ms.is_some() && !self.signed_before.contains(*id)
+                })
+                .map(|(_, c)| &c.state.key),
+        )
+        .await?;
+        write_referrals(conn, &self.referrals).await?;
+        // The `mutations` rows reference their client's row.
+        write_clients(conn, &self.clients).await?;
+        write_mutations(conn, &self.rows).await?;
+        for (at_ms, steps) in &self.step_audits {
+            super::audit::write_steps(conn, *at_ms, steps).await?;
         }
-        tx.commit().await?;
-        Ok((
-            PushResponse {
-                acknowledged_through: plan.acknowledged_through,
-                rejected,
-            },
-            batch.states,
-        ))
+        Ok(())
     }
+}
 
+/// Inserts or updates the clients' `last_seq` and `last_stamp`.
+async fn write_clients(
+    conn: &mut Conn<'_>,
+    clients: &HashMap<String, (Seq, Option<Hlc>)>,
+) -> Result<(), sqlx::Error> {
+    let clients: Vec<_> = clients.iter().collect();
+    for chunk in clients.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO sync_clients (client_id, last_seq, last_stamp) VALUES {} \
+             ON CONFLICT (client_id) DO UPDATE SET \
+                 last_seq = excluded.last_seq, last_stamp = excluded.last_stamp",
+            value_lists(conn.backend(), chunk.len(), 3)
+        );
+        let mut query = conn.query(&sql);
+        for (client, (last_seq, last_stamp)) in chunk {
+            query = query
+                .bind(client.as_str())
+                .bind(seq_to_db(*last_seq)?)
+                .bind(last_stamp.map(String::from));
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+impl Db {
     /// The records of `stations` changed after `cursor` (opinions and attendance, interleaved in
     /// change order), oldest change first, at most `limit` of them (clamped to
     /// 1..=[`MAX_PULL_LIMIT`]). Each record appears once, with its current merged state and the
@@ -513,6 +803,221 @@ impl Db {
     }
 }
 
+/// Pushes in one group's transaction at most, and mutations: a push finding the group this
+/// full commits it and begins the next one, so that a transaction (and the wait of its first
+/// push) stays bounded.
+const GROUP_MAX_PUSHES: usize = 64;
+const GROUP_MAX_MUTATIONS: usize = 2_000;
+
+/// How a group ended, as its pushes learn it.
+#[derive(Clone, Debug)]
+enum Outcome {
+    Open,
+    Committed,
+    /// Not committed, and not for a reason of the database's alone: run the push again, alone.
+    Retry,
+    /// A group of one push that failed.
+    Failed(String),
+}
+
+/// Group commit, per server instance (see the module docs): the group whose transaction is
+/// open, behind a fair (FIFO) mutex that each push holds while it runs in the group.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    open: Arc<tokio::sync::Mutex<Option<Group>>>,
+    next_id: AtomicU64,
+    committed: AtomicU64,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit")
+            .field("committed", &self.committed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// One group: its transaction (begun with [`Begin::SyncWriter`], so it holds the lock every push
+/// needs), and what its pushes share.
+struct Group {
+    id: u64,
+    tx: Tx,
+    pushes: usize,
+    mutations: usize,
+    /// The change counter when the group began, and after its last push.
+    counter_at_start: i64,
+    counter: i64,
+    categories: Option<Vec<Category>>,
+    pending: Pending,
+    /// A push's statement failed: the transaction is rolled back and its pushes run again.
+    poisoned: bool,
+    /// A push running again after its group failed: no other joins it.
+    alone: bool,
+    /// Tells the group's pushes how it ended.
+    done: Arc<watch::Sender<Outcome>>,
+    /// When it began (for the debug log of its commit).
+    begun: std::time::Instant,
+}
+
+impl Group {
+    /// Writes the pushes' changes and the counter, and commits.
+    async fn finish(mut self) -> Result<(), sqlx::Error> {
+        let mut conn = self.tx.conn();
+        self.pending.write(&mut conn).await?;
+        if self.counter != self.counter_at_start {
+            conn.query("UPDATE sync_counter SET value = $1 WHERE id = 1")
+                .bind(self.counter)
+                .execute()
+                .await?;
+        }
+        self.tx.commit().await
+    }
+
+    fn takes_more(&self, size: usize) -> bool {
+        !self.alone
+            && !self.poisoned
+            && self.pushes < GROUP_MAX_PUSHES
+            && (self.mutations == 0 || self.mutations + size <= GROUP_MAX_MUTATIONS)
+    }
+}
+
+type OpenGuard = tokio::sync::OwnedMutexGuard<Option<Group>>;
+
+/// A push's turn in the open group: the mutex held, the group there. For the group's first push
+/// also the signal that lets the group's commit queue up behind the pushes waiting by then
+/// (sent when this is dropped, also if the push is).
+pub(crate) struct Entered {
+    open: OpenGuard,
+    _first: Option<oneshot::Sender<()>>,
+}
+
+impl Entered {
+    fn group(&mut self) -> &mut Group {
+        self.open.as_mut().expect("a push enters an open group")
+    }
+}
+
+impl GroupCommit {
+    /// Waits for the push's turn and returns it in the open group, beginning one if there is
+    /// none. An open group that takes no more (full, failed, or one push's own) is ended first,
+    /// keeping the push's place in the queue. `alone`: in a group of its own.
+    async fn enter(
+        self: &Arc<Self>,
+        pool: &Pool,
+        alone: bool,
+        size: usize,
+    ) -> Result<Entered, sqlx::Error> {
+        let mut open = Arc::clone(&self.open).lock_owned().await;
+        if let Some(group) = open.as_ref() {
+            if !alone && group.takes_more(size) {
+                return Ok(Entered { open, _first: None });
+            }
+            // In a task of its own, so that this push going away cannot leave the group's
+            // pushes unanswered; the mutex comes back when it is done.
+            let this = Arc::clone(self);
+            open = tokio::spawn(async move {
+                if let Some(group) = open.take() {
+                    this.end(group).await;
+                }
+                open
+            })
+            .await
+            .map_err(|err| sqlx::Error::Io(std::io::Error::other(err.to_string())))?;
+        }
+        let mut tx = pool.begin(Begin::SyncWriter).await?;
+        let counter: i64 = tx
+            .query("SELECT value FROM sync_counter WHERE id = 1")
+            .fetch_one()
+            .await?
+            .try_get("value")?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        *open = Some(Group {
+            id,
+            tx,
+            pushes: 0,
+            mutations: 0,
+            counter_at_start: counter,
+            counter,
+            categories: None,
+            pending: Pending::default(),
+            poisoned: false,
+            alone,
+            done: Arc::new(watch::channel(Outcome::Open).0),
+            begun: std::time::Instant::now(),
+        });
+        let (first, first_done) = oneshot::channel();
+        // Its own task, so that no request going away can leave the group uncommitted.
+        tokio::spawn(Arc::clone(self).commit(id, first_done));
+        Ok(Entered {
+            open,
+            _first: Some(first),
+        })
+    }
+
+    /// Commits group `id` once its first push is done, after the pushes that queued meanwhile
+    /// (the mutex is fair) have joined it. The mutex is held through the commit, so the next
+    /// group begins after it.
+    async fn commit(self: Arc<Self>, id: u64, first_done: oneshot::Receiver<()>) {
+        let _ = first_done.await;
+        let mut open = self.open.lock().await;
+        if open.as_ref().is_none_or(|group| group.id != id) {
+            // Ended already by a push that found it full.
+            return;
+        }
+        let group = open.take().expect("the group is open");
+        self.end(group).await;
+    }
+
+    /// Commits a group (rolls it back if it failed) and tells its pushes.
+    async fn end(&self, group: Group) {
+        let done = Arc::clone(&group.done);
+        let alone = group.alone;
+        let (pushes, mutations, begun) = (group.pushes, group.mutations, group.begun);
+        let ending = std::time::Instant::now();
+        let outcome = if group.poisoned {
+            // Dropping the transaction rolls it back.
+            Outcome::Retry
+        } else {
+            match group.finish().await {
+                Ok(()) => {
+                    self.committed.fetch_add(1, Ordering::Relaxed);
+                    Outcome::Committed
+                }
+                Err(err) if alone => Outcome::Failed(err.to_string()),
+                Err(err) => {
+                    tracing::warn!(error = %err, "a push group failed; its pushes run again alone");
+                    Outcome::Retry
+                }
+            }
+        };
+        tracing::debug!(
+            pushes,
+            mutations,
+            open_ms = (ending - begun).as_secs_f64() * 1000.0,
+            commit_ms = ending.elapsed().as_secs_f64() * 1000.0,
+            outcome = ?outcome,
+            "push group ended"
+        );
+        done.send_replace(outcome);
+    }
+}
+
+/// A push that ran in a group whose commit failed: nothing it did was stored.
+fn group_failed(reason: &str) -> PushFailure {
+    PushFailure::Database(sqlx::Error::Io(std::io::Error::other(format!(
+        "the push's transaction was not committed: {reason}"
+    ))))
+}
+
+impl Db {
+    /// How many push groups (transactions of one or more pushes) this instance has committed.
+    /// For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn push_groups_committed(&self) -> u64 {
+        self.writer.committed.load(Ordering::Relaxed)
+    }
+}
+
 /// What became of one new mutation.
 enum Taken {
     /// Applied; `change_seq` is the change it made (the counter value it bumped to), `None`
@@ -550,6 +1055,8 @@ struct Batch {
     not_stored: HashSet<String>,
     /// The same for the attendance records the new marks touch, by their key's text.
     attendance: HashMap<String, Option<Attendance>>,
+    /// Those of them with a sign-in before the group.
+    signed_before: HashSet<String>,
     /// The server's working-day calendar and its units, read when the push holds a referral.
     calendar: WorkCalendar,
     units: HashSet<String>,
@@ -823,6 +1330,43 @@ async fn write_attendance(
                 .bind(to_json(&changed.state)?)
                 .bind(changed.change_seq)
                 .bind(changed.state.signed_in_at_ms.is_some());
+        }
+        query.execute().await?;
+    }
+    Ok(())
+}
+
+/// Adds a shift to the `duty_months` row of each attendance key's station, month and deputy
+/// (see `0013_duty_months.sql`).
+async fn write_duty_months<'a>(
+    conn: &mut Conn<'_>,
+    keys: impl Iterator<Item = &'a liaison_domain::followup::AttendanceKey>,
+) -> Result<(), sqlx::Error> {
+    let mut shifts: BTreeMap<(&str, String, &str), i32> = BTreeMap::new();
+    for key in keys {
+        *shifts
+            .entry((
+                key.station_id.0.as_str(),
+                super::facts::month_of(key.day),
+                key.deputy_id.0.as_str(),
+            ))
+            .or_default() += 1;
+    }
+    let shifts: Vec<_> = shifts.into_iter().collect();
+    for chunk in shifts.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO duty_months (station_id, month, deputy_id, shifts) VALUES {} \
+             ON CONFLICT (station_id, month, deputy_id) DO UPDATE SET \
+                 shifts = duty_months.shifts + excluded.shifts",
+            value_lists(conn.backend(), chunk.len(), 4)
+        );
+        let mut query = conn.query(&sql);
+        for ((station, month, deputy), n) in chunk {
+            query = query
+                .bind(*station)
+                .bind(month.clone())
+                .bind(*deputy)
+                .bind(*n);
         }
         query.execute().await?;
     }

@@ -1216,6 +1216,7 @@ async fn the_facts_are_kept_by_every_push_and_rebuilt_when_outdated() {
         "DELETE FROM opinion_evaluations",
         "DELETE FROM figure_days",
         "DELETE FROM figure_months",
+        "DELETE FROM duty_months",
         "UPDATE attendance SET signed_in = TRUE",
         "UPDATE server_meta SET value = 0 WHERE key = 'facts_version'",
     ];
@@ -1594,6 +1595,24 @@ async fn rollup_rows(app: &TestApp) -> Vec<String> {
                 .collect();
             out.push(format!("{table} {} {numbers:?}", keys.join(" ")));
         }
+    }
+    // Who was on duty, per station, month and deputy (a row with no shift: events only).
+    for row in conn
+        .query(
+            "SELECT station_id, month, deputy_id, CAST(shifts AS BIGINT) AS shifts \
+             FROM duty_months ORDER BY station_id, month, deputy_id",
+        )
+        .fetch_all()
+        .await
+        .unwrap()
+    {
+        out.push(format!(
+            "duty_months {} {} {} {}",
+            row.try_get::<String>("station_id").unwrap(),
+            row.try_get::<String>("month").unwrap(),
+            row.try_get::<String>("deputy_id").unwrap(),
+            row.try_get::<i64>("shifts").unwrap()
+        ));
     }
     out
 }

@@ -1,6 +1,7 @@
 //! The sync store on a real database (SQLite, or PostgreSQL with `LIAISON_TEST_DATABASE_URL`):
 //! [`Db::push`] and [`Db::pull`] (the HTTP routes over them are tested in `sync_routes.rs`),
-//! including concurrent pushers against a paging puller.
+//! including concurrent pushers against a paging puller, and pushes grouped in one transaction
+//! (exactly once, change numbers dense and in order, a failing push rolled back alone).
 
 use liaison_domain::sync::{
     Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, Mutation, MutationKind, OpinionFieldValue,
@@ -11,8 +12,8 @@ use liaison_domain::{
     default_categories,
 };
 use liaison_server::Db;
-use liaison_server::db::Decodable;
 use liaison_server::db::PushFailure;
+use liaison_server::db::{Backend, Decodable, PooledConn};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::task::JoinSet;
 
@@ -709,4 +710,288 @@ async fn a_paging_puller_misses_no_change_of_concurrent_pushers() {
     assert_eq!(copy.len(), everything.len(), "no opinion missed");
     assert_eq!(copy, everything, "every opinion in its latest state");
     assert!(pages > 1, "the puller paged ({pages} pages)");
+}
+
+/// Holds the lock every push group takes first (SQLite's write lock, PostgreSQL's change counter
+/// row), so that the pushes started meanwhile queue up and form one group when it is released
+/// ([`release_writer_lock`]).
+async fn hold_writer_lock(db: &Db) -> PooledConn {
+    let mut conn = db.acquire().await.unwrap();
+    match db.backend() {
+        Backend::Sqlite => {
+            conn.query("BEGIN IMMEDIATE").execute().await.unwrap();
+        }
+        Backend::Postgres => {
+            conn.query("BEGIN").execute().await.unwrap();
+            conn.query("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE")
+                .fetch_one()
+                .await
+                .unwrap();
+        }
+    }
+    conn
+}
+
+async fn release_writer_lock(mut conn: PooledConn) {
+    conn.query("ROLLBACK").execute().await.unwrap();
+}
+
+/// Lets the pushes just spawned reach their place in the queue.
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+}
+
+/// Every change number handed out, from the `mutations` rows, in order.
+async fn change_numbers(db: &Db) -> Vec<i64> {
+    let mut conn = db.acquire().await.unwrap();
+    conn.query("SELECT change_seq FROM mutations WHERE change_seq IS NOT NULL ORDER BY change_seq")
+        .fetch_all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("change_seq").unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushes_queued_behind_one_another_are_one_group_taken_exactly_once_in_change_order() {
+    const CLIENTS: u8 = 30;
+    const DUPLICATES: usize = 5;
+    let (db, _storage) = open_db().await;
+    let groups_before = db.push_groups_committed();
+    let lock = hold_writer_lock(&db).await;
+
+    let mut pushes = JoinSet::new();
+    // The first push begins the group and waits for the lock; the others queue behind it.
+    for n in 1..=CLIENTS {
+        let db = db.clone();
+        pushes.spawn(async move {
+            let c = client(n);
+            let batch: Vec<Mutation> = (1..=3u8)
+                .map(|k| {
+                    let id = OpinionId::new_v7(NOW - 3_600_000 + u64::from(k), [n; 10]);
+                    create(c, u64::from(k), u64::from(k), valid_opinion(id, "st-1"))
+                })
+                .collect();
+            (n, db.push(c, &batch, NOW, ANY).await)
+        });
+    }
+    // The same push of one client, several times in the group: taken once, its rejection
+    // answered again.
+    let dup = client(100);
+    let mut invalid_opinion = valid_opinion(opinion_id(99), "st-1");
+    invalid_opinion.summary = String::new();
+    let dup_batch = vec![
+        create(dup, 1, 0, valid_opinion(opinion_id(100), "st-1")),
+        set(
+            dup,
+            2,
+            1,
+            opinion_id(100),
+            vec![OpinionFieldValue::Summary("夜间停车难".into())],
+        ),
+        create(dup, 3, 2, invalid_opinion),
+    ];
+    for _ in 0..DUPLICATES {
+        let db = db.clone();
+        let batch = dup_batch.clone();
+        pushes.spawn(async move { (100, db.push(dup, &batch, NOW, ANY).await) });
+    }
+    // Two pushes of one client in the group, the second continuing the first: it must see the
+    // first's seqs (no gap) and its opinion (the edit applies).
+    let twice = client(101);
+    {
+        let db = db.clone();
+        pushes.spawn(async move {
+            let first = [create(twice, 1, 0, valid_opinion(opinion_id(101), "st-1"))];
+            (101, db.push(twice, &first, NOW, ANY).await)
+        });
+    }
+    settle().await;
+    {
+        let db = db.clone();
+        pushes.spawn(async move {
+            let second = [set(
+                twice,
+                2,
+                1,
+                opinion_id(101),
+                vec![OpinionFieldValue::Details("第二次推送".into())],
+            )];
+            (102, db.push(twice, &second, NOW, ANY).await)
+        });
+    }
+    settle().await;
+    release_writer_lock(lock).await;
+
+    let mut duplicates = Vec::new();
+    while let Some(result) = pushes.join_next().await {
+        let (n, response) = result.unwrap();
+        let response = response.expect("every push succeeds");
+        if n == 100 {
+            duplicates.push(response);
+            continue;
+        }
+        assert!(response.rejected.is_empty(), "{n}: {response:?}");
+        match n {
+            101 => assert_eq!(response.acknowledged_through, Seq(1)),
+            102 => assert_eq!(response.acknowledged_through, Seq(2), "no gap"),
+            _ => assert_eq!(response.acknowledged_through, Seq(3)),
+        }
+    }
+    assert_eq!(duplicates.len(), DUPLICATES);
+    assert_eq!(duplicates[0].acknowledged_through, Seq(3));
+    assert_eq!(duplicates[0].rejected.len(), 1);
+    assert_eq!(duplicates[0].rejected[0].seq, Seq(3));
+    assert!(duplicates.iter().all(|r| r == &duplicates[0]));
+
+    let groups = db.push_groups_committed() - groups_before;
+    assert!(
+        (1..=3).contains(&groups),
+        "the queued pushes share transactions ({groups} groups for {} pushes)",
+        usize::from(CLIENTS) + DUPLICATES + 2
+    );
+
+    // Each mutation once; each change numbered once, densely, and the counter at the last.
+    let opinions = i64::from(CLIENTS) * 3 + 2;
+    let changes = opinions + 2;
+    assert_eq!(count(&db, "opinions").await, opinions);
+    assert_eq!(
+        count(&db, "mutations").await,
+        changes + 1,
+        "and the rejected one"
+    );
+    assert_eq!(change_numbers(&db).await, (1..=changes).collect::<Vec<_>>());
+    assert_eq!(
+        scalar(&db, "SELECT value FROM sync_counter WHERE id = 1").await,
+        changes
+    );
+    // Within a client, its mutations' changes follow its seqs.
+    let mut conn = db.acquire().await.unwrap();
+    let rows = conn
+        .query("SELECT client_id, seq, change_seq FROM mutations ORDER BY client_id, seq")
+        .fetch_all()
+        .await
+        .unwrap();
+    let mut last: BTreeMap<String, i64> = BTreeMap::new();
+    for row in rows {
+        let client: String = row.try_get("client_id").unwrap();
+        let Some(change) = row.try_get::<Option<i64>>("change_seq").unwrap() else {
+            continue;
+        };
+        if let Some(before) = last.insert(client.clone(), change) {
+            assert!(before < change, "{client}: changes follow seqs");
+        }
+    }
+    drop(conn);
+
+    let pulled = pull_all(&db).await;
+    assert_eq!(pulled.changes.len() as i64, opinions);
+    assert_eq!(pulled.next_cursor, Cursor(changes as u64));
+    let by_id: BTreeMap<OpinionId, &OpinionReplica> =
+        states(&pulled).into_iter().map(|s| (s.id(), s)).collect();
+    assert_eq!(
+        by_id[&opinion_id(100)].opinion().unwrap().summary,
+        "夜间停车难"
+    );
+    assert_eq!(
+        by_id[&opinion_id(101)].opinion().unwrap().details,
+        "第二次推送"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_failing_in_its_group_is_rolled_back_alone() {
+    let (db, _storage) = open_db().await;
+    let poisoned = opinion_id(66);
+    // The database refuses to store this opinion: a failure (not a rejection) of its push.
+    {
+        let mut conn = db.acquire().await.unwrap();
+        let statements = match db.backend() {
+            Backend::Sqlite => vec![format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON opinions WHEN NEW.id = '{poisoned}' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            )],
+            Backend::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     IF NEW.id = '{poisoned}' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                     RETURN NEW; END $$"
+                ),
+                "CREATE TRIGGER poison BEFORE INSERT ON opinions FOR EACH ROW \
+                 EXECUTE FUNCTION poison()"
+                    .to_owned(),
+            ],
+        };
+        for sql in &statements {
+            conn.query(sql).execute().await.unwrap();
+        }
+    }
+    let groups_before = db.push_groups_committed();
+    let lock = hold_writer_lock(&db).await;
+
+    let (a, bad, c) = (client(1), client(2), client(3));
+    let batch_of = |client: ClientId, ids: &[OpinionId]| -> Vec<Mutation> {
+        ids.iter()
+            .enumerate()
+            .map(|(k, id)| create(client, k as u64 + 1, k as u64, valid_opinion(*id, "st-1")))
+            .collect()
+    };
+    let bad_batch = batch_of(bad, &[opinion_id(20), poisoned]);
+    let mut pushes = JoinSet::new();
+    for (client, batch) in [
+        (a, batch_of(a, &[opinion_id(10), opinion_id(11)])),
+        (bad, bad_batch.clone()),
+        (c, batch_of(c, &[opinion_id(30)])),
+    ] {
+        let db = db.clone();
+        pushes.spawn(async move { (client, db.push(client, &batch, NOW, ANY).await) });
+        settle().await;
+    }
+    release_writer_lock(lock).await;
+    while let Some(result) = pushes.join_next().await {
+        let (client, response) = result.unwrap();
+        if client == bad {
+            assert!(
+                matches!(response, Err(PushFailure::Database(_))),
+                "{response:?}"
+            );
+        } else {
+            assert!(response.unwrap().rejected.is_empty());
+        }
+    }
+    // The group's commit failed on the one push: its pushes ran again, each alone.
+    assert!(db.push_groups_committed() - groups_before <= 3);
+
+    // The others stored, the failed push not at all (not even its first opinion), and the
+    // change numbers it took handed out again.
+    assert_eq!(count(&db, "opinions").await, 3);
+    assert_eq!(count(&db, "opinion_facts").await, 3);
+    assert_eq!(change_numbers(&db).await, vec![1, 2, 3]);
+    assert_eq!(
+        scalar(
+            &db,
+            &format!("SELECT COUNT(*) AS value FROM sync_clients WHERE client_id = '{bad}'")
+        )
+        .await,
+        0
+    );
+
+    // Once the database takes it, the same push is taken whole, numbered after the others.
+    let drop_trigger = match db.backend() {
+        Backend::Sqlite => "DROP TRIGGER poison",
+        Backend::Postgres => "DROP TRIGGER poison ON opinions",
+    };
+    db.acquire()
+        .await
+        .unwrap()
+        .query(drop_trigger)
+        .execute()
+        .await
+        .unwrap();
+    let response = db.push(bad, &bad_batch, NOW, ANY).await.unwrap();
+    assert_eq!(response.acknowledged_through, Seq(2));
+    assert!(response.rejected.is_empty());
+    assert_eq!(count(&db, "opinions").await, 5);
+    assert_eq!(change_numbers(&db).await, vec![1, 2, 3, 4, 5]);
 }
