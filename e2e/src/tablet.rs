@@ -29,6 +29,13 @@ pub async fn sign_in(browser: &Browser, base: &str, (username, password): (&str,
     browser.type_into("#sign-in-username", username).await;
     browser.type_into("#sign-in-password", password).await;
     browser.click("#sign-in").await;
+    answer_pin_prompt(browser).await;
+    browser.find("#signed-in-as").await;
+}
+
+/// After "sign in" was pressed: waits until the app says who is signed in or asks for a PIN,
+/// and chooses [`PIN`] (first sign-in on this tablet) or enters it, as asked.
+pub async fn answer_pin_prompt(browser: &Browser) {
     browser
         .wait_until(
             "signed in, or asked for a PIN",
@@ -51,7 +58,6 @@ pub async fn sign_in(browser: &Browser, base: &str, (username, password): (&str,
         browser.type_into("#pin-entry", PIN).await;
         browser.click("#pin-unlock").await;
     }
-    browser.find("#signed-in-as").await;
 }
 
 /// Unlocks the tablet as `display_name` with [`PIN`] on the lock screen.

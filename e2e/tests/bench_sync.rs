@@ -21,7 +21,7 @@
 //!    200 simulated tablets push `CreateOpinion` batches at once over HTTP to the release server
 //!    binary (a load generator in this process, on the same 2 cores).
 
-use liaison_e2e::tablet::PIN;
+use liaison_e2e::tablet::answer_pin_prompt;
 use liaison_e2e::{
     Browser, Driver, Server, WAIT, api_sign_in, now_ms, server_opinions, sync_badge as badge,
 };
@@ -101,28 +101,7 @@ async fn sign_in_form(browser: &Browser, (username, password): (&str, &str)) {
     browser.type_into("#sign-in-username", username).await;
     browser.type_into("#sign-in-password", password).await;
     browser.click("#sign-in").await;
-    browser
-        .wait_until(
-            "signed in, or asked for a PIN",
-            "return !!document.querySelector('#signed-in-as, #pin-setup-form, #pin-enter-form')",
-        )
-        .await;
-    if browser
-        .js("return !!document.querySelector('#pin-setup-form')")
-        .await
-        == true
-    {
-        browser.type_into("#pin-new", PIN).await;
-        browser.type_into("#pin-repeat", PIN).await;
-        browser.click("#pin-set").await;
-    } else if browser
-        .js("return !!document.querySelector('#pin-enter-form')")
-        .await
-        == true
-    {
-        browser.type_into("#pin-entry", PIN).await;
-        browser.click("#pin-unlock").await;
-    }
+    answer_pin_prompt(browser).await;
 }
 
 /// Waits until `script` returns `true`, for up to [`SYNC_DEADLINE`].

@@ -33,6 +33,19 @@ fn error_text(error: &UnlockError, lang: crate::i18n::Lang) -> String {
     }
 }
 
+/// Why the last unlock or PIN did not work, while there is a reason.
+#[component]
+fn UnlockErrorLine(error: RwSignal<Option<UnlockError>>, id: &'static str) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <Show when=move || error.with(Option::is_some)>
+            <p class="error" role="alert" id=id>
+                {move || error.get().map(|e| error_text(&e, i18n.lang.get())).unwrap_or_default()}
+            </p>
+        </Show>
+    }
+}
+
 /// The accounts that can unlock here with a PIN, and the PIN field for the one chosen.
 #[component]
 pub fn LockScreen() -> impl IntoView {
@@ -129,11 +142,7 @@ pub fn LockScreen() -> impl IntoView {
                     </button>
                 </form>
             </Show>
-            <Show when=move || error.with(Option::is_some)>
-                <p class="error" role="alert" id="lock-error">
-                    {move || error.get().map(|e| error_text(&e, i18n.lang.get())).unwrap_or_default()}
-                </p>
-            </Show>
+            <UnlockErrorLine error=error id="lock-error"/>
             <p><a id="lock-sign-in" href="/sync">{tr("lock.sign_in_with_password")}</a></p>
         </section>
     }
@@ -143,7 +152,6 @@ pub fn LockScreen() -> impl IntoView {
 #[component]
 pub fn ChoosePinForm(setup: PinSetup, on_done: Callback<()>) -> impl IntoView {
     let app = use_app();
-    let i18n = use_i18n();
     let typed = RwSignal::new(String::new());
     let repeated = RwSignal::new(String::new());
     let error = RwSignal::new(None::<UnlockError>);
@@ -187,11 +195,7 @@ pub fn ChoosePinForm(setup: PinSetup, on_done: Callback<()>) -> impl IntoView {
                     prop:value=move || repeated.get()
                     on:input=move |ev| repeated.set(event_target_value(&ev))/>
             </label>
-            <Show when=move || error.with(Option::is_some)>
-                <p class="error" role="alert" id="pin-error">
-                    {move || error.get().map(|e| error_text(&e, i18n.lang.get())).unwrap_or_default()}
-                </p>
-            </Show>
+            <UnlockErrorLine error=error id="pin-error"/>
             <button id="pin-set" class="primary" type="submit" disabled=move || busy.get()>
                 {tr("lock.set_pin")}
             </button>
@@ -203,7 +207,6 @@ pub fn ChoosePinForm(setup: PinSetup, on_done: Callback<()>) -> impl IntoView {
 #[component]
 pub fn EnterPinForm(session: Session, on_done: Callback<()>) -> impl IntoView {
     let app = use_app();
-    let i18n = use_i18n();
     let pin = RwSignal::new(String::new());
     let error = RwSignal::new(None::<UnlockError>);
     let busy = RwSignal::new(false);
@@ -248,11 +251,7 @@ pub fn EnterPinForm(session: Session, on_done: Callback<()>) -> impl IntoView {
                     prop:value=move || pin.get()
                     on:input=move |ev| pin.set(event_target_value(&ev))/>
             </label>
-            <Show when=move || error.with(Option::is_some)>
-                <p class="error" role="alert" id="pin-error">
-                    {move || error.get().map(|e| error_text(&e, i18n.lang.get())).unwrap_or_default()}
-                </p>
-            </Show>
+            <UnlockErrorLine error=error id="pin-error"/>
             <button id="pin-unlock" class="primary" type="submit" disabled=move || busy.get()>
                 {tr("lock.unlock")}
             </button>

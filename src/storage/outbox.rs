@@ -99,6 +99,21 @@ pub(crate) struct OutboxRecord {
 }
 
 impl OutboxRecord {
+    /// The citizen sealed beside the mutation, opened with its account's key: `None` when that
+    /// key is not in memory (and when nothing is sealed).
+    async fn open_citizen(&self, keys: &Keys) -> Result<Option<liaison_domain::Citizen>> {
+        let Some(sealed) = &self.sealed_citizen else {
+            return Ok(None);
+        };
+        let record_id = self
+            .mutation
+            .kind
+            .opinion_id()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        keyring::open_citizen(keys, &record_id, sealed).await
+    }
+
     pub fn pending(mutation: Mutation) -> OutboxRecord {
         OutboxRecord {
             seq: mutation.seq.0,
@@ -330,17 +345,11 @@ impl Store {
         let entries = self.pending_entries_after(after, limit).await?;
         let mut batch = Vec::with_capacity(entries.len());
         for entry in entries {
-            let Some(sealed) = &entry.sealed_citizen else {
+            if entry.sealed_citizen.is_none() {
                 batch.push(entry.mutation);
                 continue;
-            };
-            let record_id = entry
-                .mutation
-                .kind
-                .opinion_id()
-                .map(|id| id.to_string())
-                .unwrap_or_default();
-            match keyring::open_citizen(&self.keys, &record_id, sealed).await? {
+            }
+            match entry.open_citizen(&self.keys).await? {
                 Some(citizen) => {
                     let mut mutation = entry.mutation;
                     mutation.kind = mutation.kind.with_citizen(citizen);
@@ -489,16 +498,7 @@ impl Store {
         // The exporting account's own records go whole (it may read them); another account's
         // stay sealed.
         for entry in &mut entries {
-            let Some(sealed) = entry.sealed_citizen.clone() else {
-                continue;
-            };
-            let record_id = entry
-                .mutation
-                .kind
-                .opinion_id()
-                .map(|id| id.to_string())
-                .unwrap_or_default();
-            if let Some(citizen) = keyring::open_citizen(&self.keys, &record_id, &sealed).await? {
+            if let Some(citizen) = entry.open_citizen(&self.keys).await? {
                 entry.mutation.kind = entry.mutation.kind.clone().with_citizen(citizen);
                 entry.sealed_citizen = None;
             }

@@ -178,19 +178,25 @@ impl Store {
         }
     }
 
-    /// The accounts whose sealed photos wait for the server and whose keys are not unlocked.
-    pub(super) async fn photo_accounts_locked(&self) -> Result<Vec<String>> {
+    /// Up to `limit` records of photos waiting for the server, oldest id first, as stored.
+    async fn queued_photo_records(&self, limit: u32) -> Result<Vec<JsValue>> {
         let tx = self.read_tx(&[stores::PHOTOS])?;
-        let values: Vec<JsValue> = tx
+        let values = tx
             .object_store(stores::PHOTOS)?
             .index(BY_UPLOAD)?
             .get_all()
             .with_query(UPLOAD_PENDING.to_owned())
+            .with_limit(limit)
             .primitive()?
             .await?
             .collect::<std::result::Result<_, _>>()?;
+        Ok(values)
+    }
+
+    /// The accounts whose sealed photos wait for the server and whose keys are not unlocked.
+    pub(super) async fn photo_accounts_locked(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();
-        for record in values {
+        for record in self.queued_photo_records(u32::MAX).await? {
             if let Some(by) = get(&record, SEALED_BY)?.as_string()
                 && !self.keys.has_key_of(&by)
             {
@@ -203,17 +209,7 @@ impl Store {
     /// Up to `limit` photos waiting for the server, oldest id first, opened: a photo whose
     /// account's key is not unlocked is left out (it waits for that key; the others go).
     pub async fn photos_to_upload(&self, limit: u32) -> Result<Vec<PendingPhoto>> {
-        let tx = self.read_tx(&[stores::PHOTOS])?;
-        let values: Vec<JsValue> = tx
-            .object_store(stores::PHOTOS)?
-            .index(BY_UPLOAD)?
-            .get_all()
-            .with_query(UPLOAD_PENDING.to_owned())
-            .with_limit(limit)
-            .primitive()?
-            .await?
-            .collect::<std::result::Result<_, _>>()?;
-        drop(tx);
+        let values = self.queued_photo_records(limit).await?;
         let mut pending = Vec::with_capacity(values.len());
         for record in values {
             let text = |key: &str| get(&record, key).map(|v| v.as_string().unwrap_or_default());
