@@ -392,6 +392,7 @@ async fn take_in<A: PushAuthority + ?Sized>(
         }
     };
 
+    let online = matches!(incoming, Incoming::Next(_));
     let made_here: [Mutation; 1];
     let mutations: &[Mutation] = match incoming {
         Incoming::Numbered(mutations) => mutations,
@@ -511,6 +512,16 @@ async fn take_in<A: PushAuthority + ?Sized>(
             }
         }
     }
+    let response = PushResponse {
+        acknowledged_through: plan.acknowledged_through,
+        rejected,
+    };
+    if online && !response.rejected.is_empty() {
+        // A step taken online and refused leaves nothing behind: the page shows the reason and
+        // nothing is stored, not even the server-side client's seq. (A tablet's refused
+        // mutation is kept instead, so that its resend gets the same answer.)
+        return Ok((response, batch.states, Staged::nothing()));
+    }
     shared.counter = batch.counter;
     let at_ms = i64::try_from(server_now_ms).map_err(encode_error)?;
     let staged = Staged {
@@ -524,14 +535,7 @@ async fn take_in<A: PushAuthority + ?Sized>(
         step_audits: (!step_audits.is_empty()).then_some((at_ms, step_audits)),
         rejections,
     };
-    Ok((
-        PushResponse {
-            acknowledged_through: plan.acknowledged_through,
-            rejected,
-        },
-        batch.states,
-        staged,
-    ))
+    Ok((response, batch.states, staged))
 }
 
 /// What one push changes, staged in memory until its group is written.
@@ -551,6 +555,23 @@ struct Staged {
     /// The mutations rejected, by client and seq: a resend in the same group is answered with
     /// them.
     rejections: HashMap<(String, Seq), Rejected>,
+}
+
+impl Staged {
+    /// A push that changes nothing.
+    fn nothing() -> Staged {
+        Staged {
+            client: None,
+            changed: BTreeMap::new(),
+            not_stored: HashSet::new(),
+            changed_attendance: BTreeMap::new(),
+            signed_before: HashSet::new(),
+            referrals: BTreeSet::new(),
+            rows: Vec::new(),
+            step_audits: None,
+            rejections: HashMap::new(),
+        }
+    }
 }
 
 /// The staged writes of a group's pushes so far, merged: each record once, in its latest state

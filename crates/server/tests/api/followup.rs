@@ -718,8 +718,27 @@ async fn a_unit_sees_only_what_was_referred_to_it_and_acts_only_while_it_holds_i
         .await;
     assert_eq!(view.lifecycle.status.kind(), StatusKind::Returned);
     assert!(view.available.is_empty());
+    // A refused online step leaves nothing behind: no mutation row, no seq used up.
+    let mutations = scalar(&app.db, "SELECT COUNT(*) AS value FROM mutations").await;
+    let seqs = scalar(
+        &app.db,
+        "SELECT CAST(COALESCE(SUM(last_seq), 0) AS BIGINT) AS value FROM sync_clients",
+    )
+    .await;
     let response = app.step(&l.housing, id, json!({"action": "accept"})).await;
     assert_not_allowed(response, "not_in_this_status", "accept after return").await;
+    assert_eq!(
+        scalar(&app.db, "SELECT COUNT(*) AS value FROM mutations").await,
+        mutations
+    );
+    assert_eq!(
+        scalar(
+            &app.db,
+            "SELECT CAST(COALESCE(SUM(last_seq), 0) AS BIGINT) AS value FROM sync_clients",
+        )
+        .await,
+        seqs
+    );
 
     // Re-referred to the urban bureau: housing still reads it (it was referred there once) but
     // may do nothing with it.

@@ -1148,8 +1148,11 @@ async fn arbitrary_input_at_every_route_never_gets_a_5xx_and_refusals_store_noth
                     ContentType::Other(other) => Some(other),
                 };
                 // A failed sign-in counts against the account it names: a refusal that
-                // changes `users`, by design.
-                let except: &[&str] = if entry.route == "/api/v1/session" {
+                // changes `users`, by design. So does an account's first online step, taken or
+                // refused: it allots the account's server-side sync client (`users`), once.
+                let except: &[&str] = if entry.route == "/api/v1/session"
+                    || entry.route == "/api/v1/opinions/{id}/steps"
+                {
                     &["audit_log", "users"]
                 } else {
                     &["audit_log"]
