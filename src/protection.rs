@@ -4,7 +4,9 @@
 //! work sealed with a data key of their own (see [`crate::storage::keyring`]). The first online
 //! sign-in on a tablet makes that key and asks for a PIN; later the PIN unlocks it offline, and
 //! an online sign-in with the password unlocks it through the server's key for the account on
-//! this tablet (after too many wrong PINs, or a forgotten one, a new PIN is chosen then).
+//! this tablet (after too many wrong PINs, or a forgotten one, a new PIN is chosen then). On a
+//! browser that was never enrolled the server keeps no copy, so five wrong PINs do not delete
+//! the PIN there (that would lose the account's unsynced work): each further try waits longer.
 //! Unlocking puts the key in memory ([`crate::storage::Keys`]) and the session with it; locking
 //! (the lock button, [`liaison_domain::protection::IdleLock`], switching account) forgets both.
 //!
@@ -44,6 +46,10 @@ pub enum UnlockError {
     /// Too many wrong PINs: the PIN is gone; the account signs in with its password.
     #[error("too many wrong PINs")]
     PinUsedUp,
+    /// Too many wrong PINs where the key has no other copy (a browser never enrolled): the PIN
+    /// is kept, and the next try waits this long.
+    #[error("too many wrong PINs; try again in {seconds} s")]
+    TryLater { seconds: u64 },
     #[error("not a PIN this app accepts: {0}")]
     Pin(#[from] PinError),
     #[error(transparent)]
@@ -59,6 +65,7 @@ impl UnlockError {
         match self {
             UnlockError::WrongPin { .. } => "lock.error.wrong_pin",
             UnlockError::PinUsedUp => "lock.error.pin_used_up",
+            UnlockError::TryLater { .. } => "lock.error.try_later",
             UnlockError::Pin(e) => match e {
                 PinError::Length => "error.pin_length",
                 PinError::NotDigits => "error.pin_not_digits",
@@ -270,6 +277,15 @@ pub async fn unlock_with_pin(
     let Some(mut keys) = store.account_keys_of(username).await? else {
         return Err(UnlockError::PinUsedUp);
     };
+    // Where the key has no other copy, a PIN used up is kept, and a try waits its turn (checked
+    // before the key derivation, so that waiting is not skipped).
+    let now = now_ms();
+    let wait = keys.attempts.wait_ms(now);
+    if keys.server_wrapped.is_none() && wait > 0 {
+        return Err(UnlockError::TryLater {
+            seconds: wait.div_ceil(1000),
+        });
+    }
     let Some(pin_wrapped) = keys.pin.clone() else {
         return Err(UnlockError::PinUsedUp);
     };
@@ -283,13 +299,18 @@ pub async fn unlock_with_pin(
     let (data_key, resume_wrapped) = match pin_key.rewrap(&pin_wrapped.wrapped, &resume).await {
         Ok(opened) => opened,
         Err(CryptoError::WrongKey) => {
-            let after = keys.attempts.failed();
+            let after = keys.attempts.failed(now);
             let error = match after {
                 AfterWrongPin::TryAgain { left } => UnlockError::WrongPin { left },
-                AfterWrongPin::DeleteKey => {
+                // The server keeps a copy: the password and a new PIN open the same key.
+                AfterWrongPin::DeleteKey if keys.server_wrapped.is_some() => {
                     keys.pin = None;
                     UnlockError::PinUsedUp
                 }
+                // No other copy: deleting it would lose this account's unsynced work for good.
+                AfterWrongPin::DeleteKey => UnlockError::TryLater {
+                    seconds: keys.attempts.wait_ms(now).div_ceil(1000),
+                },
             };
             store.put_account_keys(&keys).await?;
             return Err(error);

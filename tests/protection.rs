@@ -243,7 +243,8 @@ fn deputy_session(username: &str) -> Session {
 }
 
 #[wasm_bindgen_test]
-async fn a_pin_unlocks_offline_and_five_wrong_ones_disable_it() {
+async fn a_pin_unlocks_offline_and_five_wrong_ones_wait_without_a_server_copy_or_delete_it_with_one()
+ {
     let name = "test-protected-pin";
     let clock = Rc::new(Cell::new(1_700_000_100_000));
     let store = fresh(name, &clock).await;
@@ -285,8 +286,40 @@ async fn a_pin_unlocks_offline_and_five_wrong_ones_disable_it() {
         AfterSignIn::EnterPin
     ));
 
-    // Wrong PINs: four tries left, then three, ..., and the fifth disables the PIN.
+    // Wrong PINs: four tries left, then three, ... This browser was never enrolled, so the
+    // server keeps no copy of the key: the fifth wrong PIN keeps the PIN (deleting it would lose
+    // the unsynced record for good) and makes the next try wait, the right PIN included.
     protection::lock(&store).await;
+    for left in (1..=4).rev() {
+        assert_eq!(
+            protection::unlock_with_pin(&store, "deputy-a", "864209", None).await,
+            Err(UnlockError::WrongPin { left })
+        );
+    }
+    assert_eq!(
+        protection::unlock_with_pin(&store, "deputy-a", "864209", None).await,
+        Err(UnlockError::TryLater { seconds: 30 })
+    );
+    assert!(matches!(
+        protection::unlock_with_pin(&store, "deputy-a", "275913", None).await,
+        Err(UnlockError::TryLater { .. })
+    ));
+    assert_eq!(store.keys().unlocked(), None);
+    // Once the wait is over (moved back here rather than waited for), the right PIN opens it.
+    let mut keys = store.account_keys_of("deputy-a").await.unwrap().unwrap();
+    assert!(keys.pin.is_some(), "the PIN is kept");
+    keys.attempts.last_failed_at_ms = Some(0);
+    store.put_account_keys(&keys).await.unwrap();
+    protection::unlock_with_pin(&store, "deputy-a", "275913", None)
+        .await
+        .unwrap();
+    assert_eq!(store.pending_mutations(10).await.unwrap().len(), 1);
+
+    // Where the server keeps a copy (an enrolled tablet), the fifth wrong PIN deletes the PIN.
+    protection::lock(&store).await;
+    let mut keys = store.account_keys_of("deputy-a").await.unwrap().unwrap();
+    keys.server_wrapped = Some(vec![1, 2, 3]);
+    store.put_account_keys(&keys).await.unwrap();
     for left in (1..=4).rev() {
         assert_eq!(
             protection::unlock_with_pin(&store, "deputy-a", "864209", None).await,

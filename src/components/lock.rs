@@ -29,6 +29,9 @@ fn error_text(error: &UnlockError, lang: crate::i18n::Lang) -> String {
         UnlockError::WrongPin { left } => {
             text_with(lang, "lock.error.wrong_pin", &[("n", left.to_string())])
         }
+        UnlockError::TryLater { seconds } => {
+            text_with(lang, "lock.error.try_later", &[("n", seconds.to_string())])
+        }
         other => crate::i18n::text(lang, other.message_key()),
     }
 }

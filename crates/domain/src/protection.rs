@@ -166,7 +166,17 @@ impl KeyDerivation {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinAttempts {
     pub failed_in_a_row: u32,
+    /// When the last wrong PIN was entered (ms since the epoch; `None` before any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failed_at_ms: Option<u64>,
 }
+
+/// Where there is no other copy of the key (a browser never enrolled: the server keeps none),
+/// deleting it would lose the account's unsynced work for good. There the PIN stays after
+/// [`MAX_PIN_ATTEMPTS`], and each further try waits: 30 s after the fifth wrong PIN, doubling
+/// with each wrong one after it, at most an hour.
+pub const FIRST_WAIT_MS: u64 = 30_000;
+pub const MAX_WAIT_MS: u64 = 60 * 60 * 1000;
 
 /// What a wrong PIN leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,9 +188,10 @@ pub enum AfterWrongPin {
 }
 
 impl PinAttempts {
-    /// Counts a wrong PIN.
-    pub fn failed(&mut self) -> AfterWrongPin {
+    /// Counts a wrong PIN entered at `now_ms`.
+    pub fn failed(&mut self, now_ms: u64) -> AfterWrongPin {
         self.failed_in_a_row = self.failed_in_a_row.saturating_add(1);
+        self.last_failed_at_ms = Some(now_ms);
         match MAX_PIN_ATTEMPTS.saturating_sub(self.failed_in_a_row) {
             0 => AfterWrongPin::DeleteKey,
             left => AfterWrongPin::TryAgain { left },
@@ -190,6 +201,20 @@ impl PinAttempts {
     /// A right PIN starts the count again.
     pub fn succeeded(&mut self) {
         self.failed_in_a_row = 0;
+        self.last_failed_at_ms = None;
+    }
+
+    /// Where the key is kept past [`MAX_PIN_ATTEMPTS`] (no other copy of it): how long the next
+    /// try must still wait at `now_ms` (0: it may go).
+    pub fn wait_ms(&self, now_ms: u64) -> u64 {
+        let Some(over) = self.failed_in_a_row.checked_sub(MAX_PIN_ATTEMPTS) else {
+            return 0;
+        };
+        let wait = FIRST_WAIT_MS
+            .saturating_mul(1u64 << over.min(20))
+            .min(MAX_WAIT_MS);
+        let since = now_ms.saturating_sub(self.last_failed_at_ms.unwrap_or(0));
+        wait.saturating_sub(since)
     }
 }
 
@@ -292,21 +317,42 @@ mod tests {
     fn five_wrong_pins_in_a_row_delete_the_key() {
         let mut attempts = PinAttempts::default();
         for left in (1..MAX_PIN_ATTEMPTS).rev() {
-            assert_eq!(attempts.failed(), AfterWrongPin::TryAgain { left });
+            assert_eq!(attempts.failed(1), AfterWrongPin::TryAgain { left });
         }
-        assert_eq!(attempts.failed(), AfterWrongPin::DeleteKey);
-        assert_eq!(attempts.failed(), AfterWrongPin::DeleteKey, "and stays so");
+        assert_eq!(attempts.failed(1), AfterWrongPin::DeleteKey);
+        assert_eq!(attempts.failed(1), AfterWrongPin::DeleteKey, "and stays so");
 
         let mut attempts = PinAttempts::default();
-        attempts.failed();
-        attempts.failed();
+        attempts.failed(1);
+        attempts.failed(1);
         attempts.succeeded();
         assert_eq!(
-            attempts.failed(),
+            attempts.failed(1),
             AfterWrongPin::TryAgain {
                 left: MAX_PIN_ATTEMPTS - 1
             }
         );
+    }
+
+    #[test]
+    fn where_the_key_is_kept_each_try_past_the_fifth_waits_longer() {
+        let mut attempts = PinAttempts::default();
+        for _ in 0..MAX_PIN_ATTEMPTS - 1 {
+            attempts.failed(1_000);
+        }
+        assert_eq!(attempts.wait_ms(1_000), 0, "four wrong: no wait");
+        attempts.failed(10_000);
+        assert_eq!(attempts.wait_ms(10_000), FIRST_WAIT_MS);
+        assert_eq!(attempts.wait_ms(10_000 + FIRST_WAIT_MS - 1), 1);
+        assert_eq!(attempts.wait_ms(10_000 + FIRST_WAIT_MS), 0);
+        attempts.failed(50_000);
+        assert_eq!(attempts.wait_ms(50_000), 2 * FIRST_WAIT_MS, "doubling");
+        for _ in 0..40 {
+            attempts.failed(60_000);
+        }
+        assert_eq!(attempts.wait_ms(60_000), MAX_WAIT_MS, "at most an hour");
+        attempts.succeeded();
+        assert_eq!(attempts.wait_ms(60_000), 0);
     }
 
     #[test]
