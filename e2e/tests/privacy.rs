@@ -405,6 +405,9 @@ async fn an_idle_tablet_locks_itself() {
     let profile = tempfile::tempdir().unwrap();
     let browser = Browser::open(&driver, profile.path()).await;
     browser.goto(&format!("{base}/")).await;
+    // The app is up (its database made) before the page is left: leaving during the very
+    // first upgrade can keep the next page waiting for the database.
+    browser.find("#lock-screen").await;
     browser
         .js("localStorage.setItem('liaison.debug.auto_lock_ms', '3000')")
         .await;
