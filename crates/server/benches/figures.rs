@@ -17,6 +17,10 @@
 //! - `LIAISON_BENCH_EXPORT_ROWS` (default 100,000): register lines of the export timing.
 //! - `LIAISON_BENCH_SQLITE_DIR`: keep the SQLite figures database in this directory (and reuse
 //!   it, unseeded, when it is already there), to look at its query plans with `sqlite3`.
+//! - `LIAISON_BENCH_PG_KEEP`: the same on PostgreSQL: the figures database is this one (created
+//!   and seeded when missing, never dropped).
+//! - `LIAISON_BENCH_ONLY`: time only the queries whose description contains this text (for
+//!   example `by day`).
 //!
 //! **Figures.** The facts (`opinion_facts`, `opinion_evaluations`), attendance and station
 //! events are written straight into the server's tables with big multi-row `INSERT`s in
@@ -636,6 +640,11 @@ async fn bench_figures(db: &Db, backend: &'static str, out: &mut Vec<Line>) {
             runs,
         ),
     ] {
+        if let Ok(only) = std::env::var("LIAISON_BENCH_ONLY")
+            && !what.contains(only.trim())
+        {
+            continue;
+        }
         let line = time_figures(db, backend, scope, what, by, runs).await;
         eprintln!(
             "  {what}: p50 {:.1} ms, p95 {:.1} ms",
@@ -836,17 +845,33 @@ async fn bench_export(db: Db, backend: &'static str, rows: usize) -> (Line, Peak
     )
 }
 
-/// A fresh PostgreSQL database for the bench, and how to drop it.
-async fn postgres_database(url: &str, suffix: &str) -> (Db, PgConnectOptions, String) {
+/// A fresh PostgreSQL database for the bench (or the one named `kept`, made if missing), and
+/// how to drop it.
+async fn postgres_database(
+    url: &str,
+    suffix: &str,
+    kept: Option<&str>,
+) -> (Db, PgConnectOptions, String) {
     let server = PgConnectOptions::from_str(url).expect("a PostgreSQL URL");
-    let name = format!("liaison_bench_{}_{suffix}", std::process::id());
+    let name = kept.map_or_else(
+        || format!("liaison_bench_{}_{suffix}", std::process::id()),
+        str::to_owned,
+    );
     let mut admin = PgConnection::connect_with(&server)
         .await
         .expect("a connection to LIAISON_BENCH_PG_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
+    let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
         .await
-        .expect("create the bench database");
+        .expect("a look at the databases")
+        .is_some();
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create the bench database");
+    }
     admin.close().await.ok();
     let db = Db::open_storage(&Storage::Postgres {
         options: Box::new(server.clone().database(&name)),
@@ -891,7 +916,7 @@ async fn main() {
         .ok()
         .filter(|u| !u.trim().is_empty());
     if let Some(url) = &pg_url {
-        let (db, server, name) = postgres_database(url, "export").await;
+        let (db, server, name) = postgres_database(url, "export", None).await;
         let (line, peak, _) = bench_export(db.clone(), "PostgreSQL", export_rows).await;
         lines.push(line);
         peaks.push(("PostgreSQL", peak));
@@ -911,9 +936,16 @@ async fn main() {
         db.close().await;
     }
     if let Some(url) = &pg_url {
-        let (db, server, name) = postgres_database(url, "figures").await;
+        let kept = std::env::var("LIAISON_BENCH_PG_KEEP")
+            .ok()
+            .filter(|d| !d.trim().is_empty());
+        let (db, server, name) = postgres_database(url, "figures", kept.as_deref()).await;
         bench_figures(&db, "PostgreSQL", &mut lines).await;
-        drop_postgres_database(db, server, name).await;
+        if kept.is_some() {
+            db.close().await;
+        } else {
+            drop_postgres_database(db, server, name).await;
+        }
     }
 
     println!();

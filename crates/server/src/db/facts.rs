@@ -472,7 +472,7 @@ async fn rewrite_signed_in(
 
 impl Db {
     /// Rebuilds the rollups (`figure_days`, `figure_months`) from the stored facts, and
-    /// `duty_months` from the attendance and the events' attendees, `batch`
+    /// `duty_months` and `duty_days` from the attendance and the events' attendees, `batch`
     /// stations per transaction. Each batch runs under the push lock (`Begin::SyncWriter`): its
     /// stations' rows are replaced by what their facts count at that moment, and every push
     /// after it adds its changes to those, so the rollups stay exact while servers run beside
@@ -489,7 +489,8 @@ impl Db {
                  UNION SELECT station_id FROM figure_months \
                  UNION SELECT station_id FROM attendance \
                  UNION SELECT station_id FROM activities \
-                 UNION SELECT station_id FROM duty_months",
+                 UNION SELECT station_id FROM duty_months \
+                 UNION SELECT station_id FROM duty_days",
             )
             .fetch_all()
             .await?
@@ -502,7 +503,7 @@ impl Db {
             let backend = conn.backend();
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let filter = in_list(backend, "station_id", 1, chunk.len());
-            for table in ["figure_days", "figure_months", "duty_months"] {
+            for table in ["figure_days", "figure_months", "duty_months", "duty_days"] {
                 conn.query(&format!("DELETE FROM {table} WHERE {filter}"))
                     .bind_list(&chunk)
                     .execute()
@@ -527,6 +528,22 @@ impl Db {
                      FROM activities ac JOIN activity_attendees t ON t.activity_id = ac.id \
                      WHERE {events_filter} \
                  ) u GROUP BY u.station_id, u.month, u.deputy_id"
+            ))
+            .bind_list(&chunk)
+            .execute()
+            .await?;
+            // And per day (`0014_duty_days.sql`).
+            conn.query(&format!(
+                "INSERT INTO duty_days (day, deputy_id, station_id, shifts) \
+                 SELECT u.day, u.deputy_id, u.station_id, SUM(u.shifts) FROM ( \
+                     SELECT day, deputy_id, station_id, 1 AS shifts \
+                     FROM attendance WHERE {filter} AND signed_in \
+                     UNION ALL \
+                     SELECT ac.day AS day, t.deputy_id AS deputy_id, \
+                         ac.station_id AS station_id, 0 AS shifts \
+                     FROM activities ac JOIN activity_attendees t ON t.activity_id = ac.id \
+                     WHERE {events_filter} \
+                 ) u GROUP BY u.day, u.deputy_id, u.station_id"
             ))
             .bind_list(&chunk)
             .execute()

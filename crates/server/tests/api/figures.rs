@@ -1217,6 +1217,7 @@ async fn the_facts_are_kept_by_every_push_and_rebuilt_when_outdated() {
         "DELETE FROM figure_days",
         "DELETE FROM figure_months",
         "DELETE FROM duty_months",
+        "DELETE FROM duty_days",
         "UPDATE attendance SET signed_in = TRUE",
         "UPDATE server_meta SET value = 0 WHERE key = 'facts_version'",
     ];
@@ -1611,6 +1612,24 @@ async fn rollup_rows(app: &TestApp) -> Vec<String> {
             row.try_get::<String>("station_id").unwrap(),
             row.try_get::<String>("month").unwrap(),
             row.try_get::<String>("deputy_id").unwrap(),
+            row.try_get::<i64>("shifts").unwrap()
+        ));
+    }
+    // And per day (kept by triggers, see `0014_duty_days.sql`).
+    for row in conn
+        .query(
+            "SELECT day, deputy_id, station_id, CAST(shifts AS BIGINT) AS shifts \
+             FROM duty_days ORDER BY day, deputy_id, station_id",
+        )
+        .fetch_all()
+        .await
+        .unwrap()
+    {
+        out.push(format!(
+            "duty_days {} {} {} {}",
+            row.try_get::<String>("day").unwrap(),
+            row.try_get::<String>("deputy_id").unwrap(),
+            row.try_get::<String>("station_id").unwrap(),
             row.try_get::<i64>("shifts").unwrap()
         ));
     }
