@@ -515,24 +515,9 @@ impl Db {
             }
             rollup.write(&mut conn).await?;
             // Who was on duty: the signed-in attendance records (a shift each) and the events'
-            // attendees, per station, month and deputy.
+            // attendees, per day, deputy and station; then per station, month and deputy, the
+            // sum of those days (a deputy with events only keeps a row with no shift).
             let events_filter = in_list(backend, "ac.station_id", 1, chunk.len());
-            conn.query(&format!(
-                "INSERT INTO duty_months (station_id, month, deputy_id, shifts) \
-                 SELECT u.station_id, u.month, u.deputy_id, SUM(u.shifts) FROM ( \
-                     SELECT station_id, substr(day, 1, 7) AS month, deputy_id, 1 AS shifts \
-                     FROM attendance WHERE {filter} AND signed_in \
-                     UNION ALL \
-                     SELECT ac.station_id AS station_id, substr(ac.day, 1, 7) AS month, \
-                         t.deputy_id AS deputy_id, 0 AS shifts \
-                     FROM activities ac JOIN activity_attendees t ON t.activity_id = ac.id \
-                     WHERE {events_filter} \
-                 ) u GROUP BY u.station_id, u.month, u.deputy_id"
-            ))
-            .bind_list(&chunk)
-            .execute()
-            .await?;
-            // And per day (`0014_duty_days.sql`).
             conn.query(&format!(
                 "INSERT INTO duty_days (day, deputy_id, station_id, shifts) \
                  SELECT u.day, u.deputy_id, u.station_id, SUM(u.shifts) FROM ( \
@@ -544,6 +529,14 @@ impl Db {
                      FROM activities ac JOIN activity_attendees t ON t.activity_id = ac.id \
                      WHERE {events_filter} \
                  ) u GROUP BY u.day, u.deputy_id, u.station_id"
+            ))
+            .bind_list(&chunk)
+            .execute()
+            .await?;
+            conn.query(&format!(
+                "INSERT INTO duty_months (station_id, month, deputy_id, shifts) \
+                 SELECT station_id, substr(day, 1, 7), deputy_id, SUM(shifts) FROM duty_days \
+                 WHERE {filter} GROUP BY station_id, substr(day, 1, 7), deputy_id"
             ))
             .bind_list(&chunk)
             .execute()
