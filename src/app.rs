@@ -22,11 +22,29 @@ use liaison_domain::sync::client::Problem;
 pub fn App() -> impl IntoView {
     provide_context(I18n::load());
     crate::platform::request_persistent_storage();
-    let opened = LocalResource::new(|| async {
-        let store = Store::open().await?;
+    // Set while another tab (an older version that does not let go on `versionchange`, or a
+    // page stuck mid-upgrade) keeps the upgrade waiting: the open goes on waiting, and the
+    // notice goes with "opening" once the other tab lets go and the store opens. A tab of this
+    // version lets go by itself within `NEWER_VERSION_GRACE_MS`, so the notice waits a little
+    // longer than that before it is shown, rather than flashing at every update.
+    let blocked = RwSignal::new(false);
+    let opened = LocalResource::new(move || async move {
+        let store = Store::open(move || {
+            gloo_timers::callback::Timeout::new(BLOCKED_NOTICE_DELAY_MS, move || blocked.set(true))
+                .forget();
+        })
+        .await?;
         Ok::<_, crate::storage::StorageError>(AppState::load(store).await)
     });
     move || match opened.get() {
+        None if blocked.get() => view! {
+            <div class="blocked-notice" role="alert">
+                <h1>{tr("app.blocked_title")}</h1>
+                <p>{tr("app.blocked")}</p>
+                <p class="loading">{tr("app.loading")}</p>
+            </div>
+        }
+        .into_any(),
         None => view! { <p class="loading">{tr("app.loading")}</p> }.into_any(),
         Some(Err(e)) => {
             let i18n = use_i18n();
@@ -46,6 +64,10 @@ pub fn App() -> impl IntoView {
 
 /// Time for pending writes to start before the connection is closed for a newer version.
 const NEWER_VERSION_GRACE_MS: u32 = 300;
+
+/// How long the open may wait for another tab before the person is told: more than a tab of
+/// this version takes to let go (`NEWER_VERSION_GRACE_MS` and its pending writes).
+const BLOCKED_NOTICE_DELAY_MS: u32 = 1_500;
 
 /// How often the server's reachability is checked while the app is open.
 const SERVER_CHECK_INTERVAL_MS: u32 = 30_000;

@@ -200,9 +200,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the app's database, migrating it to the current schema.
-    pub async fn open() -> Result<Store> {
-        Self::open_named(DB_NAME).await
+    /// Opens the app's database, migrating it to the current schema. `on_blocked` is called
+    /// when the upgrade waits for another tab that holds the database open and does not let go
+    /// (an older app version, or a page stuck mid-upgrade); the open keeps waiting and completes
+    /// by itself once that tab closes or reloads.
+    pub async fn open(on_blocked: impl FnOnce() + 'static) -> Result<Store> {
+        Self::open_with_on_blocked(
+            DB_NAME,
+            migrations::CURRENT_VERSION,
+            Source::browser(),
+            on_blocked,
+        )
+        .await
     }
 
     /// Opens (and migrates) a database by name; tests use fresh names.
@@ -219,7 +228,18 @@ impl Store {
     /// Opens a database migrated up to `version`, taking time and randomness from `source`
     /// (tests: a controlled clock).
     pub async fn open_with(name: &str, version: u32, source: Source) -> Result<Store> {
-        let db = migrations::open(name, version, &source).await?;
+        Self::open_with_on_blocked(name, version, source, || {}).await
+    }
+
+    /// [`Store::open_with`], calling `on_blocked` if the upgrade has to wait for another
+    /// connection that does not close (see [`Store::open`]).
+    pub async fn open_with_on_blocked(
+        name: &str,
+        version: u32,
+        source: Source,
+        on_blocked: impl FnOnce() + 'static,
+    ) -> Result<Store> {
+        let db = migrations::open(name, version, &source, on_blocked).await?;
         let store = Store {
             db,
             source,

@@ -62,7 +62,15 @@ const STEPS: [Step; CURRENT_VERSION as usize] = [
     v7_keyring::apply,
 ];
 
-pub(super) async fn open(name: &str, version: u32, source: &Source) -> Result<Database> {
+/// Opens `name` at `version`, upgrading it step by step. `on_blocked` is called if the upgrade
+/// has to wait for another connection (another tab) that does not close on `versionchange`; the
+/// open keeps waiting and completes once that connection is gone.
+pub(super) async fn open(
+    name: &str,
+    version: u32,
+    source: &Source,
+    on_blocked: impl FnOnce() + 'static,
+) -> Result<Database> {
     assert!(
         (1..=CURRENT_VERSION).contains(&version),
         "unknown schema version {version}"
@@ -75,7 +83,13 @@ pub(super) async fn open(name: &str, version: u32, source: &Source) -> Result<Da
     let (now_ms, random) = (source.now_ms(), source.random());
     let request = Database::open(name)
         .with_version(version)
-        .with_on_blocked(|_| Ok(()))
+        // Blocked is not a failure: the browser keeps the request queued and runs the upgrade
+        // as soon as the other connection closes, so only the person is told (they can close
+        // or reload that tab); the open is neither aborted nor retried, and nothing is deleted.
+        .with_on_blocked(move |_| {
+            on_blocked();
+            Ok(())
+        })
         .with_on_upgrade_needed(move |event, db| {
             let from = event.old_version() as u32;
             let to = event.new_version().map_or(version, |v| v as u32);
