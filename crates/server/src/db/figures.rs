@@ -487,6 +487,14 @@ async fn keyed_opinions(
     let as_of = period.as_of(today);
     let begun = period.from <= as_of;
     let mut sums: BTreeMap<BreakdownKey, Sums> = BTreeMap::new();
+    let k = match key {
+        Key::Total => "r.dim",
+        Key::Station => "r.station_id",
+        _ => "r.key",
+    };
+    // Two statements, the period's months and the months before it (the overdue stock): each
+    // sums plain columns, where one statement over both took a third longer (by unit on SQLite,
+    // 212,000 rows through eight `CASE`s).
     {
         let mut p = Params::new(conn.backend(), stations);
         let m_from = p.text(month_of(period.from));
@@ -494,28 +502,15 @@ async fn keyed_opinions(
         let m_as_of = p.text(month_of(as_of));
         let dim = p.text(key.dim());
         let r_in = p.station_in("r.station_id");
-        let k = match key {
-            Key::Total => "r.dim",
-            Key::Station => "r.station_id",
-            _ => "r.key",
-        };
-        let in_period = |column: &str| {
-            format!("SUM(CASE WHEN r.month >= {m_from} THEN r.{column} ELSE 0 END) AS {column}")
-        };
         let sql = format!(
-            "SELECT {k} AS k, {}, {}, {}, {}, {}, {}, \
-                 SUM(CASE WHEN r.month >= {m_from} AND r.month <= {m_as_of} \
-                     THEN r.overdue_from ELSE 0 END) AS starts, \
-                 SUM(CASE WHEN r.month < {m_from} \
-                     THEN r.overdue_from - r.overdue_to ELSE 0 END) AS stock \
-             FROM figure_months r WHERE {r_in} AND r.dim = {dim} AND r.month <= {m_to} \
-             GROUP BY {k}",
-            in_period("collected"),
-            in_period("answered"),
-            in_period("referred"),
-            in_period("concluded"),
-            in_period("evaluated_last"),
-            in_period("satisfied_last"),
+            "SELECT {k} AS k, SUM(r.collected) AS collected, SUM(r.answered) AS answered, \
+                 SUM(r.referred) AS referred, SUM(r.concluded) AS concluded, \
+                 SUM(r.evaluated_last) AS evaluated_last, \
+                 SUM(r.satisfied_last) AS satisfied_last, \
+                 SUM(CASE WHEN r.month <= {m_as_of} THEN r.overdue_from ELSE 0 END) AS starts \
+             FROM figure_months r \
+             WHERE {r_in} AND r.dim = {dim} AND r.month >= {m_from} AND r.month <= {m_to} \
+             GROUP BY {k}"
         );
         for row in p.fetch(conn, &sql).await? {
             sums.insert(
@@ -528,10 +523,23 @@ async fn keyed_opinions(
                     evaluated: int(&row, "evaluated_last")?,
                     satisfied: int(&row, "satisfied_last")?,
                     starts: int(&row, "starts")?,
-                    stock: int(&row, "stock")?,
                     ..Sums::default()
                 },
             );
+        }
+    }
+    {
+        let mut p = Params::new(conn.backend(), stations);
+        let m_from = p.text(month_of(period.from));
+        let dim = p.text(key.dim());
+        let r_in = p.station_in("r.station_id");
+        let sql = format!(
+            "SELECT {k} AS k, SUM(r.overdue_from - r.overdue_to) AS stock FROM figure_months r \
+             WHERE {r_in} AND r.dim = {dim} AND r.month < {m_from} GROUP BY {k}"
+        );
+        for row in p.fetch(conn, &sql).await? {
+            let k = row.try_get::<Option<String>>("k")?.unwrap_or_default();
+            sums.entry(k).or_default().stock = int(&row, "stock")?;
         }
     }
     // The first month's days before the period: not in it, but their ended intervals ended
