@@ -171,6 +171,21 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// The bearer token of a request, for a route that reads the session itself along with what
+/// else it needs in the same statement (the push: `Db::push_session`). Without a token, the
+/// same 401 as [`Auth`], before the body is read; an unknown token is the route's 401.
+pub struct Bearer(pub String);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, AppError> {
+        bearer_token(parts)
+            .map(|token| Bearer(token.to_owned()))
+            .ok_or(AppError::Unauthenticated)
+    }
+}
+
 impl Auth {
     /// The live session of `token`, wherever the token came from (the `Authorization` header
     /// here; also the `?token=` query parameter on the event stream, see [`crate::events`]).

@@ -1,5 +1,6 @@
-//! The sync routes, nested under `/api/v1`, both behind the [`Auth`] extractor (401 without a
-//! live bearer token):
+//! The sync routes, nested under `/api/v1`, both answering 401 without a live bearer token (the
+//! pull through the [`Auth`] extractor; the push reads its session in one statement with its
+//! client check, [`Db::push_session`](crate::Db::push_session)):
 //!
 //! - `POST /sync/push` ([`PushRequest`] → [`PushResponse`]): the protocol and app version are
 //!   checked first ([`check_compat`]: 426 `protocol_unsupported` / `app_too_old` with the
@@ -37,8 +38,9 @@
 //! [`MAX_PUSH_MUTATIONS`]: liaison_domain::sync::MAX_PUSH_MUTATIONS
 
 use crate::access::{SessionAuthority, Viewer};
-use crate::auth::{Auth, now_ms};
+use crate::auth::{Auth, Bearer, now_ms, token_hash};
 use crate::db::PushFailure;
+use crate::db::accounts::ClientBinding;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -53,6 +55,7 @@ use liaison_domain::sync::{
 };
 use liaison_domain::{Directory, StationId};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -172,9 +175,20 @@ fn no_store<T: IntoResponse>(body: T) -> Response {
 /// `POST /api/v1/sync/push`.
 async fn push(
     State(state): State<AppState>,
-    auth: Auth,
+    Bearer(token): Bearer,
     Json(request): Json<PushRequest>,
 ) -> Result<Response, SyncError> {
+    // Every statement here runs for each push on the pool that every request shares, ahead of
+    // the push's group, so they are few: the session, the client check and the directory's
+    // version in one; the station hierarchy from memory while that version stands
+    // (`Db::station_hierarchy_at`); the cursor to announce from the group's commit
+    // (BENCHMARKS.md, Sync).
+    let client = request.client_id.to_string();
+    let (auth, checked) = state
+        .db
+        .push_session(&token_hash(&token), now_ms(), &client)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
     check_compat(
         request.protocol,
         &request.app_version,
@@ -182,10 +196,15 @@ async fn push(
     )
     .map_err(SyncError::Refused)?;
 
-    let client = request.client_id.to_string();
-    let bound = match &auth.device {
-        Some(device) => state.db.bind_device_client(&device.id, &client).await?,
-        None => !state.db.client_reserved(&client).await?,
+    let device_id = auth.device.as_ref().map(|d| d.id.as_str());
+    let bound = match (checked.binding, device_id) {
+        (ClientBinding::Bound, _) => true,
+        (ClientBinding::Mismatch, _) => false,
+        // The device's first push (or its client unbound meanwhile): the write decides races.
+        (ClientBinding::Unbound, Some(device)) => {
+            state.db.bind_device_client(device, &client).await?
+        }
+        (ClientBinding::Unbound, None) => false,
     };
     if !bound {
         tracing::warn!(
@@ -204,9 +223,12 @@ async fn push(
         .iter()
         .any(|m| matches!(m.kind, MutationKind::MarkAttendance { .. }));
     let hierarchy = if marks {
-        state.db.directory().await?
+        Arc::new(state.db.directory().await?)
     } else {
-        state.db.station_hierarchy().await?
+        state
+            .db
+            .station_hierarchy_at(checked.directory_version)
+            .await?
     };
     let authority = SessionAuthority::prepare(
         &state.db,
@@ -216,9 +238,9 @@ async fn push(
     )
     .await?;
     let server_now = u64::try_from(now_ms()).unwrap_or(0);
-    let response: PushResponse = state
+    let (response, cursor): (PushResponse, _) = state
         .db
-        .push(
+        .push_with_cursor(
             request.client_id,
             &request.mutations,
             server_now,
@@ -227,12 +249,7 @@ async fn push(
         .await?;
     if !request.mutations.is_empty() {
         // Committed: poke the open event streams if the change counter moved (see `events`).
-        // A failure here only delays the other tablets until their next poll, so the push
-        // still succeeds.
-        match state.db.latest_cursor().await {
-            Ok(cursor) => state.events.announce(cursor),
-            Err(err) => tracing::warn!(error = %err, "cannot read the change cursor to poke"),
-        }
+        state.events.announce(cursor);
     }
     Ok(no_store(Json(response)))
 }

@@ -6,9 +6,10 @@
 //! hashes (see `auth.rs`).
 
 use super::Db;
-use super::backend::{Begin, Conn, in_list};
+use super::backend::{Begin, Conn, Row, in_list};
 use crate::auth::{Auth, DeviceRef, Passwords, new_id, new_password, now_ms};
 use liaison_domain::{DeputyId, Directory, RegionId, Role, Scope, StationId, UnitId};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A user to create. `password_hash` is a PHC string from [`Passwords::hash`].
 #[derive(Clone, Debug)]
@@ -48,6 +49,118 @@ pub struct DeviceAccount {
     pub role: Role,
     pub unit_id: Option<UnitId>,
     pub scopes: Vec<Scope>,
+}
+
+/// What a push route checks before the push, read with its session ([`Db::push_session`]): on a
+/// device, [`ClientBinding::Bound`] if the device is bound to exactly this client and no other
+/// device nor an account's server-side client has it, [`ClientBinding::Unbound`] if the device
+/// has no client yet (then [`Db::bind_device_client`] binds it, deciding races),
+/// [`ClientBinding::Mismatch`] otherwise; without a device, bound unless
+/// [`Db::client_reserved`] (the same rule as those two methods).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushClient {
+    pub binding: ClientBinding,
+    /// For [`Db::station_hierarchy_at`].
+    pub directory_version: i64,
+}
+
+/// Whether a push's sync client goes with the session's device (or, off a device, is free).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientBinding {
+    Bound,
+    /// The device has no client yet: [`Db::bind_device_client`] decides.
+    Unbound,
+    Mismatch,
+}
+
+/// The station hierarchy this server instance read last, with the directory version read in
+/// the same snapshot ([`Db::station_hierarchy_at`]). Never authoritative: used only for the
+/// version it was read at.
+#[derive(Default)]
+pub(crate) struct HierarchyCache(Mutex<Option<(i64, Arc<Directory>)>>);
+
+impl HierarchyCache {
+    fn get(&self, version: i64) -> Option<Arc<Directory>> {
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        cached
+            .as_ref()
+            .filter(|(at, _)| *at == version)
+            .map(|(_, hierarchy)| Arc::clone(hierarchy))
+    }
+
+    /// Keeps `hierarchy` unless a later version is kept already (a slower reader finishing
+    /// after a faster one).
+    fn put(&self, version: i64, hierarchy: &Arc<Directory>) {
+        let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached.as_ref().is_none_or(|(at, _)| *at <= version) {
+            *cached = Some((version, Arc::clone(hierarchy)));
+        }
+    }
+}
+
+impl std::fmt::Debug for HierarchyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("HierarchyCache")
+            .field("version", &cached.as_ref().map(|(at, _)| *at))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The session query of [`Db::session_by_token_hash`], with `$extra` columns: the session, its
+/// user and device, and one row per scope of the user (or one row without).
+macro_rules! session_query {
+    ($extra:literal) => {
+        concat!(
+            "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
+                    u.display_name, u.role, u.deputy_id, u.unit_id, d.id AS device_id, \
+                    d.station_id AS device_station_id, us.region_id, us.station_id",
+            $extra,
+            " FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             LEFT JOIN devices d ON d.id = s.device_id \
+             LEFT JOIN user_scopes us ON us.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+               AND NOT u.disabled \
+               AND (s.device_id IS NULL OR d.revoked_at IS NULL) \
+             ORDER BY us.id"
+        )
+    };
+}
+
+/// The signed-in user of the rows of a [`session_query`] (none: no live session).
+fn auth_from_rows(rows: &[Row]) -> Result<Option<Auth>, sqlx::Error> {
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let role_name: String = row.try_get("role")?;
+    let Some(role) = Role::parse(&role_name) else {
+        tracing::error!(role = %role_name, "unknown role in the users table");
+        return Ok(None);
+    };
+    let device = match row.try_get::<Option<String>>("device_id")? {
+        Some(id) => Some(DeviceRef {
+            id,
+            station_id: StationId(row.try_get("device_station_id")?),
+        }),
+        None => None,
+    };
+    let scopes = rows
+        .iter()
+        .filter_map(|row| scope_from_row(row).transpose())
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(Auth {
+        session_id: row.try_get("session_id")?,
+        session_expires_at: row.try_get("expires_at")?,
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role,
+        deputy_id: row.try_get::<Option<String>>("deputy_id")?.map(DeputyId),
+        unit_id: row.try_get::<Option<String>>("unit_id")?.map(UnitId),
+        scopes,
+        device,
+    }))
 }
 
 /// Usernames are compared trimmed and lower-cased.
@@ -220,58 +333,70 @@ impl Db {
     }
 
     /// The signed-in user of a session token, if the session is live: not revoked, not expired at
-    /// `now`, its device (if any) not revoked, its user not disabled.
+    /// `now`, its device (if any) not revoked, its user not disabled. One statement, the scopes
+    /// joined (one row per scope, or one row without): it runs before every request that needs
+    /// a session, so its round trips count (BENCHMARKS.md, Sync).
     pub async fn session_by_token_hash(
         &self,
         token_hash: &str,
         now: i64,
     ) -> Result<Option<Auth>, sqlx::Error> {
-        let mut conn = self.acquire().await?;
-        let row = conn
-            .query(
-                "SELECT s.id AS session_id, s.expires_at, u.id AS user_id, u.username, \
-                        u.display_name, u.role, u.deputy_id, u.unit_id, d.id AS device_id, \
-                        d.station_id AS device_station_id \
-                 FROM sessions s \
-                 JOIN users u ON u.id = s.user_id \
-                 LEFT JOIN devices d ON d.id = s.device_id \
-                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
-                   AND NOT u.disabled \
-                   AND (s.device_id IS NULL OR d.revoked_at IS NULL)",
-            )
+        let rows = self
+            .acquire()
+            .await?
+            .query(session_query!(""))
             .bind(token_hash)
             .bind(now)
-            .fetch_optional()
+            .fetch_all()
             .await?;
-        let Some(row) = row else {
+        auth_from_rows(&rows)
+    }
+
+    /// [`Db::session_by_token_hash`] for a push of sync client `client_id`, and in the same
+    /// statement what the push route checks before the push ([`PushClient`]): whether the
+    /// client goes with the session's device (or, off a device, is nobody's) and the
+    /// directory's version. Every push runs it on the pool that the requests share, ahead of
+    /// its group: one round trip instead of three.
+    pub async fn push_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+        client_id: &str,
+    ) -> Result<Option<(Auth, PushClient)>, sqlx::Error> {
+        let rows = self
+            .acquire()
+            .await?
+            .query(session_query!(
+                ", d.client_id AS device_client, \
+                 (SELECT value FROM directory_version WHERE id = 1) AS directory_version, \
+                 EXISTS (SELECT 1 FROM devices o \
+                         WHERE o.client_id = $3 AND (s.device_id IS NULL OR o.id <> s.device_id)) \
+                 OR EXISTS (SELECT 1 FROM users o WHERE o.server_client_id = $3) AS elsewhere"
+            ))
+            .bind(token_hash)
+            .bind(now)
+            .bind(client_id)
+            .fetch_all()
+            .await?;
+        let Some(auth) = auth_from_rows(&rows)? else {
             return Ok(None);
         };
-        let role_name: String = row.try_get("role")?;
-        let Some(role) = Role::parse(&role_name) else {
-            tracing::error!(role = %role_name, "unknown role in the users table");
-            return Ok(None);
+        let row = &rows[0];
+        // Another device's client, or the server's own client of an account (its online steps).
+        let elsewhere: bool = row.try_get("elsewhere")?;
+        let device_client: Option<String> = row.try_get("device_client")?;
+        let binding = match (&auth.device, device_client) {
+            _ if elsewhere => ClientBinding::Mismatch,
+            (None, _) => ClientBinding::Bound,
+            (Some(_), None) => ClientBinding::Unbound,
+            (Some(_), Some(bound)) if bound == client_id => ClientBinding::Bound,
+            (Some(_), Some(_)) => ClientBinding::Mismatch,
         };
-        let user_id: String = row.try_get("user_id")?;
-        let device = match row.try_get::<Option<String>>("device_id")? {
-            Some(id) => Some(DeviceRef {
-                id,
-                station_id: StationId(row.try_get("device_station_id")?),
-            }),
-            None => None,
+        let checked = PushClient {
+            binding,
+            directory_version: row.try_get("directory_version")?,
         };
-        let scopes = scopes(&mut conn.conn(), &user_id).await?;
-        Ok(Some(Auth {
-            session_id: row.try_get("session_id")?,
-            session_expires_at: row.try_get("expires_at")?,
-            user_id,
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
-            role,
-            deputy_id: row.try_get::<Option<String>>("deputy_id")?.map(DeputyId),
-            unit_id: row.try_get::<Option<String>>("unit_id")?.map(UnitId),
-            scopes,
-            device,
-        }))
+        Ok(Some((auth, checked)))
     }
 
     /// Every account that ever had a session on the device `device_id` (revoked and expired
@@ -321,9 +446,42 @@ impl Db {
         Ok(())
     }
 
-    /// Regions and stations only: what the scope rules walk.
+    /// Regions and stations only: what the scope rules walk. One statement when the directory
+    /// has not changed since this instance last read it (see [`Db::station_hierarchy_at`]).
     pub async fn station_hierarchy(&self) -> Result<Directory, sqlx::Error> {
+        let version = self.directory_version().await?;
+        Ok(Directory::clone(
+            &*self.station_hierarchy_at(version).await?,
+        ))
+    }
+
+    /// The directory's version as committed now (migration `0015_directory_version.sql`: raised
+    /// in the transaction of every change to the directory's tables).
+    pub async fn directory_version(&self) -> Result<i64, sqlx::Error> {
+        self.acquire()
+            .await?
+            .query("SELECT value FROM directory_version WHERE id = 1")
+            .fetch_one()
+            .await?
+            .try_get("value")
+    }
+
+    /// The station hierarchy as of directory version `version` (read just before by the caller)
+    /// or later. This instance keeps the hierarchy it last read with the version read in the same
+    /// snapshot; the same version means the same committed rows, on this instance or any other
+    /// sharing the database, so it is answered from memory, and read again (in one snapshot with
+    /// its version) only when the version moved on. So a request sees the hierarchy as it was
+    /// committed when it read the version, exactly as if it had read the tables then.
+    pub async fn station_hierarchy_at(&self, version: i64) -> Result<Arc<Directory>, sqlx::Error> {
+        if let Some(hierarchy) = self.hierarchy.get(version) {
+            return Ok(hierarchy);
+        }
         let mut tx = self.pool.begin(Begin::Snapshot).await?;
+        let read_version: i64 = tx
+            .query("SELECT value FROM directory_version WHERE id = 1")
+            .fetch_one()
+            .await?
+            .try_get("value")?;
         let regions = tx
             .query("SELECT id, name, parent_id FROM regions ORDER BY id")
             .fetch_all()
@@ -339,11 +497,13 @@ impl Db {
             .map(super::station_from_row)
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
-        Ok(Directory {
+        let hierarchy = Arc::new(Directory {
             regions,
             stations,
             ..Directory::default()
-        })
+        });
+        self.hierarchy.put(read_version, &hierarchy);
+        Ok(hierarchy)
     }
 
     /// Enrols a device to a station; returns its id.
@@ -876,22 +1036,19 @@ async fn scopes(conn: &mut Conn<'_>, user_id: &str) -> Result<Vec<Scope>, sqlx::
         .fetch_all()
         .await?
         .iter()
-        .filter_map(|row| {
-            let region: Option<String> = match row.try_get("region_id") {
-                Ok(v) => v,
-                Err(err) => return Some(Err(err)),
-            };
-            let station: Option<String> = match row.try_get("station_id") {
-                Ok(v) => v,
-                Err(err) => return Some(Err(err)),
-            };
-            match (region, station) {
-                (Some(r), None) => Some(Ok(Scope::Region(RegionId(r)))),
-                (None, Some(s)) => Some(Ok(Scope::Station(StationId(s)))),
-                _ => None,
-            }
-        })
+        .filter_map(|row| scope_from_row(row).transpose())
         .collect()
+}
+
+/// The scope of a row with `region_id` and `station_id` (`None`: neither, or both).
+fn scope_from_row(row: &Row) -> Result<Option<Scope>, sqlx::Error> {
+    let region: Option<String> = row.try_get("region_id")?;
+    let station: Option<String> = row.try_get("station_id")?;
+    Ok(match (region, station) {
+        (Some(r), None) => Some(Scope::Region(RegionId(r))),
+        (None, Some(s)) => Some(Scope::Station(StationId(s))),
+        _ => None,
+    })
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {

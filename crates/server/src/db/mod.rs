@@ -68,9 +68,15 @@ use std::time::Duration;
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connections per pool. SQLite has one writer anyway; on PostgreSQL each server instance holds
-/// at most this many of the server's connections (100 by default), so a dozen instances fit.
+/// Connections per server instance: the pushes' writer's one (below) and a pool of the rest.
+/// SQLite has one writer anyway; on PostgreSQL each server instance holds at most this many of
+/// the server's connections (100 by default), so a dozen instances fit.
 const MAX_CONNECTIONS: u32 = 8;
+/// The pushes' group commit has a connection of its own (`Db::writer_pool`): from the pool it
+/// waited for a connection behind every request's token and client checks when 200 tablets
+/// pushed at once (45 ms before the first group began on PostgreSQL), while every push waits
+/// for the groups, one after another.
+const WRITER_CONNECTIONS: u32 = 1;
 /// Rows per index SQLite's `ANALYZE` (run by `PRAGMA optimize`) reads: SQLite's recommendation.
 const ANALYSIS_LIMIT: u32 = 400;
 /// Bounded so that a stuck database makes requests fail (and health report it) rather than queue
@@ -135,11 +141,18 @@ impl fmt::Display for Storage {
     }
 }
 
-/// The database. Cheap to clone (the pool and the pushes' group commit are reference-counted).
-/// Holds nothing authoritative in memory: several server processes may share one PostgreSQL database.
+/// The database. Cheap to clone (the pool, the pushes' group commit and the hierarchy cache are
+/// reference-counted). Holds nothing authoritative in memory: several server processes may share
+/// one PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: Pool,
+    /// The pushes' group commit's own connection ([`WRITER_CONNECTIONS`]), so that the next
+    /// group never queues for a connection behind the requests it is to answer.
+    writer_pool: Pool,
+    /// The station hierarchy last read, kept with its directory version and used only at that
+    /// version (`accounts.rs`, `Db::station_hierarchy_at`).
+    hierarchy: std::sync::Arc<accounts::HierarchyCache>,
     /// The pushes' group commit (`sync.rs`): only pushes waiting for their turn, nothing that
     /// outlives them.
     writer: std::sync::Arc<sync::GroupCommit>,
@@ -179,9 +192,9 @@ impl Db {
             // bounded by the analysis limit).
             .optimize_on_close(true, ANALYSIS_LIMIT);
         let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(MAX_CONNECTIONS - WRITER_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
 
@@ -189,7 +202,13 @@ impl Db {
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
-        Self::ready(Pool::Sqlite(pool)).await
+        let writer_pool = SqlitePoolOptions::new()
+            .max_connections(WRITER_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        Self::ready(Pool::Sqlite(pool), Pool::Sqlite(writer_pool)).await
     }
 
     /// Connects to an existing PostgreSQL database, runs the migrations (under sqlx's advisory
@@ -200,31 +219,38 @@ impl Db {
             options: Box::new(options.clone()),
         }
         .to_string();
+        let options = options
+            .application_name("liaison-server")
+            .options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(MAX_CONNECTIONS - WRITER_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // Custom plans, always: sqlx prepares each statement once per connection, and
             // PostgreSQL's generic plan for it is fixed from the statistics of that moment. A
             // table that was empty then (a new database, the facts after a rebuild) kept a
             // sequential scan for `opinion_id = ANY($1)` while it grew: 40 ms per push at 50,000
             // opinions, ingest down fivefold. Planning these small statements costs far less.
-            .connect_with(
-                options
-                    .application_name("liaison-server")
-                    .options([("plan_cache_mode", "force_custom_plan")]),
-            )
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot connect to {location}"))?;
         POSTGRES_MIGRATOR
             .run(&pool)
             .await
             .context("cannot apply database migrations")?;
-        Self::ready(Pool::Postgres(pool)).await
+        let writer_pool = PgPoolOptions::new()
+            .max_connections(WRITER_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to {location}"))?;
+        Self::ready(Pool::Postgres(pool), Pool::Postgres(writer_pool)).await
     }
 
-    async fn ready(pool: Pool) -> anyhow::Result<Self> {
+    async fn ready(pool: Pool, writer_pool: Pool) -> anyhow::Result<Self> {
         let db = Db {
             pool,
+            writer_pool,
+            hierarchy: Default::default(),
             writer: Default::default(),
         };
         seed::seed_categories_if_empty(&db.pool)
@@ -266,6 +292,7 @@ impl Db {
     /// simulate a broken database.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer_pool.close().await;
     }
 
     /// `SELECT 1`: can a connection be had and does the database answer?

@@ -81,12 +81,16 @@
 //! concurrent pushers and a paging puller on both backends, and with pushes queued into one group.
 //!
 //! **Statements per push.** Everything a push needs is read up front (the client's row unless
-//! the group has it, the stored states of every record it touches that the group has not
-//! staged, for a referral the calendar and the units; the categories and the counter once per
-//! group), and everything the group changes is written at its end in multi-row statements
-//! (opinions, facts, attendance, referrals, clients, mutations, counter): about two statements
-//! per push and ten per group, instead of ten per push. Every other push waits for the lock
-//! meanwhile, so round trips under it are what limits ingest (BENCHMARKS.md).
+//! the group has it and the stored states of the opinions it names that the group has not
+//! staged, in one statement; attendance records, and for a referral the calendar and the units,
+//! when it has them; the categories and the counter once per group), and everything the group
+//! changes is written at its end in multi-row statements (opinions, facts, attendance,
+//! referrals, clients, mutations, counter): one statement per push and about ten per group,
+//! instead of ten per push. Every other push waits for the lock meanwhile, so round trips under
+//! it are what limits ingest (BENCHMARKS.md). The groups run on a connection of their own
+//! (`Db::writer_pool`), so the next group never waits for a connection behind the requests'
+//! own statements, and the commit answers each push with the counter it committed, so that the
+//! route announces changes without reading it again.
 
 use super::backend::{Backend, Begin, Conn, Pool, Tx, in_list};
 use super::facts::{FactsChange, write_facts};
@@ -211,6 +215,22 @@ impl Db {
         authority: &A,
     ) -> Result<PushResponse, PushFailure> {
         let (answer, _) = self
+            .push_with_cursor(client_id, mutations, server_now_ms, authority)
+            .await?;
+        Ok(answer)
+    }
+
+    /// [`Db::push`], and the change counter as the push's group committed it: at least the
+    /// cursor of every change the push made (what [`Db::latest_cursor`] would read right after),
+    /// without another statement.
+    pub async fn push_with_cursor<A: PushAuthority + ?Sized>(
+        &self,
+        client_id: ClientId,
+        mutations: &[Mutation],
+        server_now_ms: u64,
+        authority: &A,
+    ) -> Result<(PushResponse, Cursor), PushFailure> {
+        let (answer, _, cursor) = self
             .take(
                 client_id,
                 Incoming::Numbered(mutations),
@@ -218,7 +238,7 @@ impl Db {
                 authority,
             )
             .await?;
-        Ok(answer)
+        Ok((answer, cursor))
     }
 
     /// Takes one mutation made by the server for an account (a follow-up step taken online), as
@@ -240,7 +260,7 @@ impl Db {
         authority: &A,
     ) -> Result<Online, PushFailure> {
         let key = mutation.opinion_id().map(|id| id.to_string());
-        let (answer, mut states) = self
+        let (answer, mut states, _) = self
             .take(
                 client_id,
                 Incoming::Next(&mutation),
@@ -253,15 +273,22 @@ impl Db {
     }
 
     /// The push itself, in the current group's transaction (see "Group commit" in the module
-    /// docs), answered once the group is committed. Returns the answer and the state of every
-    /// opinion the new mutations touched, as committed.
+    /// docs), answered once the group is committed. Returns the answer, the state of every
+    /// opinion the new mutations touched, as committed, and the counter the group committed.
     async fn take<A: PushAuthority + ?Sized>(
         &self,
         client_id: ClientId,
         incoming: Incoming<'_>,
         server_now_ms: u64,
         authority: &A,
-    ) -> Result<(PushResponse, HashMap<String, Option<OpinionReplica>>), PushFailure> {
+    ) -> Result<
+        (
+            PushResponse,
+            HashMap<String, Option<OpinionReplica>>,
+            Cursor,
+        ),
+        PushFailure,
+    > {
         let size = match incoming {
             Incoming::Numbered(mutations) => mutations.len(),
             Incoming::Next(_) => 1,
@@ -270,7 +297,7 @@ impl Db {
         // the push that fails fails.
         let mut alone = false;
         loop {
-            let mut entered = self.writer.enter(&self.pool, alone, size).await?;
+            let mut entered = self.writer.enter(&self.writer_pool, alone, size).await?;
             let group = entered.group();
             let taken = {
                 let Group {
@@ -307,7 +334,7 @@ impl Db {
                     (answer, states)
                 }
                 Err(PushFailure::Refused(refusal)) => {
-                    // Nothing was read that could fail the transaction, nothing was staged.
+                    // Nothing was staged, and what it read succeeded: the transaction is whole.
                     return Err(PushFailure::Refused(refusal));
                 }
                 Err(PushFailure::Database(err)) => {
@@ -331,7 +358,9 @@ impl Db {
                 .await
                 .map(|o| o.clone());
             match ended {
-                Ok(Outcome::Committed) => return Ok((answer, states)),
+                Ok(Outcome::Committed { counter }) => {
+                    return Ok((answer, states, Cursor(seq_from_db(counter)?.0)));
+                }
                 Ok(Outcome::Failed(reason)) => return Err(group_failed(&reason)),
                 // Nothing of the group was stored (or, if its commit went through after all, the
                 // push is taken again exactly once: its seqs are skipped).
@@ -372,25 +401,28 @@ async fn take_in<A: PushAuthority + ?Sized>(
 > {
     let client = client_id.to_string();
 
-    let (mut last_seq, mut last_stamp) = match shared.pending.clients.get(&client) {
-        Some(known) => *known,
-        None => {
-            let row = conn
-                .query("SELECT last_seq, last_stamp FROM sync_clients WHERE client_id = $1")
-                .bind(client.as_str())
-                .fetch_optional()
-                .await?;
-            match row {
-                Some(row) => (
-                    seq_from_db(row.try_get("last_seq")?)?,
-                    row.try_get::<Option<String>>("last_stamp")?
-                        .map(|s| parse_hlc(&s))
-                        .transpose()?,
-                ),
-                None => (Seq::NONE, None),
-            }
-        }
+    // The client's row and the stored state of every opinion the push names, unless the group
+    // has them, in one statement: every push behind this one waits for each round trip. All
+    // the opinions named, not only the new mutations' (which are new is known only from the
+    // client's row); the others are simply not used.
+    let named: Vec<String> = match incoming {
+        Incoming::Numbered(mutations) => mutations
+            .iter()
+            .filter_map(|m| m.kind.opinion_id())
+            .map(|id| id.to_string())
+            .collect(),
+        Incoming::Next(kind) => kind
+            .opinion_id()
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect(),
     };
+    let known = shared.pending.clients.get(&client).copied();
+    let unstaged = shared.pending.unstaged(&named);
+    let (client_row, stored) =
+        load_client_and_opinions(conn, known.is_none().then_some(client.as_str()), &unstaged)
+            .await?;
+    let (mut last_seq, mut last_stamp) = known.or(client_row).unwrap_or((Seq::NONE, None));
 
     let online = matches!(incoming, Incoming::Next(_));
     let made_here: [Mutation; 1];
@@ -438,7 +470,7 @@ async fn take_in<A: PushAuthority + ?Sized>(
             .filter_map(|m| m.kind.opinion_id())
             .map(|id| id.to_string())
             .collect();
-        let (states, not_stored) = shared.pending.opinions(conn, &opinion_ids).await?;
+        let (states, not_stored) = shared.pending.opinions(&opinion_ids, &stored);
         batch.states = states;
         batch.not_stored = not_stored;
         let attendance_ids: Vec<String> = new
@@ -611,20 +643,30 @@ impl Pending {
         self.rejections.extend(staged.rejections);
     }
 
-    /// The states of opinions `ids` as the group left them: staged, else stored (`None`: the
-    /// server has none). Also which of them the server did not hold before this push.
-    async fn opinions(
-        &self,
-        conn: &mut Conn<'_>,
-        ids: &[String],
-    ) -> Result<(HashMap<String, Option<OpinionReplica>>, HashSet<String>), sqlx::Error> {
-        let unstaged: Vec<String> = ids
-            .iter()
+    /// The opinions of `ids` the group has not staged: those to read from the database (once
+    /// each).
+    fn unstaged(&self, ids: &[String]) -> Vec<String> {
+        ids.iter()
             .filter(|id| !self.changed.contains_key(*id))
             .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The states of opinions `ids` as the group left them: staged, else `stored` (read for at
+    /// least every id [`Pending::unstaged`] gave; `None`: the server has none). Also which of
+    /// them the server did not hold before this push.
+    fn opinions(
+        &self,
+        ids: &[String],
+        stored: &HashMap<String, Option<OpinionReplica>>,
+    ) -> (HashMap<String, Option<OpinionReplica>>, HashSet<String>) {
+        let mut states: HashMap<String, Option<OpinionReplica>> = ids
+            .iter()
+            .filter(|id| !self.changed.contains_key(*id))
+            .map(|id| (id.clone(), stored.get(id).cloned().flatten()))
             .collect();
-        let mut states: HashMap<String, Option<OpinionReplica>> =
-            load_states(conn, "opinions", &unstaged).await?;
         // Not stored before the group, and not made by it either.
         let not_stored = states
             .iter()
@@ -636,7 +678,7 @@ impl Pending {
                 states.insert(id.clone(), Some(changed.state.clone()));
             }
         }
-        Ok((states, not_stored))
+        (states, not_stored)
     }
 
     /// The same for attendance records, and which of them had a sign-in before the group.
@@ -834,7 +876,10 @@ const GROUP_MAX_MUTATIONS: usize = 2_000;
 #[derive(Clone, Debug)]
 enum Outcome {
     Open,
-    Committed,
+    /// With the change counter it committed.
+    Committed {
+        counter: i64,
+    },
     /// Not committed, and not for a reason of the database's alone: run the push again, alone.
     Retry,
     /// A group of one push that failed.
@@ -945,6 +990,7 @@ impl GroupCommit {
             .await
             .map_err(|err| sqlx::Error::Io(std::io::Error::other(err.to_string())))?;
         }
+
         let mut tx = pool.begin(Begin::SyncWriter).await?;
         let counter: i64 = tx
             .query("SELECT value FROM sync_counter WHERE id = 1")
@@ -980,6 +1026,12 @@ impl GroupCommit {
     /// group begins after it.
     async fn commit(self: Arc<Self>, id: u64, first_done: oneshot::Receiver<()>) {
         let _ = first_done.await;
+        // Queues up only after the requests that are ready to run: those reaching the queue
+        // meanwhile join this group rather than wait for its commit and pay one of their own.
+        // When many tablets push at once they arrive spread over the time their sessions take
+        // to read, and the first groups took one to three pushes each, a commit each (10–20 ms
+        // on PostgreSQL); when few push, nothing is ready and this costs nothing.
+        tokio::task::yield_now().await;
         let mut open = self.open.lock().await;
         if open.as_ref().is_none_or(|group| group.id != id) {
             // Ended already by a push that found it full.
@@ -994,6 +1046,7 @@ impl GroupCommit {
         let done = Arc::clone(&group.done);
         let alone = group.alone;
         let (pushes, mutations, begun) = (group.pushes, group.mutations, group.begun);
+        let counter = group.counter;
         let ending = std::time::Instant::now();
         let outcome = if group.poisoned {
             // Dropping the transaction rolls it back.
@@ -1002,7 +1055,7 @@ impl GroupCommit {
             match group.finish().await {
                 Ok(()) => {
                     self.committed.fetch_add(1, Ordering::Relaxed);
-                    Outcome::Committed
+                    Outcome::Committed { counter }
                 }
                 Err(err) if alone => Outcome::Failed(err.to_string()),
                 Err(err) => {
@@ -1293,6 +1346,74 @@ async fn load_states<T: serde::de::DeserializeOwned>(
         }
     }
     Ok(states)
+}
+
+/// The `last_seq` and `last_stamp` of `client` (if given and known), and the stored states of
+/// opinions `ids` (distinct; absent: not stored), the client's row and the first ids in one
+/// statement.
+async fn load_client_and_opinions(
+    conn: &mut Conn<'_>,
+    client: Option<&str>,
+    ids: &[String],
+) -> Result<
+    (
+        Option<(Seq, Option<Hlc>)>,
+        HashMap<String, Option<OpinionReplica>>,
+    ),
+    sqlx::Error,
+> {
+    let (first, rest) = ids.split_at(ids.len().min(ROWS_PER_STATEMENT));
+    let mut states = HashMap::new();
+    let mut client_row = None;
+    if client.is_some() || !first.is_empty() {
+        let mut parts = Vec::new();
+        if client.is_some() {
+            parts.push(
+                "SELECT CAST(NULL AS TEXT) AS id, CAST(NULL AS TEXT) AS state, last_seq, \
+                        last_stamp \
+                 FROM sync_clients WHERE client_id = $1"
+                    .to_owned(),
+            );
+        }
+        if !first.is_empty() {
+            let at = if client.is_some() { 2 } else { 1 };
+            parts.push(format!(
+                "SELECT id, state, CAST(NULL AS BIGINT) AS last_seq, \
+                        CAST(NULL AS TEXT) AS last_stamp \
+                 FROM opinions WHERE {}",
+                in_list(conn.backend(), "id", at, first.len())
+            ));
+        }
+        let sql = parts.join(" UNION ALL ");
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let mut query = conn.query(&sql);
+        if let Some(client) = client {
+            query = query.bind(client);
+        }
+        if !first.is_empty() {
+            query = query.bind_list(&first);
+        }
+        for row in query.fetch_all().await? {
+            match row.try_get::<Option<String>>("id")? {
+                Some(id) => {
+                    let state = parse_json(&row.try_get::<String>("state")?)?;
+                    states.insert(id, Some(state));
+                }
+                None => {
+                    client_row = Some((
+                        seq_from_db(row.try_get("last_seq")?)?,
+                        row.try_get::<Option<String>>("last_stamp")?
+                            .map(|s| parse_hlc(&s))
+                            .transpose()?,
+                    ));
+                }
+            }
+        }
+    }
+    if !rest.is_empty() {
+        states.extend(load_states(conn, "opinions", rest).await?);
+    }
+    Ok((client_row, states))
 }
 
 /// Writes the changed opinions with the number of their latest change.

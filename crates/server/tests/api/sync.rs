@@ -995,3 +995,64 @@ async fn a_push_failing_in_its_group_is_rolled_back_alone() {
     assert_eq!(count(&db, "opinions").await, 5);
     assert_eq!(change_numbers(&db).await, vec![1, 2, 3, 4, 5]);
 }
+
+/// Each instance keeps the station hierarchy it read last with the directory's version
+/// (`Db::station_hierarchy_at`): a change made through another instance (another pool, as
+/// another process on the same database) is seen by the next read, and a change rolled back is
+/// never seen.
+#[tokio::test]
+async fn the_station_hierarchy_follows_every_committed_change_made_elsewhere() {
+    let (db, storage) = open_db().await;
+    let other = storage.open().await;
+    let mut conn = other.acquire().await.unwrap();
+    conn.query("INSERT INTO regions (id, name, parent_id) VALUES ('r-1', 'Region', NULL)")
+        .execute()
+        .await
+        .unwrap();
+    let names = |hierarchy: &liaison_domain::Directory| -> Vec<(String, String)> {
+        hierarchy
+            .stations
+            .iter()
+            .map(|s| (s.id.0.clone(), s.name.clone()))
+            .collect()
+    };
+    assert!(names(&db.station_hierarchy().await.unwrap()).is_empty());
+
+    conn.query(
+        "INSERT INTO stations (id, region_id, name, address) VALUES ('st-new', 'r-1', 'New', '')",
+    )
+    .execute()
+    .await
+    .unwrap();
+    let read = db.station_hierarchy().await.unwrap();
+    assert_eq!(names(&read), [("st-new".to_owned(), "New".to_owned())]);
+    assert_eq!(read.regions.len(), 1);
+
+    conn.query("UPDATE stations SET name = 'Renamed' WHERE id = 'st-new'")
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&db.station_hierarchy().await.unwrap()),
+        [("st-new".to_owned(), "Renamed".to_owned())]
+    );
+
+    // Not committed: neither the rows nor the version have moved.
+    conn.query("BEGIN").execute().await.unwrap();
+    conn.query("DELETE FROM stations WHERE id = 'st-new'")
+        .execute()
+        .await
+        .unwrap();
+    let during = db.station_hierarchy().await.unwrap();
+    conn.query("ROLLBACK").execute().await.unwrap();
+    assert_eq!(
+        names(&during),
+        [("st-new".to_owned(), "Renamed".to_owned())]
+    );
+
+    conn.query("DELETE FROM stations WHERE id = 'st-new'")
+        .execute()
+        .await
+        .unwrap();
+    assert!(names(&db.station_hierarchy().await.unwrap()).is_empty());
+}
