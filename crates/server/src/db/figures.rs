@@ -1101,9 +1101,9 @@ fn merge(
     Ok(())
 }
 
-/// The duty figures by station or deputy: shifts and deputies on duty by the attendance's (and
-/// events' attendees') column (over whole months from `duty_months`, see [`duty_split`]), and
-/// by station the events' citizens.
+/// The duty figures by station or deputy: shifts and deputies on duty by that column of who was
+/// on duty (over whole months from `duty_months`, see [`duty_split`]; other days from
+/// `duty_days`), and by station the events' citizens.
 async fn duty_grouped(
     conn: &mut Conn<'_>,
     stations: &[StationId],
