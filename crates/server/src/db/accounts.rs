@@ -55,8 +55,8 @@ pub struct DeviceAccount {
 /// device, [`ClientBinding::Bound`] if the device is bound to exactly this client and no other
 /// device nor an account's server-side client has it, [`ClientBinding::Unbound`] if the device
 /// has no client yet (then [`Db::bind_device_client`] binds it, deciding races),
-/// [`ClientBinding::Mismatch`] otherwise; without a device, bound unless
-/// [`Db::client_reserved`] (the same rule as those two methods).
+/// [`ClientBinding::Mismatch`] otherwise; without a device, bound unless another device or an
+/// account's server-side client has it (the rule [`Db::bind_device_client`] applies too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PushClient {
     pub binding: ClientBinding,
@@ -579,22 +579,6 @@ impl Db {
             .flatten();
         tx.commit().await?;
         Ok(bound.as_deref() == Some(client_id))
-    }
-
-    /// Whether `client_id` is bound to some device, or is the server's own client of an account
-    /// (for its online steps): a session without a device may push with neither.
-    pub async fn client_reserved(&self, client_id: &str) -> Result<bool, sqlx::Error> {
-        let found = self
-            .acquire()
-            .await?
-            .query(
-                "SELECT id FROM devices WHERE client_id = $1 \
-                 UNION ALL SELECT id FROM users WHERE server_client_id = $1",
-            )
-            .bind(client_id)
-            .fetch_optional()
-            .await?;
-        Ok(found.is_some())
     }
 
     pub async fn device(&self, id: &str) -> Result<Option<DeviceRow>, sqlx::Error> {

@@ -552,7 +552,7 @@ async fn take_in<A: PushAuthority + ?Sized>(
         // A step taken online and refused leaves nothing behind: the page shows the reason and
         // nothing is stored, not even the server-side client's seq. (A tablet's refused
         // mutation is kept instead, so that its resend gets the same answer.)
-        return Ok((response, batch.states, Staged::nothing()));
+        return Ok((response, batch.states, Staged::default()));
     }
     shared.counter = batch.counter;
     let at_ms = i64::try_from(server_now_ms).map_err(encode_error)?;
@@ -570,7 +570,8 @@ async fn take_in<A: PushAuthority + ?Sized>(
     Ok((response, batch.states, staged))
 }
 
-/// What one push changes, staged in memory until its group is written.
+/// What one push changes, staged in memory until its group is written (`Default`: nothing).
+#[derive(Default)]
 struct Staged {
     /// The client's `last_seq` and `last_stamp` after the push, if it took anything.
     client: Option<(String, (Seq, Option<Hlc>))>,
@@ -587,23 +588,6 @@ struct Staged {
     /// The mutations rejected, by client and seq: a resend in the same group is answered with
     /// them.
     rejections: HashMap<(String, Seq), Rejected>,
-}
-
-impl Staged {
-    /// A push that changes nothing.
-    fn nothing() -> Staged {
-        Staged {
-            client: None,
-            changed: BTreeMap::new(),
-            not_stored: HashSet::new(),
-            changed_attendance: BTreeMap::new(),
-            signed_before: HashSet::new(),
-            referrals: BTreeSet::new(),
-            rows: Vec::new(),
-            step_audits: None,
-            rejections: HashMap::new(),
-        }
-    }
 }
 
 /// The staged writes of a group's pushes so far, merged: each record once, in its latest state
