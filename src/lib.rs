@@ -18,6 +18,7 @@
 //! - [`crypto`]: WebCrypto sealing (AES-GCM) and data keys wrapped by a PIN key (PBKDF2).
 //! - [`protection`]: protected tablets: PIN set-up, unlocking (PIN, server key, tab resume),
 //!   locking, and opening a locked account's waiting work for a push.
+//! - [`web_locks`]: one uploader per device; a page frozen while it opened the database evicted.
 //!
 //! Validation, ids and the domain types come from `liaison-domain`, shared with the server.
 
@@ -36,5 +37,6 @@ pub mod pwa;
 pub mod state;
 pub mod storage;
 pub mod sync;
+pub mod web_locks;
 
 pub use app::App;

@@ -261,6 +261,47 @@ async fn the_release_bundle_loads_and_renders() {
     browser.close().await;
 }
 
+/// A new tablet's first page is left a moment after it loaded (a link, an address typed): the
+/// next page must open, not wait for the first one's half-done upgrade. Chromium may keep such
+/// a page frozen in its back/forward cache mid-upgrade, which without the app's open lock
+/// (`src/web_locks.rs`) kept the next page on "正在打开……" for minutes in 7 cases of 100 (and
+/// made this test fail nine times in ten). Each round is a fresh profile, left after a
+/// different delay across the window where that happened (0–120 ms).
+#[tokio::test(flavor = "current_thread")]
+async fn a_page_left_during_its_first_open_does_not_keep_the_next_one_waiting() {
+    let server = Server::start();
+    let driver = Driver::start();
+    for round in 0..40_u64 {
+        let profile = tempfile::tempdir().unwrap();
+        let browser = Browser::open(&driver, profile.path()).await;
+        browser.goto(&server.url("/")).await;
+        let left_after_ms = round * 3;
+        tokio::time::sleep(std::time::Duration::from_millis(left_after_ms)).await;
+        browser.goto(&server.url("/sync")).await;
+        let started = std::time::Instant::now();
+        while browser
+            .js("return !!document.querySelector('#enroll-station')")
+            .await
+            != serde_json::Value::Bool(true)
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "round {round}: the page left after {left_after_ms} ms keeps the next one \
+                 waiting: {}",
+                browser.js("return document.body.innerText").await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(1) {
+            eprintln!(
+                "round {round}: waited {:?} for the page left after {left_after_ms} ms",
+                started.elapsed()
+            );
+        }
+        browser.close().await;
+    }
+}
+
 /// Every control a finger has to hit is at least 44 px high in portrait and landscape; a
 /// checkbox or radio counts through its label, which is the target.
 const SMALL_TARGETS: &str = "

@@ -405,8 +405,9 @@ async fn an_idle_tablet_locks_itself() {
     let profile = tempfile::tempdir().unwrap();
     let browser = Browser::open(&driver, profile.path()).await;
     browser.goto(&format!("{base}/")).await;
-    // The app is up (its database made) before the page is left: leaving during the very
-    // first upgrade can keep the next page waiting for the database.
+    // The app is up (its database made) before the page is left, so the shortened idle time set
+    // below is the only thing this test changes (a page left mid-open costs the next one a
+    // second, see `a_page_left_during_its_first_open_does_not_keep_the_next_one_waiting`).
     browser.find("#lock-screen").await;
     browser
         .js("localStorage.setItem('liaison.debug.auto_lock_ms', '3000')")

@@ -62,6 +62,9 @@ pub use photos::NewPhoto;
 /// The database name used by the app. Tests use their own names.
 pub const DB_NAME: &str = "liaison";
 
+/// The Web Lock every page holds (shared) while it opens and upgrades the database.
+const OPEN_LOCK: &str = "liaison-db-open";
+
 /// Object store names, in one place.
 pub(crate) mod stores {
     pub const OPINIONS: &str = "opinions";
@@ -239,16 +242,21 @@ impl Store {
         source: Source,
         on_blocked: impl FnOnce() + 'static,
     ) -> Result<Store> {
-        let db = migrations::open(name, version, &source, on_blocked).await?;
-        let store = Store {
-            db,
-            source,
-            keys: Keys::default(),
-        };
-        if version >= 7 {
-            store.mask_stored_citizens().await?;
-        }
-        Ok(store)
+        // A page left meanwhile may be frozen with the upgrade half done; the lock lets a later
+        // page have it evicted (see `web_locks`).
+        crate::web_locks::while_opening(OPEN_LOCK, async move {
+            let db = migrations::open(name, version, &source, on_blocked).await?;
+            let store = Store {
+                db,
+                source,
+                keys: Keys::default(),
+            };
+            if version >= 7 {
+                store.mask_stored_citizens().await?;
+            }
+            Ok(store)
+        })
+        .await
     }
 
     /// Closes the connection so that a newer version can be opened (upgrade tests, app update).

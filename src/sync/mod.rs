@@ -23,7 +23,6 @@
 pub mod api;
 pub mod audit;
 pub mod duty;
-pub mod lock;
 pub mod office;
 pub mod reports;
 pub mod round;
@@ -203,7 +202,7 @@ impl SyncEngine {
         };
         self.phase.set(Phase::Syncing);
         let round_store = store.clone();
-        let outcome = lock::run_exclusive(lock::SYNC_LOCK, async move {
+        let outcome = crate::web_locks::run_exclusive(crate::web_locks::SYNC_LOCK, async move {
             // Locked accounts' sealed work is opened for this push only.
             crate::protection::open_waiting_work(&round_store, &session).await;
             let outcome = round::run_round(&round_store, &session).await;
