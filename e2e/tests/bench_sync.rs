@@ -784,10 +784,7 @@ impl ScratchDatabase {
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        self.psql(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
+        liaison_e2e::drop_database(&self.admin_url, &self.name);
     }
 }
 
