@@ -124,15 +124,26 @@ pub async fn while_opening<T, F: Future<Output = T>>(name: &str, work: F) -> T {
             request_lock(&locks, &request, &name, "exclusive", &let_go);
         })
     };
+    // Let go of when the work ends, or when it is dropped unfinished: a lock left held would
+    // have every later open nudge in vain.
+    let _release = Release(state);
     let value = work.await;
     // Not fired yet: the open was quick, nobody needs evicting.
     nudge.cancel();
-    let mut held = state.borrow_mut();
-    held.done = true;
-    if let Some(release) = held.release.take() {
-        let _ = release.call0(&JsValue::UNDEFINED);
-    }
     value
+}
+
+/// Lets go of a [`while_opening`] lock when dropped.
+struct Release(Rc<RefCell<Held>>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let mut held = self.0.borrow_mut();
+        held.done = true;
+        if let Some(release) = held.release.take() {
+            let _ = release.call0(&JsValue::UNDEFINED);
+        }
+    }
 }
 
 /// `navigator.locks.request(name, { mode }, callback)`. Its promise's rejection (the page

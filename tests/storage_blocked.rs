@@ -1,7 +1,9 @@
 //! Opening the store while another tab holds the database open at an older version and ignores
 //! `versionchange` (an older app, a page stuck mid-upgrade): the open says it is blocked, keeps
 //! waiting, and completes with the data whole once that connection goes; the app shows a notice
-//! meanwhile, which goes by itself. Real IndexedDB in headless Chromium; the other tab's
+//! meanwhile, which goes by itself. While it waits it holds the open lock and, being slow,
+//! asks for it exclusively (which has the browser evict a page frozen mid-open); both are let
+//! go of once it is open. Real IndexedDB and Web Locks in headless Chromium; the other tab's
 //! connection is a raw one opened by a script on the page.
 
 use liaison_app::i18n::{Lang, text};
@@ -27,12 +29,35 @@ export function openRaw(name, version) {
     r.onupgradeneeded = () => reject(new Error('the raw connection must not upgrade'));
   });
 }
+export async function openLockState() {
+  const q = await navigator.locks.query();
+  const modes = (locks) => locks.filter(l => l.name === 'liaison-db-open').map(l => l.mode).join(',');
+  return `held=${modes(q.held)};pending=${modes(q.pending)}`;
+}
 ")]
 extern "C" {
     /// A connection to `name` at `version` with no `versionchange` handler: it never lets go
     /// until closed.
     #[wasm_bindgen(js_name = openRaw)]
     async fn open_raw(name: &str, version: u32) -> JsValue;
+
+    /// The modes in which the open lock `liaison-db-open` is held and asked for (Web Locks'
+    /// `query`), as `held=…;pending=…`.
+    #[wasm_bindgen(js_name = openLockState)]
+    async fn open_lock_state() -> JsValue;
+}
+
+/// The open lock's state once it is `expected`, or as it is after `ms`.
+async fn open_lock_once(expected: &str, ms: u32) -> String {
+    let mut state = String::new();
+    for _ in 0..ms / 20 {
+        state = open_lock_state().await.as_string().unwrap_or_default();
+        if state == expected {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(20).await;
+    }
+    state
 }
 
 /// What the open has come to so far.
@@ -99,6 +124,13 @@ async fn an_open_blocked_by_another_tab_says_so_and_completes_when_it_lets_go() 
         outcome.borrow().as_ref().map(|r| r.as_ref().map(|_| ()))
     );
 
+    // The open holds the open lock, shared, and has been slow long enough to ask for it
+    // exclusively: that request is what has the browser evict a page frozen mid-open.
+    assert_eq!(
+        open_lock_once("held=shared;pending=exclusive", 3_000).await,
+        "held=shared;pending=exclusive"
+    );
+
     // The other tab lets go (closed or reloaded): the open completes by itself.
     other.close();
     assert!(
@@ -108,6 +140,11 @@ async fn an_open_blocked_by_another_tab_says_so_and_completes_when_it_lets_go() 
     let store = outcome.borrow_mut().take().unwrap().expect("opened");
     assert_eq!(store.version(), migrations::CURRENT_VERSION);
     assert_eq!(blocked.get(), 1, "blocked is said once");
+    // Opened: the lock is let go of, and the exclusive request, granted, is let go of too.
+    assert_eq!(
+        open_lock_once("held=;pending=", 3_000).await,
+        "held=;pending="
+    );
     let kept = store.get_opinion(saved.id).await.unwrap();
     assert_eq!(
         kept,
@@ -128,6 +165,11 @@ async fn an_open_blocked_by_another_tab_says_so_and_completes_when_it_lets_go() 
     .await
     .unwrap();
     assert!(!again.get(), "an open nobody holds up is not blocked");
+    // A quick open lets go of its lock too.
+    assert_eq!(
+        open_lock_once("held=;pending=", 3_000).await,
+        "held=;pending="
+    );
     store.close();
     Store::delete_database(NAME).await.unwrap();
 }
