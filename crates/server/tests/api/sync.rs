@@ -1056,3 +1056,101 @@ async fn the_station_hierarchy_follows_every_committed_change_made_elsewhere() {
         .unwrap();
     assert!(names(&db.station_hierarchy().await.unwrap()).is_empty());
 }
+
+/// A push reads its client's row and opinions before it queues for the lock ("Reads made ahead"
+/// in `db/sync.rs`). Nothing committed since: what it read is used. Another instance committed
+/// a change to the same opinion meanwhile: it reads again under the lock, and that change is
+/// merged with its own, not overwritten by the state it read before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_committed_elsewhere_after_a_push_read_ahead_is_kept() {
+    let (db, _storage) = open_db().await;
+    let x = opinion_id(1);
+    let place = || {
+        set(
+            client(2),
+            1,
+            10,
+            x,
+            vec![OpinionFieldValue::Place("一号楼".into())],
+        )
+    };
+    db.push(
+        client(1),
+        &[create(client(1), 1, 0, valid_opinion(x, "st-1"))],
+        NOW,
+        ANY,
+    )
+    .await
+    .unwrap();
+    let used = db.push_reads_ahead_used();
+    db.push(client(2), &[place()], NOW, ANY).await.unwrap();
+    assert_eq!(db.push_reads_ahead_used(), used + 1, "nothing since: used");
+
+    // The state another instance commits: the opinion with its summary edited as well, made on
+    // a database of its own.
+    let scratch_storage = TestStorage::new().await;
+    let scratch = scratch_storage.open().await;
+    scratch
+        .push(
+            client(1),
+            &[create(client(1), 1, 0, valid_opinion(x, "st-1"))],
+            NOW,
+            ANY,
+        )
+        .await
+        .unwrap();
+    scratch.push(client(2), &[place()], NOW, ANY).await.unwrap();
+    let summary = vec![OpinionFieldValue::Summary("夜间停车难".into())];
+    scratch
+        .push(client(3), &[set(client(3), 1, 20, x, summary)], NOW, ANY)
+        .await
+        .unwrap();
+    let edited = text(&scratch, "SELECT state AS value FROM opinions").await;
+
+    // Another instance holds the lock: the push reads ahead, then waits for it.
+    let mut elsewhere = hold_writer_lock(&db).await;
+    let pusher = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let details = vec![OpinionFieldValue::Details("晚上八点以后".into())];
+            db.push(client(4), &[set(client(4), 1, 30, x, details)], NOW, ANY)
+                .await
+        })
+    };
+    settle().await;
+    // It commits its change to the opinion, moving the counter as every writing commit does.
+    let counter = scalar(&db, "SELECT value FROM sync_counter WHERE id = 1").await;
+    elsewhere
+        .query("UPDATE opinions SET state = $1, change_seq = $2 WHERE id = $3")
+        .bind(edited)
+        .bind(counter + 1)
+        .bind(x.to_string())
+        .execute()
+        .await
+        .unwrap();
+    elsewhere
+        .query("UPDATE sync_counter SET value = $1 WHERE id = 1")
+        .bind(counter + 1)
+        .execute()
+        .await
+        .unwrap();
+    elsewhere.query("COMMIT").execute().await.unwrap();
+
+    pusher.await.unwrap().unwrap();
+    assert_eq!(
+        db.push_reads_ahead_used(),
+        used + 1,
+        "read again under the lock"
+    );
+    let pulled = pull_all(&db).await;
+    let opinion = states(&pulled)[0].opinion().expect("stored");
+    assert_eq!(
+        opinion.summary, "夜间停车难",
+        "the other instance's change is kept"
+    );
+    assert_eq!(opinion.place, "一号楼");
+    assert_eq!(
+        opinion.details, "晚上八点以后",
+        "and the push's own applied"
+    );
+}
