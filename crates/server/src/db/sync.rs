@@ -9,7 +9,7 @@
 //! included, and the `change_seq` of its last change), `attendance` (the merged [`Attendance`]
 //! of one deputy on one day at one station, with its `change_seq`), `referrals` (which units an
 //! opinion was ever referred to) and `sync_counter` (the one-row change counter, shared by
-//! opinions and attendance, and moved by every commit that writes anything).
+//! opinions and attendance).
 //!
 //! **Two ways in.** [`Db::push`] takes a tablet's batch as numbered on the tablet;
 //! [`Db::record_online`] takes one mutation the server makes for a signed-in account (a step
@@ -42,18 +42,8 @@
 //!   (Locking only later, at the first counter bump, would let both read the same `last_seq`.)
 //! - a record is never merged from a stale read, and a follow-up step is checked against the
 //!   lifecycle as it stands: the stored state is read under the lock (or taken from the group's
-//!   staged writes, or read ahead and proven unchanged, below), and PostgreSQL's READ COMMITTED
-//!   gives each statement the latest committed state.
-//!
-//! **Reads made ahead.** Under the lock every round trip makes every push behind it wait, so a
-//! push reads its client's row and the opinions it names before it queues, together with the
-//! counter, in one statement (one snapshot). In its group it uses them only if nothing since
-//! changed them (`GroupCommit::untouched_since`): every commit that writes moves the counter
-//! (even one of rejected mutations alone), each instance remembers what its last groups wrote
-//! and at which counters they began and committed, and the reads hold if those groups lead
-//! without a gap from the counter read to the group's and touched neither that client nor those
-//! opinions. Any commit it does not know of (another instance's, or one whose outcome was lost)
-//! breaks the chain, and the push reads again under the lock as before.
+//!   staged writes), and PostgreSQL's READ COMMITTED gives each statement the latest committed
+//!   state.
 //!
 //! A finer lock (the client's `sync_clients` row) would let pushes of different clients
 //! interleave, but then two pushes editing one opinion could each merge into the state they read
@@ -117,7 +107,7 @@ use liaison_domain::sync::{
     clamp, plan_push, validate_mutation,
 };
 use liaison_domain::{Category, ClientId, Field, FieldError, StationId, ValidationErrors};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{oneshot, watch};
@@ -200,30 +190,6 @@ pub struct Online {
 enum Incoming<'m> {
     Numbered(&'m [Mutation]),
     Next(&'m MutationKind),
-}
-
-impl Incoming<'_> {
-    /// The opinions its mutations name (with repeats).
-    fn named_opinions(self) -> Vec<String> {
-        match self {
-            Incoming::Numbered(mutations) => mutations
-                .iter()
-                .filter_map(|m| m.kind.opinion_id())
-                .map(|id| id.to_string())
-                .collect(),
-            Incoming::Next(kind) => kind
-                .opinion_id()
-                .map(|id| id.to_string())
-                .into_iter()
-                .collect(),
-        }
-    }
-}
-
-/// A push's reads made before it queued for the push lock, with the change counter they saw.
-struct ReadAhead {
-    counter: i64,
-    read: ClientAndOpinions,
 }
 
 impl Db {
@@ -327,40 +293,12 @@ impl Db {
             Incoming::Numbered(mutations) => mutations.len(),
             Incoming::Next(_) => 1,
         };
-        // Read before queueing, so that the push does not make the pushes behind it wait for
-        // this round trip: used if no commit since touched what it read (checked in the group).
-        // Failing, it is simply read again under the lock.
-        let named = {
-            let mut named = incoming.named_opinions();
-            named.sort_unstable();
-            named.dedup();
-            named
-        };
-        let mut ahead = match self.acquire().await {
-            Ok(mut conn) => read_ahead(&mut conn.conn(), &client_id.to_string(), &named)
-                .await
-                .ok()
-                .flatten(),
-            Err(_) => None,
-        };
         // After a group failed, its pushes run again each in a group of its own, so that only
         // the push that fails fails.
         let mut alone = false;
         loop {
             let mut entered = self.writer.enter(&self.writer_pool, alone, size).await?;
             let group = entered.group();
-            let read_ahead = ahead.take().and_then(|ahead| {
-                let fresh = self.writer.untouched_since(
-                    ahead.counter,
-                    group.counter_at_start,
-                    &client_id.to_string(),
-                    &named,
-                );
-                if fresh {
-                    self.writer.reads_ahead_used.fetch_add(1, Ordering::Relaxed);
-                }
-                fresh.then_some(ahead.read)
-            });
             let taken = {
                 let Group {
                     tx,
@@ -379,7 +317,6 @@ impl Db {
                     &mut shared,
                     client_id,
                     incoming,
-                    read_ahead,
                     server_now_ms,
                     authority,
                 )
@@ -452,7 +389,6 @@ async fn take_in<A: PushAuthority + ?Sized>(
     shared: &mut Shared<'_>,
     client_id: ClientId,
     incoming: Incoming<'_>,
-    read_ahead: Option<ClientAndOpinions>,
     server_now_ms: u64,
     authority: &A,
 ) -> Result<
@@ -469,19 +405,23 @@ async fn take_in<A: PushAuthority + ?Sized>(
     // has them, in one statement: every push behind this one waits for each round trip. All
     // the opinions named, not only the new mutations' (which are new is known only from the
     // client's row); the others are simply not used.
-    let named = incoming.named_opinions();
-    let known = shared.pending.clients.get(&client).copied();
-    // Read ahead and still as committed (no commit since touched them): used as read. Where the
-    // group has staged the client or an opinion, that wins (`known`, `Pending::opinions`).
-    let read = match read_ahead {
-        Some(read) => read,
-        None => {
-            let unstaged = shared.pending.unstaged(&named);
-            load_client_and_opinions(conn, known.is_none().then_some(client.as_str()), &unstaged)
-                .await?
-        }
+    let named: Vec<String> = match incoming {
+        Incoming::Numbered(mutations) => mutations
+            .iter()
+            .filter_map(|m| m.kind.opinion_id())
+            .map(|id| id.to_string())
+            .collect(),
+        Incoming::Next(kind) => kind
+            .opinion_id()
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect(),
     };
-    let (client_row, stored) = (read.client, read.states);
+    let known = shared.pending.clients.get(&client).copied();
+    let unstaged = shared.pending.unstaged(&named);
+    let (client_row, stored) =
+        load_client_and_opinions(conn, known.is_none().then_some(client.as_str()), &unstaged)
+            .await?;
     let (mut last_seq, mut last_stamp) = known.or(client_row).unwrap_or((Seq::NONE, None));
 
     let online = matches!(incoming, Incoming::Next(_));
@@ -937,24 +877,6 @@ pub(crate) struct GroupCommit {
     open: Arc<tokio::sync::Mutex<Option<Group>>>,
     next_id: AtomicU64,
     committed: AtomicU64,
-    reads_ahead_used: AtomicU64,
-    /// What this instance's last groups wrote, oldest first (at most [`HISTORY_GROUPS`]): a
-    /// push's reads made ahead are used only if the groups committed since are all here and
-    /// touched none of it.
-    history: std::sync::Mutex<VecDeque<Written>>,
-}
-
-/// How many committed groups [`GroupCommit`] remembers. A burst of pushes reads ahead while a
-/// few groups commit; older reads are simply read again.
-const HISTORY_GROUPS: usize = 32;
-
-/// What a committed group wrote: the counter it began at and committed, and the clients and
-/// opinions it changed.
-struct Written {
-    from: i64,
-    to: i64,
-    clients: HashSet<String>,
-    opinions: HashSet<String>,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -988,14 +910,8 @@ struct Group {
 }
 
 impl Group {
-    /// Writes the pushes' changes and the counter, and commits; returns the counter committed.
-    /// A group that writes anything moves the counter, also when it changed no record (only
-    /// rejected mutations, which still move their client's `last_seq`): reads made ahead rely
-    /// on it (see [`GroupCommit::untouched_since`]).
-    async fn finish(mut self) -> Result<i64, sqlx::Error> {
-        if self.counter == self.counter_at_start && !self.pending.clients.is_empty() {
-            self.counter += 1;
-        }
+    /// Writes the pushes' changes and the counter, and commits.
+    async fn finish(mut self) -> Result<(), sqlx::Error> {
         let mut conn = self.tx.conn();
         self.pending.write(&mut conn).await?;
         if self.counter != self.counter_at_start {
@@ -1004,8 +920,7 @@ impl Group {
                 .execute()
                 .await?;
         }
-        self.tx.commit().await?;
-        Ok(self.counter)
+        self.tx.commit().await
     }
 
     fn takes_more(&self, size: usize) -> bool {
@@ -1033,30 +948,6 @@ impl Entered {
 }
 
 impl GroupCommit {
-    /// Whether what was read at counter `read_at` (client `client`'s row and opinions `ids`) is
-    /// still as committed at counter `now`: every commit in between is one of this instance's
-    /// groups, and none of them changed those rows. A commit that changes anything moves the
-    /// counter (see [`Group::finish`]), so an unbroken chain of known groups from `read_at` to
-    /// `now` is every commit in between, another instance's included.
-    fn untouched_since(&self, read_at: i64, now: i64, client: &str, ids: &[String]) -> bool {
-        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let mut at = read_at;
-        while at != now {
-            let Some(group) = history.iter().find(|w| w.from == at) else {
-                return false;
-            };
-            if group.to <= at
-                || group.to > now
-                || group.clients.contains(client)
-                || ids.iter().any(|id| group.opinions.contains(id))
-            {
-                return false;
-            }
-            at = group.to;
-        }
-        true
-    }
-
     /// Waits for the push's turn and returns it in the open group, beginning one if there is
     /// none. An open group that takes no more (full, failed, or one push's own) is ended first,
     /// keeping the push's place in the queue. `alone`: in a group of its own.
@@ -1139,27 +1030,15 @@ impl GroupCommit {
         let done = Arc::clone(&group.done);
         let alone = group.alone;
         let (pushes, mutations, begun) = (group.pushes, group.mutations, group.begun);
+        let counter = group.counter;
         let ending = std::time::Instant::now();
         let outcome = if group.poisoned {
             // Dropping the transaction rolls it back.
             Outcome::Retry
         } else {
-            let mut written = Written {
-                from: group.counter_at_start,
-                to: group.counter,
-                clients: group.pending.clients.keys().cloned().collect(),
-                opinions: group.pending.changed.keys().cloned().collect(),
-            };
             match group.finish().await {
-                Ok(counter) => {
+                Ok(()) => {
                     self.committed.fetch_add(1, Ordering::Relaxed);
-                    written.to = counter;
-                    // Before the next group begins: the mutex is held until this returns.
-                    let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-                    if history.len() == HISTORY_GROUPS {
-                        history.pop_front();
-                    }
-                    history.push_back(written);
                     Outcome::Committed { counter }
                 }
                 Err(err) if alone => Outcome::Failed(err.to_string()),
@@ -1194,13 +1073,6 @@ impl Db {
     #[doc(hidden)]
     pub fn push_groups_committed(&self) -> u64 {
         self.writer.committed.load(Ordering::Relaxed)
-    }
-
-    /// How many pushes used what they read ahead (see "Reads made ahead" in the module docs)
-    /// instead of reading under the lock. For tests and benchmarks.
-    #[doc(hidden)]
-    pub fn push_reads_ahead_used(&self) -> u64 {
-        self.writer.reads_ahead_used.load(Ordering::Relaxed)
     }
 }
 
@@ -1460,15 +1332,6 @@ async fn load_states<T: serde::de::DeserializeOwned>(
     Ok(states)
 }
 
-/// What a push reads of the database before it runs: its client's row and the stored states of
-/// the opinions it names.
-struct ClientAndOpinions {
-    /// `last_seq` and `last_stamp`, if the client is known (and was asked for).
-    client: Option<(Seq, Option<Hlc>)>,
-    /// The stored states (absent: not stored).
-    states: HashMap<String, Option<OpinionReplica>>,
-}
-
 /// The `last_seq` and `last_stamp` of `client` (if given and known), and the stored states of
 /// opinions `ids` (distinct; absent: not stored), the client's row and the first ids in one
 /// statement.
@@ -1476,101 +1339,65 @@ async fn load_client_and_opinions(
     conn: &mut Conn<'_>,
     client: Option<&str>,
     ids: &[String],
-) -> Result<ClientAndOpinions, sqlx::Error> {
+) -> Result<
+    (
+        Option<(Seq, Option<Hlc>)>,
+        HashMap<String, Option<OpinionReplica>>,
+    ),
+    sqlx::Error,
+> {
     let (first, rest) = ids.split_at(ids.len().min(ROWS_PER_STATEMENT));
-    let (_, mut read) = read_client_and_opinions(conn, client, first, false).await?;
-    if !rest.is_empty() {
-        read.states
-            .extend(load_states(conn, "opinions", rest).await?);
-    }
-    Ok(read)
-}
-
-/// [`load_client_and_opinions`] read ahead, outside the push lock, with the change counter in
-/// the same statement (so as of one snapshot): `None` if the push names more opinions than one
-/// statement reads.
-async fn read_ahead(
-    conn: &mut Conn<'_>,
-    client: &str,
-    ids: &[String],
-) -> Result<Option<ReadAhead>, sqlx::Error> {
-    if ids.len() > ROWS_PER_STATEMENT {
-        return Ok(None);
-    }
-    let (counter, read) = read_client_and_opinions(conn, Some(client), ids, true).await?;
-    Ok(counter.map(|counter| ReadAhead { counter, read }))
-}
-
-/// One statement: the client's row (if `client`), the opinions `ids` (at most
-/// [`ROWS_PER_STATEMENT`]) and, if `with_counter`, the change counter.
-async fn read_client_and_opinions(
-    conn: &mut Conn<'_>,
-    client: Option<&str>,
-    ids: &[String],
-    with_counter: bool,
-) -> Result<(Option<i64>, ClientAndOpinions), sqlx::Error> {
-    let mut read = ClientAndOpinions {
-        client: None,
-        states: HashMap::new(),
-    };
-    let mut counter = None;
-    let mut parts = Vec::new();
-    if with_counter {
-        parts.push(
-            "SELECT 'n' AS part, CAST(NULL AS TEXT) AS id, CAST(NULL AS TEXT) AS state, \
-                    value AS last_seq, CAST(NULL AS TEXT) AS last_stamp \
-             FROM sync_counter WHERE id = 1"
-                .to_owned(),
-        );
-    }
-    if client.is_some() {
-        parts.push(
-            "SELECT 'c' AS part, CAST(NULL AS TEXT) AS id, CAST(NULL AS TEXT) AS state, \
-                    last_seq, last_stamp \
-             FROM sync_clients WHERE client_id = $1"
-                .to_owned(),
-        );
-    }
-    if !ids.is_empty() {
-        let at = if client.is_some() { 2 } else { 1 };
-        parts.push(format!(
-            "SELECT 'o' AS part, id, state, CAST(NULL AS BIGINT) AS last_seq, \
-                    CAST(NULL AS TEXT) AS last_stamp \
-             FROM opinions WHERE {}",
-            in_list(conn.backend(), "id", at, ids.len())
-        ));
-    }
-    if parts.is_empty() {
-        return Ok((counter, read));
-    }
-    let sql = parts.join(" UNION ALL ");
-    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let mut query = conn.query(&sql);
-    if let Some(client) = client {
-        query = query.bind(client);
-    }
-    if !ids.is_empty() {
-        query = query.bind_list(&ids);
-    }
-    for row in query.fetch_all().await? {
-        match row.try_get::<String>("part")?.as_str() {
-            "o" => {
-                let id: String = row.try_get("id")?;
-                let state = parse_json(&row.try_get::<String>("state")?)?;
-                read.states.insert(id, Some(state));
+    let mut states = HashMap::new();
+    let mut client_row = None;
+    if client.is_some() || !first.is_empty() {
+        let mut parts = Vec::new();
+        if client.is_some() {
+            parts.push(
+                "SELECT CAST(NULL AS TEXT) AS id, CAST(NULL AS TEXT) AS state, last_seq, \
+                        last_stamp \
+                 FROM sync_clients WHERE client_id = $1"
+                    .to_owned(),
+            );
+        }
+        if !first.is_empty() {
+            let at = if client.is_some() { 2 } else { 1 };
+            parts.push(format!(
+                "SELECT id, state, CAST(NULL AS BIGINT) AS last_seq, \
+                        CAST(NULL AS TEXT) AS last_stamp \
+                 FROM opinions WHERE {}",
+                in_list(conn.backend(), "id", at, first.len())
+            ));
+        }
+        let sql = parts.join(" UNION ALL ");
+        let first: Vec<&str> = first.iter().map(String::as_str).collect();
+        let mut query = conn.query(&sql);
+        if let Some(client) = client {
+            query = query.bind(client);
+        }
+        if !first.is_empty() {
+            query = query.bind_list(&first);
+        }
+        for row in query.fetch_all().await? {
+            match row.try_get::<Option<String>>("id")? {
+                Some(id) => {
+                    let state = parse_json(&row.try_get::<String>("state")?)?;
+                    states.insert(id, Some(state));
+                }
+                None => {
+                    client_row = Some((
+                        seq_from_db(row.try_get("last_seq")?)?,
+                        row.try_get::<Option<String>>("last_stamp")?
+                            .map(|s| parse_hlc(&s))
+                            .transpose()?,
+                    ));
+                }
             }
-            "c" => {
-                read.client = Some((
-                    seq_from_db(row.try_get("last_seq")?)?,
-                    row.try_get::<Option<String>>("last_stamp")?
-                        .map(|s| parse_hlc(&s))
-                        .transpose()?,
-                ));
-            }
-            _ => counter = Some(row.try_get::<i64>("last_seq")?),
         }
     }
-    Ok((counter, read))
+    if !rest.is_empty() {
+        states.extend(load_states(conn, "opinions", rest).await?);
+    }
+    Ok((client_row, states))
 }
 
 /// Writes the changed opinions with the number of their latest change.
@@ -1893,48 +1720,4 @@ fn encode_error(error: impl std::error::Error + Send + Sync + 'static) -> sqlx::
 
 fn decode_error(error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn group_commit(history: &[(i64, i64, &[&str], &[&str])]) -> GroupCommit {
-        let commit = GroupCommit::default();
-        *commit.history.lock().unwrap() = history
-            .iter()
-            .map(|(from, to, clients, opinions)| Written {
-                from: *from,
-                to: *to,
-                clients: clients.iter().map(|c| c.to_string()).collect(),
-                opinions: opinions.iter().map(|o| o.to_string()).collect(),
-            })
-            .collect();
-        commit
-    }
-
-    #[test]
-    fn reads_made_ahead_hold_only_across_known_groups_that_did_not_touch_them() {
-        let ids = ["o-1".to_owned(), "o-2".to_owned()];
-        let commit = group_commit(&[
-            (3, 5, &["c-9"], &["o-9"]),
-            (5, 6, &["c-8"], &["o-8"]),
-            (6, 8, &["c-1"], &["o-7"]),
-            (8, 9, &["c-7"], &["o-2"]),
-        ]);
-        // Nothing committed since the read.
-        assert!(commit.untouched_since(11, 11, "c-1", &ids));
-        assert!(GroupCommit::default().untouched_since(4, 4, "c-1", &ids));
-        // Two known groups since, touching neither the client nor the opinions.
-        assert!(commit.untouched_since(3, 6, "c-1", &ids));
-        // One of them wrote the client's row, or one of the opinions.
-        assert!(!commit.untouched_since(3, 8, "c-1", &ids));
-        assert!(!commit.untouched_since(8, 9, "c-5", &ids));
-        // A commit this instance does not know of (another instance's): 9 to 10 is not here.
-        assert!(!commit.untouched_since(9, 11, "c-5", &ids));
-        // Nor one that began between the known ones' counters.
-        assert!(!commit.untouched_since(4, 6, "c-5", &ids));
-        // Read at a counter newer than the group's: impossible, and not taken.
-        assert!(!commit.untouched_since(6, 5, "c-5", &["o-3".to_owned()]));
-    }
 }
