@@ -11,8 +11,8 @@
 //! - **A page left while it opens the database does not keep the next one waiting.** When a
 //!   page of the app is left within a fraction of a second of its start, Chromium may keep it
 //!   frozen in the back/forward cache in the middle of the database's first upgrade; every later
-//!   page's open then queues behind that upgrade without end (no `blocked` event, and a reload
-//!   does not help). Measured: 7 pages in 100 left 0–120 ms after they loaded. So each page opens
+//!   page's open then queues behind that upgrade for as long as it was watched (40 s; no
+//!   `blocked` event, and a reload does not help). Measured: 7 pages in 100 left 0–120 ms after they loaded. So each page opens
 //!   the database holding the shared lock [`while_opening`]: a frozen page still holds it. A
 //!   page whose open takes longer than [`NUDGE_AFTER_MS`] asks for the same lock exclusively,
 //!   and Chromium evicts a frozen page that holds a lock someone else asks for; the open then

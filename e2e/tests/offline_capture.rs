@@ -264,9 +264,10 @@ async fn the_release_bundle_loads_and_renders() {
 /// A new tablet's first page is left a moment after it loaded (a link, an address typed): the
 /// next page must open, not wait for the first one's half-done upgrade. Chromium may keep such
 /// a page frozen in its back/forward cache mid-upgrade, which without the app's open lock
-/// (`src/web_locks.rs`) kept the next page on "正在打开……" for minutes in 7 cases of 100 (and
-/// made this test fail nine times in ten). Each round is a fresh profile, left after a
-/// different delay across the window where that happened (0–120 ms).
+/// (`src/web_locks.rs`) kept the next page on "正在打开……" for as long as it was watched (40 s,
+/// a reload included) in 7 cases of 100, so this test failed about 19 times in 20. Each round
+/// is a fresh profile, left after a different delay across the window where that happened
+/// (0–120 ms).
 #[tokio::test(flavor = "current_thread")]
 async fn a_page_left_during_its_first_open_does_not_keep_the_next_one_waiting() {
     let server = Server::start();
