@@ -489,16 +489,30 @@ impl Browser {
 
     /// Clicks like a finger would: the element is scrolled to the middle of the screen first,
     /// clear of the sticky header and action bar.
+    /// Clicks the element, found again if it was re-rendered between being found and clicked
+    /// (a stale reference: the click did not happen, so clicking the new one is safe).
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
+        let deadline = Instant::now() + WAIT;
         let scroll = format!(
             "document.querySelector({}).scrollIntoView({{block: 'center'}})",
             serde_json::to_string(css).unwrap()
         );
-        self.js(&scroll).await;
-        if let Err(e) = element.click().await {
-            self.screenshot("click-failure").await;
-            panic!("clicking {css}: {e}");
+        loop {
+            let element = self.find(css).await;
+            self.js(&scroll).await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    self.screenshot("click-failure").await;
+                    panic!("clicking {css}: {e}");
+                }
+            }
         }
     }
 

@@ -215,12 +215,10 @@ async fn a_revoked_tablet_deletes_what_it_stored_at_its_next_contact() {
     let staff = Browser::open(&driver, staff_profile.path()).await;
     sign_in(&staff, &base, STAFF).await;
     staff.goto(&format!("{base}/duty")).await;
+    // The list may still be re-rendered as it loads: `click` finds the button again then.
     staff
-        .find("#station-tablets li.tablet[data-revoked='false'] .tablet-revoke")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("#station-tablets li.tablet[data-revoked='false'] .tablet-revoke")
+        .await;
     staff.click(".tablet-revoke-confirm").await;
     staff
         .wait_until(
