@@ -488,9 +488,9 @@ impl Browser {
     }
 
     /// Clicks like a finger would: the element is scrolled to the middle of the screen first,
-    /// clear of the sticky header and action bar.
-    /// Clicks the element, found again if it was re-rendered between being found and clicked
-    /// (a stale reference: the click did not happen, so clicking the new one is safe).
+    /// clear of the sticky header and action bar. Found again if it was re-rendered between
+    /// being found and clicked (a stale reference: the click did not happen, so clicking the
+    /// new one is safe).
     pub async fn click(&self, css: &str) {
         let deadline = Instant::now() + WAIT;
         let scroll = format!(
