@@ -119,6 +119,31 @@ impl Pool {
         }
     }
 
+    /// A [`Begin::SyncWriter`] transaction and the change counter read under its lock. On
+    /// PostgreSQL the locking read is the counter's read: one round trip, where the lock and
+    /// then the read would be two (each group of pushes begins this way).
+    pub(crate) async fn begin_sync_writer(&self) -> Result<(Tx, i64), sqlx::Error> {
+        match self {
+            Pool::Sqlite(_) => {
+                let mut tx = self.begin(Begin::SyncWriter).await?;
+                let counter = tx
+                    .query("SELECT value FROM sync_counter WHERE id = 1")
+                    .fetch_one()
+                    .await?
+                    .try_get("value")?;
+                Ok((tx, counter))
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let counter: i64 =
+                    sqlx::query_scalar("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Ok((Tx::Postgres(tx), counter))
+            }
+        }
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Pool::Sqlite(pool) => pool.close().await,
@@ -250,6 +275,162 @@ pub fn in_list(backend: Backend, column: &str, first: usize, len: usize) -> Stri
         }
         Backend::Postgres => format!("{column} = ANY(${first})"),
     }
+}
+
+/// Rows per multi-row statement on SQLite ([`insert_rows`]) and per [`in_list`] read: well
+/// within SQLite's bound-variable limit (32,766) and PostgreSQL's (65,535) at 14 columns.
+pub(crate) const ROWS_PER_STATEMENT: usize = 200;
+
+/// One column of the rows an [`insert_rows`] statement inserts, every row's value in order.
+#[derive(Debug)]
+pub(crate) enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Column {
+    pub(crate) fn text<S: Into<String>>(values: impl IntoIterator<Item = S>) -> Self {
+        Column::Text(values.into_iter().map(|v| Some(v.into())).collect())
+    }
+
+    pub(crate) fn optional_text<S: Into<String>>(
+        values: impl IntoIterator<Item = Option<S>>,
+    ) -> Self {
+        Column::Text(values.into_iter().map(|v| v.map(Into::into)).collect())
+    }
+
+    pub(crate) fn int(values: impl IntoIterator<Item = i64>) -> Self {
+        Column::Int(values.into_iter().map(Some).collect())
+    }
+
+    pub(crate) fn optional_int(values: impl IntoIterator<Item = Option<i64>>) -> Self {
+        Column::Int(values.into_iter().collect())
+    }
+
+    pub(crate) fn bool(values: impl IntoIterator<Item = bool>) -> Self {
+        Column::Bool(values.into_iter().map(Some).collect())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Column::Text(values) => values.len(),
+            Column::Int(values) => values.len(),
+            Column::Bool(values) => values.len(),
+        }
+    }
+
+    fn postgres_array(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "TEXT[]",
+            Column::Int(_) => "BIGINT[]",
+            Column::Bool(_) => "BOOLEAN[]",
+        }
+    }
+
+    fn into_values(self) -> ColumnValues {
+        match self {
+            Column::Text(values) => ColumnValues::Text(values.into_iter()),
+            Column::Int(values) => ColumnValues::Int(values.into_iter()),
+            Column::Bool(values) => ColumnValues::Bool(values.into_iter()),
+        }
+    }
+}
+
+/// A [`Column`]'s values taken one row at a time (SQLite binds each).
+enum ColumnValues {
+    Text(std::vec::IntoIter<Option<String>>),
+    Int(std::vec::IntoIter<Option<i64>>),
+    Bool(std::vec::IntoIter<Option<bool>>),
+}
+
+impl ColumnValues {
+    /// Binds the next row's value (every column has as many rows: [`insert_rows`] checks).
+    fn bind_next<'a>(&mut self, query: Query<'a>) -> Query<'a> {
+        match self {
+            ColumnValues::Text(values) => query.bind(values.next().flatten()),
+            ColumnValues::Int(values) => query.bind(values.next().flatten()),
+            ColumnValues::Bool(values) => query.bind(values.next().flatten()),
+        }
+    }
+}
+
+/// Runs `{head} {rows} {tail}` to insert rows given column by column (`head` names the
+/// columns in the same order; `tail` is an `ON CONFLICT` clause or empty).
+///
+/// On PostgreSQL `rows` is `SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], ...)`: one array per
+/// column, so all the rows go in one statement whose text does not depend on their number. It
+/// is prepared once per connection and planned once, where a `VALUES` list of 200 rows of 14
+/// columns is a new statement of 2,800 parameters for each number of rows, parsed and planned
+/// again (the group commit's writes in `sync.rs` are what every waiting push waits for).
+/// On SQLite, which has no arrays, `rows` is `VALUES (?, ?), ...` in statements of at most
+/// [`ROWS_PER_STATEMENT`] rows (plain `?`, see [`sqlite_value_lists`]).
+///
+/// One statement cannot upsert one row twice (PostgreSQL refuses `ON CONFLICT DO UPDATE` on a
+/// row it inserted or updated in the same statement): the callers give each key once.
+pub(crate) async fn insert_rows(
+    conn: &mut Conn<'_>,
+    head: &str,
+    columns: Vec<Column>,
+    tail: &str,
+) -> Result<(), sqlx::Error> {
+    let rows = columns.first().map_or(0, Column::len);
+    if let Some(column) = columns.iter().find(|c| c.len() != rows) {
+        return Err(sqlx::Error::Protocol(format!(
+            "insert_rows: a column of {} values among columns of {rows} ({head})",
+            column.len()
+        )));
+    }
+    if rows == 0 {
+        return Ok(());
+    }
+    match conn {
+        Conn::Postgres(conn) => {
+            let arrays: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| format!("${}::{}", i + 1, column.postgres_array()))
+                .collect();
+            let sql = format!("{head} SELECT * FROM UNNEST({}) {tail}", arrays.join(", "));
+            let mut query = sqlx::query(&sql);
+            for column in columns {
+                query = match column {
+                    Column::Text(values) => query.bind(values),
+                    Column::Int(values) => query.bind(values),
+                    Column::Bool(values) => query.bind(values),
+                };
+            }
+            query.execute(&mut **conn).await?;
+        }
+        Conn::Sqlite(_) => {
+            let width = columns.len();
+            let mut values: Vec<ColumnValues> =
+                columns.into_iter().map(Column::into_values).collect();
+            let mut left = rows;
+            while left > 0 {
+                let chunk = left.min(ROWS_PER_STATEMENT);
+                let sql = format!("{head} VALUES {} {tail}", sqlite_value_lists(chunk, width));
+                let mut query = conn.query(&sql);
+                for _ in 0..chunk {
+                    for column in &mut values {
+                        query = column.bind_next(query);
+                    }
+                }
+                query.execute().await?;
+                left -= chunk;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `columns` values: the only placeholders of their SQLite
+/// statement, bound in order. Plain `?` because SQLite looks each `$n` up by name among the
+/// statement's (`sqlite3_bind_parameter_name` walks a list), which is quadratic in their number:
+/// a push's 700-value `mutations` insert spent more time there than in SQLite itself.
+fn sqlite_value_lists(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
 }
 
 impl<'a> Query<'a> {

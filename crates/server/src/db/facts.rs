@@ -33,8 +33,8 @@
 //! (version 4 of the facts brought it in).
 
 use super::Db;
-use super::backend::{Begin, Conn, in_list};
-use super::sync::{ROWS_PER_STATEMENT, parse_json, value_lists};
+use super::backend::{Begin, Column, Conn, ROWS_PER_STATEMENT, in_list, insert_rows};
+use super::sync::parse_json;
 use liaison_domain::figures::OpinionFacts;
 use liaison_domain::followup::{Attendance, Date};
 use liaison_domain::sync::OpinionReplica;
@@ -113,31 +113,32 @@ fn storable(text: &str) -> String {
 /// Inserts the facts rows and the evaluations of `facts` (which have none yet).
 async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(), sqlx::Error> {
     let day = |d: Option<liaison_domain::followup::Date>| d.map(|d| d.to_string());
-    for chunk in facts.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO opinion_facts (opinion_id, station_id, deputy_id, category, collected, \
-                 answered_on_the_spot, first_referred, unit_id, due, due_concluded, \
-                 first_concluded, status) VALUES {}",
-            value_lists(conn.backend(), chunk.len(), 12)
-        );
-        let mut query = conn.query(&sql);
-        for f in chunk {
-            query = query
-                .bind(f.opinion_id.to_string())
-                .bind(storable(&f.station_id.0))
-                .bind(storable(&f.deputy_id.0))
-                .bind(storable(&f.category))
-                .bind(f.collected.to_string())
-                .bind(f.answered_on_the_spot)
-                .bind(day(f.first_referred))
-                .bind(f.unit_id.as_ref().map(|u| storable(&u.0)))
-                .bind(day(f.due))
-                .bind(day(f.due_concluded))
-                .bind(day(f.first_concluded))
-                .bind(f.status.code());
-        }
-        query.execute().await?;
-    }
+    insert_rows(
+        conn,
+        "INSERT INTO opinion_facts (opinion_id, station_id, deputy_id, category, collected, \
+             answered_on_the_spot, first_referred, unit_id, due, due_concluded, \
+             first_concluded, status)",
+        vec![
+            Column::text(facts.iter().map(|f| f.opinion_id.to_string())),
+            Column::text(facts.iter().map(|f| storable(&f.station_id.0))),
+            Column::text(facts.iter().map(|f| storable(&f.deputy_id.0))),
+            Column::text(facts.iter().map(|f| storable(&f.category))),
+            Column::text(facts.iter().map(|f| f.collected.to_string())),
+            Column::bool(facts.iter().map(|f| f.answered_on_the_spot)),
+            Column::optional_text(facts.iter().map(|f| day(f.first_referred))),
+            Column::optional_text(
+                facts
+                    .iter()
+                    .map(|f| f.unit_id.as_ref().map(|u| storable(&u.0))),
+            ),
+            Column::optional_text(facts.iter().map(|f| day(f.due))),
+            Column::optional_text(facts.iter().map(|f| day(f.due_concluded))),
+            Column::optional_text(facts.iter().map(|f| day(f.first_concluded))),
+            Column::text(facts.iter().map(|f| f.status.code())),
+        ],
+        "",
+    )
+    .await?;
     let evaluations: Vec<(&OpinionFacts, usize, String, bool)> = facts
         .iter()
         .flat_map(|f| {
@@ -147,28 +148,36 @@ async fn insert_facts(conn: &mut Conn<'_>, facts: &[OpinionFacts]) -> Result<(),
                 .map(move |(ord, (day, satisfied))| (f, ord, day.to_string(), *satisfied))
         })
         .collect();
-    for chunk in evaluations.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO opinion_evaluations (opinion_id, ord, station_id, day, satisfied, \
-                 is_last, category, deputy_id, unit_id) VALUES {}",
-            value_lists(conn.backend(), chunk.len(), 9)
-        );
-        let mut query = conn.query(&sql);
-        for (f, ord, day, satisfied) in chunk {
-            query = query
-                .bind(f.opinion_id.to_string())
-                .bind(i64::try_from(*ord).unwrap_or(i64::MAX))
-                .bind(storable(&f.station_id.0))
-                .bind(day.clone())
-                .bind(*satisfied)
-                .bind(ord + 1 == f.evaluations.len())
-                .bind(storable(&f.category))
-                .bind(storable(&f.deputy_id.0))
-                .bind(f.unit_id.as_ref().map(|u| storable(&u.0)));
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO opinion_evaluations (opinion_id, ord, station_id, day, satisfied, \
+             is_last, category, deputy_id, unit_id)",
+        vec![
+            Column::text(evaluations.iter().map(|(f, ..)| f.opinion_id.to_string())),
+            Column::int(
+                evaluations
+                    .iter()
+                    .map(|(_, ord, ..)| i64::try_from(*ord).unwrap_or(i64::MAX)),
+            ),
+            Column::text(evaluations.iter().map(|(f, ..)| storable(&f.station_id.0))),
+            Column::text(evaluations.iter().map(|(_, _, day, _)| day.as_str())),
+            Column::bool(evaluations.iter().map(|(.., satisfied)| *satisfied)),
+            Column::bool(
+                evaluations
+                    .iter()
+                    .map(|(f, ord, ..)| ord + 1 == f.evaluations.len()),
+            ),
+            Column::text(evaluations.iter().map(|(f, ..)| storable(&f.category))),
+            Column::text(evaluations.iter().map(|(f, ..)| storable(&f.deputy_id.0))),
+            Column::optional_text(
+                evaluations
+                    .iter()
+                    .map(|(f, ..)| f.unit_id.as_ref().map(|u| storable(&u.0))),
+            ),
+        ],
+        "",
+    )
+    .await
 }
 
 /// The rollups' columns, in their order in `figure_days`; `figure_months` has them all but
@@ -300,12 +309,6 @@ impl Rollup {
 
     /// Adds the changes to the tables (upserts: a row is created at its first count).
     async fn write(self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
-        let small = |n: i64| i32::try_from(n).map_err(|err| sqlx::Error::Encode(Box::new(err)));
-        let days: Vec<_> = self
-            .days
-            .into_iter()
-            .filter(|(_, counts)| counts.iter().any(|n| *n != 0))
-            .collect();
         let sets = |table: &str, columns: &[&str]| -> String {
             columns
                 .iter()
@@ -313,23 +316,39 @@ impl Rollup {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        for chunk in days.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO figure_days (station_id, day, {}) VALUES {} \
-                 ON CONFLICT (station_id, day) DO UPDATE SET {}",
-                ROLLUP_COLUMNS.join(", "),
-                value_lists(conn.backend(), chunk.len(), 2 + ROLLUP_COLUMNS.len()),
+        // One column of counts per rollup column, of the rows that change anything.
+        let counts = |rows: &[&[i64; 10]], skip: Option<usize>| -> Vec<Column> {
+            (0..ROLLUP_COLUMNS.len())
+                .filter(|i| Some(*i) != skip)
+                .map(|i| Column::int(rows.iter().map(|counts| counts[i])))
+                .collect()
+        };
+        let days: Vec<_> = self
+            .days
+            .iter()
+            .filter(|(_, counts)| counts.iter().any(|n| *n != 0))
+            .collect();
+        let mut columns = vec![
+            Column::text(days.iter().map(|((station, _), _)| station.as_str())),
+            Column::text(days.iter().map(|((_, day), _)| day.to_string())),
+        ];
+        columns.extend(counts(
+            &days.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+            None,
+        ));
+        insert_rows(
+            conn,
+            &format!(
+                "INSERT INTO figure_days (station_id, day, {})",
+                ROLLUP_COLUMNS.join(", ")
+            ),
+            columns,
+            &format!(
+                "ON CONFLICT (station_id, day) DO UPDATE SET {}",
                 sets("figure_days", &ROLLUP_COLUMNS)
-            );
-            let mut query = conn.query(&sql);
-            for ((station, day), counts) in chunk {
-                query = query.bind(station.clone()).bind(day.to_string());
-                for n in counts {
-                    query = query.bind(small(*n)?);
-                }
-            }
-            query.execute().await?;
-        }
+            ),
+        )
+        .await?;
         let month_columns: Vec<&str> = ROLLUP_COLUMNS
             .iter()
             .enumerate()
@@ -338,33 +357,32 @@ impl Rollup {
             .collect();
         let months: Vec<_> = self
             .months
-            .into_iter()
+            .iter()
             .filter(|(_, counts)| counts.iter().any(|n| *n != 0))
             .collect();
-        for chunk in months.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO figure_months (station_id, dim, month, key, {}) VALUES {} \
-                 ON CONFLICT (station_id, dim, month, key) DO UPDATE SET {}",
-                month_columns.join(", "),
-                value_lists(conn.backend(), chunk.len(), 4 + month_columns.len()),
+        let mut columns = vec![
+            Column::text(months.iter().map(|((station, ..), _)| station.as_str())),
+            Column::text(months.iter().map(|((_, dim, ..), _)| *dim)),
+            Column::text(months.iter().map(|((.., month, _), _)| month.as_str())),
+            Column::text(months.iter().map(|((.., key), _)| key.as_str())),
+        ];
+        columns.extend(counts(
+            &months.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+            Some(RC_DAY),
+        ));
+        insert_rows(
+            conn,
+            &format!(
+                "INSERT INTO figure_months (station_id, dim, month, key, {})",
+                month_columns.join(", ")
+            ),
+            columns,
+            &format!(
+                "ON CONFLICT (station_id, dim, month, key) DO UPDATE SET {}",
                 sets("figure_months", &month_columns)
-            );
-            let mut query = conn.query(&sql);
-            for ((station, dim, month, key), counts) in chunk {
-                query = query
-                    .bind(station.clone())
-                    .bind(*dim)
-                    .bind(month.clone())
-                    .bind(key.clone());
-                for (i, n) in counts.iter().enumerate() {
-                    if i != RC_DAY {
-                        query = query.bind(small(*n)?);
-                    }
-                }
-            }
-            query.execute().await?;
-        }
-        Ok(())
+            ),
+        )
+        .await
     }
 }
 

@@ -92,7 +92,7 @@
 //! own statements, and the commit answers each push with the counter it committed, so that the
 //! route announces changes without reading it again.
 
-use super::backend::{Backend, Begin, Conn, Pool, Tx, in_list};
+use super::backend::{Column, Conn, Pool, ROWS_PER_STATEMENT, Tx, in_list, insert_rows};
 use super::facts::{FactsChange, write_facts};
 use super::followup::{calendar, unit_ids};
 use super::{Db, categories};
@@ -734,23 +734,27 @@ async fn write_clients(
     clients: &HashMap<String, (Seq, Option<Hlc>)>,
 ) -> Result<(), sqlx::Error> {
     let clients: Vec<_> = clients.iter().collect();
-    for chunk in clients.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO sync_clients (client_id, last_seq, last_stamp) VALUES {} \
-             ON CONFLICT (client_id) DO UPDATE SET \
-                 last_seq = excluded.last_seq, last_stamp = excluded.last_stamp",
-            value_lists(conn.backend(), chunk.len(), 3)
-        );
-        let mut query = conn.query(&sql);
-        for (client, (last_seq, last_stamp)) in chunk {
-            query = query
-                .bind(client.as_str())
-                .bind(seq_to_db(*last_seq)?)
-                .bind(last_stamp.map(String::from));
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO sync_clients (client_id, last_seq, last_stamp)",
+        vec![
+            Column::text(clients.iter().map(|(client, _)| client.as_str())),
+            Column::int(
+                clients
+                    .iter()
+                    .map(|(_, (last_seq, _))| seq_to_db(*last_seq))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Column::optional_text(
+                clients
+                    .iter()
+                    .map(|(_, (_, stamp))| stamp.map(String::from)),
+            ),
+        ],
+        "ON CONFLICT (client_id) DO UPDATE SET \
+             last_seq = excluded.last_seq, last_stamp = excluded.last_stamp",
+    )
+    .await
 }
 
 impl Db {
@@ -887,7 +891,7 @@ impl std::fmt::Debug for GroupCommit {
     }
 }
 
-/// One group: its transaction (begun with [`Begin::SyncWriter`], so it holds the lock every push
+/// One group: its transaction (begun by [`Pool::begin_sync_writer`], so it holds the lock every push
 /// needs), and what its pushes share.
 struct Group {
     id: u64,
@@ -975,12 +979,7 @@ impl GroupCommit {
             .map_err(|err| sqlx::Error::Io(std::io::Error::other(err.to_string())))?;
         }
 
-        let mut tx = pool.begin(Begin::SyncWriter).await?;
-        let counter: i64 = tx
-            .query("SELECT value FROM sync_counter WHERE id = 1")
-            .fetch_one()
-            .await?
-            .try_get("value")?;
+        let (tx, counter) = pool.begin_sync_writer().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         *open = Some(Group {
             id,
@@ -1279,30 +1278,6 @@ impl Batch {
     }
 }
 
-/// Rows per multi-row statement: well within SQLite's bound-variable limit (32,766) and
-/// PostgreSQL's (65,535) at 14 columns.
-pub(super) const ROWS_PER_STATEMENT: usize = 200;
-
-/// `(?, ?), (?, ?)` on SQLite, `($1, $2), ($3, $4)` on PostgreSQL, for `rows` rows of `columns`
-/// values: the only placeholders of their statement, bound in order. Plain `?` on SQLite because
-/// it looks each `$n` up by name among the statement's (`sqlite3_bind_parameter_name` walks a
-/// list), which is quadratic in their number: a push's 700-value `mutations` insert spent more
-/// time there than in SQLite itself.
-pub(super) fn value_lists(backend: Backend, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let values: Vec<String> = (1..=columns)
-                .map(|column| match backend {
-                    Backend::Sqlite => "?".to_owned(),
-                    Backend::Postgres => format!("${}", row * columns + column),
-                })
-                .collect();
-            format!("({})", values.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The stored states in `table` (`opinions` or `attendance`: `id` and JSON `state` columns) of
 /// `ids` (duplicates allowed), `None` for those the server does not have.
 async fn load_states<T: serde::de::DeserializeOwned>(
@@ -1405,27 +1380,26 @@ async fn write_opinions(
     conn: &mut Conn<'_>,
     changed: &BTreeMap<String, Changed>,
 ) -> Result<(), sqlx::Error> {
-    let changed: Vec<_> = changed.iter().collect();
-    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO opinions (id, station_id, state, change_seq) VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET \
-                 station_id = COALESCE(excluded.station_id, opinions.station_id), \
-                 state = excluded.state, \
-                 change_seq = excluded.change_seq",
-            value_lists(conn.backend(), chunk.len(), 4)
-        );
-        let mut query = conn.query(&sql);
-        for (id, changed) in chunk {
-            query = query
-                .bind(id.as_str())
-                .bind(changed.station_id.as_deref())
-                .bind(to_json(&changed.state)?)
-                .bind(changed.change_seq);
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO opinions (id, station_id, state, change_seq)",
+        vec![
+            Column::text(changed.keys().map(String::as_str)),
+            Column::optional_text(changed.values().map(|c| c.station_id.as_deref())),
+            Column::text(
+                changed
+                    .values()
+                    .map(|c| to_json(&c.state))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Column::int(changed.values().map(|c| c.change_seq)),
+        ],
+        "ON CONFLICT (id) DO UPDATE SET \
+             station_id = COALESCE(excluded.station_id, opinions.station_id), \
+             state = excluded.state, \
+             change_seq = excluded.change_seq",
+    )
+    .await
 }
 
 /// Writes the changed attendance records with the number of their latest change.
@@ -1433,33 +1407,30 @@ async fn write_attendance(
     conn: &mut Conn<'_>,
     changed: &BTreeMap<String, ChangedAttendance>,
 ) -> Result<(), sqlx::Error> {
-    let changed: Vec<_> = changed.iter().collect();
-    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO attendance (id, station_id, deputy_id, day, state, change_seq, \
-                 signed_in) \
-             VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET \
-                 state = excluded.state, \
-                 change_seq = excluded.change_seq, \
-                 signed_in = excluded.signed_in",
-            value_lists(conn.backend(), chunk.len(), 7)
-        );
-        let mut query = conn.query(&sql);
-        for (id, changed) in chunk {
-            let key = &changed.state.key;
-            query = query
-                .bind(id.as_str())
-                .bind(key.station_id.0.as_str())
-                .bind(key.deputy_id.0.as_str())
-                .bind(key.day.to_string())
-                .bind(to_json(&changed.state)?)
-                .bind(changed.change_seq)
-                .bind(changed.state.signed_in_at_ms.is_some());
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    let keys = || changed.values().map(|c| &c.state.key);
+    insert_rows(
+        conn,
+        "INSERT INTO attendance (id, station_id, deputy_id, day, state, change_seq, signed_in)",
+        vec![
+            Column::text(changed.keys().map(String::as_str)),
+            Column::text(keys().map(|k| k.station_id.0.as_str())),
+            Column::text(keys().map(|k| k.deputy_id.0.as_str())),
+            Column::text(keys().map(|k| k.day.to_string())),
+            Column::text(
+                changed
+                    .values()
+                    .map(|c| to_json(&c.state))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Column::int(changed.values().map(|c| c.change_seq)),
+            Column::bool(changed.values().map(|c| c.state.signed_in_at_ms.is_some())),
+        ],
+        "ON CONFLICT (id) DO UPDATE SET \
+             state = excluded.state, \
+             change_seq = excluded.change_seq, \
+             signed_in = excluded.signed_in",
+    )
+    .await
 }
 
 /// Adds a shift to the `duty_months` row of each attendance key's station, month and deputy
@@ -1468,7 +1439,7 @@ async fn write_duty_months<'a>(
     conn: &mut Conn<'_>,
     keys: impl Iterator<Item = &'a liaison_domain::followup::AttendanceKey>,
 ) -> Result<(), sqlx::Error> {
-    let mut shifts: BTreeMap<(&str, String, &str), i32> = BTreeMap::new();
+    let mut shifts: BTreeMap<(&str, String, &str), i64> = BTreeMap::new();
     for key in keys {
         *shifts
             .entry((
@@ -1478,25 +1449,19 @@ async fn write_duty_months<'a>(
             ))
             .or_default() += 1;
     }
-    let shifts: Vec<_> = shifts.into_iter().collect();
-    for chunk in shifts.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO duty_months (station_id, month, deputy_id, shifts) VALUES {} \
-             ON CONFLICT (station_id, month, deputy_id) DO UPDATE SET \
-                 shifts = duty_months.shifts + excluded.shifts",
-            value_lists(conn.backend(), chunk.len(), 4)
-        );
-        let mut query = conn.query(&sql);
-        for ((station, month, deputy), n) in chunk {
-            query = query
-                .bind(*station)
-                .bind(month.clone())
-                .bind(*deputy)
-                .bind(*n);
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO duty_months (station_id, month, deputy_id, shifts)",
+        vec![
+            Column::text(shifts.keys().map(|(station, _, _)| *station)),
+            Column::text(shifts.keys().map(|(_, month, _)| month.as_str())),
+            Column::text(shifts.keys().map(|(_, _, deputy)| *deputy)),
+            Column::int(shifts.values().copied()),
+        ],
+        "ON CONFLICT (station_id, month, deputy_id) DO UPDATE SET \
+             shifts = duty_months.shifts + excluded.shifts",
+    )
+    .await
 }
 
 /// Records which unit each referred opinion went to (kept if it was referred there before).
@@ -1504,20 +1469,16 @@ async fn write_referrals(
     conn: &mut Conn<'_>,
     referrals: &BTreeSet<(String, String)>,
 ) -> Result<(), sqlx::Error> {
-    let referrals: Vec<_> = referrals.iter().collect();
-    for chunk in referrals.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO referrals (unit_id, opinion_id) VALUES {} \
-             ON CONFLICT (unit_id, opinion_id) DO NOTHING",
-            value_lists(conn.backend(), chunk.len(), 2)
-        );
-        let mut query = conn.query(&sql);
-        for (unit, opinion) in chunk {
-            query = query.bind(unit.as_str()).bind(opinion.as_str());
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO referrals (unit_id, opinion_id)",
+        vec![
+            Column::text(referrals.iter().map(|(unit, _)| unit.as_str())),
+            Column::text(referrals.iter().map(|(_, opinion)| opinion.as_str())),
+        ],
+        "ON CONFLICT (unit_id, opinion_id) DO NOTHING",
+    )
+    .await
 }
 
 /// One `mutations` row.
@@ -1620,35 +1581,30 @@ fn step_audit(
 
 /// Inserts the `mutations` rows of a push.
 async fn write_mutations(conn: &mut Conn<'_>, rows: &[MutationRow]) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
-                 outcome, reject_code, reject_message, reject_errors, reject_transition, \
-                 received_at, change_seq) \
-             VALUES {}",
-            value_lists(conn.backend(), chunk.len(), 14)
-        );
-        let mut query = conn.query(&sql);
-        for row in chunk {
-            query = query
-                .bind(row.client.as_str())
-                .bind(row.seq)
-                .bind(row.kind)
-                .bind(row.record_id.as_str())
-                .bind(row.hlc.as_str())
-                .bind(row.original_hlc.as_deref())
-                .bind(row.body.as_str())
-                .bind(row.outcome)
-                .bind(row.reject_code)
-                .bind(row.reject_message.as_deref())
-                .bind(row.reject_errors.as_deref())
-                .bind(row.reject_transition.as_deref())
-                .bind(row.received_at)
-                .bind(row.change_seq);
-        }
-        query.execute().await?;
-    }
-    Ok(())
+    insert_rows(
+        conn,
+        "INSERT INTO mutations (client_id, seq, kind, opinion_id, hlc, original_hlc, body, \
+             outcome, reject_code, reject_message, reject_errors, reject_transition, \
+             received_at, change_seq)",
+        vec![
+            Column::text(rows.iter().map(|r| r.client.as_str())),
+            Column::int(rows.iter().map(|r| r.seq)),
+            Column::text(rows.iter().map(|r| r.kind)),
+            Column::text(rows.iter().map(|r| r.record_id.as_str())),
+            Column::text(rows.iter().map(|r| r.hlc.as_str())),
+            Column::optional_text(rows.iter().map(|r| r.original_hlc.as_deref())),
+            Column::text(rows.iter().map(|r| r.body.as_str())),
+            Column::text(rows.iter().map(|r| r.outcome)),
+            Column::optional_text(rows.iter().map(|r| r.reject_code)),
+            Column::optional_text(rows.iter().map(|r| r.reject_message.as_deref())),
+            Column::optional_text(rows.iter().map(|r| r.reject_errors.as_deref())),
+            Column::optional_text(rows.iter().map(|r| r.reject_transition.as_deref())),
+            Column::int(rows.iter().map(|r| r.received_at)),
+            Column::optional_int(rows.iter().map(|r| r.change_seq)),
+        ],
+        "",
+    )
+    .await
 }
 
 /// The stored rejection of a mutation taken before, if it was rejected: the same answer as the

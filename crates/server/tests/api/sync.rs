@@ -4,12 +4,12 @@
 //! (exactly once, change numbers dense and in order, a failing push rolled back alone).
 
 use liaison_domain::sync::{
-    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, Mutation, MutationKind, OpinionFieldValue,
-    OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Seq,
+    Change, Cursor, DEFAULT_MAX_AHEAD_MS, Hlc, MAX_PUSH_MUTATIONS, Mutation, MutationKind,
+    OpinionFieldValue, OpinionReplica, PullResponse, PushError, PushResponse, RejectCode, Seq,
 };
 use liaison_domain::{
-    ClientId, DutyContext, Field, Opinion, OpinionDraft, OpinionId, OutcomeKind, StationId,
-    default_categories,
+    ClientId, DutyContext, Field, Opinion, OpinionDraft, OpinionId, Outcome, OutcomeKind,
+    StationId, default_categories,
 };
 use liaison_server::Db;
 use liaison_server::db::PushFailure;
@@ -898,6 +898,120 @@ async fn pushes_queued_behind_one_another_are_one_group_taken_exactly_once_in_ch
         by_id[&opinion_id(101)].opinion().unwrap().details,
         "第二次推送"
     );
+}
+
+/// A group writes each table in multi-row statements (on SQLite at most 200 rows each, on
+/// PostgreSQL one statement of arrays): three full pushes in one group, with rejections and
+/// edits among them, store every row whole, its empty columns empty and its others set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_larger_than_one_statement_stores_every_row_whole() {
+    const PUSHES: u8 = 3;
+    let (db, _storage) = open_db().await;
+    let lock = hold_writer_lock(&db).await;
+    let mut pushes = JoinSet::new();
+    for n in 1..=PUSHES {
+        let db = db.clone();
+        pushes.spawn(async move {
+            let c = client(n);
+            let batch: Vec<Mutation> = (1..=MAX_PUSH_MUTATIONS as u64)
+                .map(|seq| {
+                    let id = OpinionId::new_v7(NOW - 3_600_000 + seq, [n; 10]);
+                    let mut opinion = valid_opinion(id, "st-1");
+                    if seq % 50 == 0 {
+                        // Rejected: stored with its reason, as no opinion.
+                        opinion.summary = String::new();
+                    }
+                    if seq % 2 == 0 {
+                        opinion.outcome = Outcome::ToBeReferred;
+                        opinion.on_site_reply.clear();
+                    }
+                    // A far-future stamp is clamped: its original kept beside it. (The last of
+                    // the push: the stamps after a clamped one are moved after it too.)
+                    let ms = if seq == MAX_PUSH_MUTATIONS as u64 {
+                        10 * 86_400_000
+                    } else {
+                        seq
+                    };
+                    create(c, seq, ms, opinion)
+                })
+                .collect();
+            db.push(c, &batch, NOW, ANY).await
+        });
+    }
+    settle().await;
+    release_writer_lock(lock).await;
+    while let Some(result) = pushes.join_next().await {
+        let response = result.unwrap().expect("every push succeeds");
+        assert_eq!(
+            response.acknowledged_through,
+            Seq(MAX_PUSH_MUTATIONS as u64)
+        );
+        assert_eq!(response.rejected.len(), MAX_PUSH_MUTATIONS / 50);
+    }
+
+    let pushed = i64::from(PUSHES) * MAX_PUSH_MUTATIONS as i64;
+    let rejected = i64::from(PUSHES) * (MAX_PUSH_MUTATIONS / 50) as i64;
+    let stored = pushed - rejected;
+    assert_eq!(count(&db, "mutations").await, pushed);
+    assert_eq!(count(&db, "opinions").await, stored);
+    assert_eq!(count(&db, "opinion_facts").await, stored);
+    assert_eq!(count(&db, "sync_clients").await, i64::from(PUSHES));
+    assert_eq!(change_numbers(&db).await, (1..=stored).collect::<Vec<_>>());
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) AS value FROM mutations \
+             WHERE outcome = 'rejected' AND reject_code IS NOT NULL \
+                 AND reject_message IS NOT NULL AND reject_errors IS NOT NULL \
+                 AND change_seq IS NULL"
+        )
+        .await,
+        rejected
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) AS value FROM mutations \
+             WHERE outcome = 'applied' AND reject_code IS NULL AND reject_message IS NULL \
+                 AND reject_errors IS NULL AND change_seq IS NOT NULL"
+        )
+        .await,
+        stored
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) AS value FROM mutations WHERE original_hlc IS NOT NULL"
+        )
+        .await,
+        i64::from(PUSHES),
+        "the clamped stamps keep their original"
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) AS value FROM opinion_facts WHERE answered_on_the_spot"
+        )
+        .await,
+        // Odd seqs are answered on the spot; the rejected ones (seq 50, 100, ...) are even.
+        i64::from(PUSHES) * (MAX_PUSH_MUTATIONS / 2) as i64
+    );
+    // The rollups add up to the facts.
+    assert_eq!(
+        scalar(&db, "SELECT SUM(collected) AS value FROM figure_days").await,
+        stored
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT SUM(answered) AS value FROM figure_months WHERE dim = ''"
+        )
+        .await,
+        i64::from(PUSHES) * (MAX_PUSH_MUTATIONS / 2) as i64
+    );
+    let pulled = db.pull(Cursor::START, 500, &[station()]).await.unwrap();
+    assert_eq!(pulled.changes.len(), 500);
+    assert!(pulled.more);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
