@@ -8,7 +8,7 @@
 //! [`Date`]), so a period is a text range on both backends.
 
 use super::Db;
-use super::backend::{Begin, Conn, Row, in_list};
+use super::backend::{Begin, Column, Conn, Row, in_list, insert_rows};
 use crate::auth::{now_ms, random_bytes};
 use liaison_domain::followup::{
     Activity, ActivityKind, Attendance, Date, HandlingUnit, RosterEntry, WorkCalendar,
@@ -151,20 +151,16 @@ impl Db {
                     .map(|d| (d.to_string(), "make_up_working_day")),
             )
             .collect();
-        for chunk in days.chunks(200) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "INSERT INTO calendar_days (day, kind) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = tx.query(&sql);
-            for (day, kind) in chunk {
-                query = query.bind(day.as_str()).bind(*kind);
-            }
-            query.execute().await?;
-        }
+        insert_rows(
+            &mut tx.conn(),
+            "INSERT INTO calendar_days (day, kind)",
+            vec![
+                Column::text(days.iter().map(|(day, _)| day.as_str())),
+                Column::text(days.iter().map(|(_, kind)| *kind)),
+            ],
+            "",
+        )
+        .await?;
         tx.commit().await
     }
 

@@ -84,9 +84,10 @@
 //! the group has it and the stored states of the opinions it names that the group has not
 //! staged, in one statement; attendance records, and for a referral the calendar and the units,
 //! when it has them; the categories and the counter once per group), and everything the group
-//! changes is written at its end in multi-row statements (opinions, facts, attendance,
-//! referrals, clients, mutations, counter): one statement per push and about ten per group,
-//! instead of ten per push. Every other push waits for the lock meanwhile, so round trips under
+//! changes is written at its end, one statement per table (opinions, facts, rollups,
+//! attendance, referrals, clients, mutations, counter; `backend::insert_rows`: on PostgreSQL one
+//! array per column, on SQLite 200-row `VALUES` lists): one statement per push and about ten per
+//! group, instead of ten per push. Every other push waits for the lock meanwhile, so round trips under
 //! it are what limits ingest (BENCHMARKS.md). The groups run on a connection of their own
 //! (`Db::writer_pool`), so the next group never waits for a connection behind the requests'
 //! own statements, and the commit answers each push with the counter it committed, so that the
