@@ -1387,12 +1387,7 @@ async fn write_opinions(
         vec![
             Column::text(changed.keys().map(String::as_str)),
             Column::optional_text(changed.values().map(|c| c.station_id.as_deref())),
-            Column::text(
-                changed
-                    .values()
-                    .map(|c| to_json(&c.state))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+            json_column(changed.values().map(|c| &c.state))?,
             Column::int(changed.values().map(|c| c.change_seq)),
         ],
         "ON CONFLICT (id) DO UPDATE SET \
@@ -1401,6 +1396,15 @@ async fn write_opinions(
              change_seq = excluded.change_seq",
     )
     .await
+}
+
+/// A column of `values` as JSON texts (the records' `state`).
+fn json_column<'a, T: serde::Serialize + 'a>(
+    values: impl Iterator<Item = &'a T>,
+) -> Result<Column, sqlx::Error> {
+    Ok(Column::text(
+        values.map(to_json).collect::<Result<Vec<_>, _>>()?,
+    ))
 }
 
 /// Writes the changed attendance records with the number of their latest change.
@@ -1417,12 +1421,7 @@ async fn write_attendance(
             Column::text(keys().map(|k| k.station_id.0.as_str())),
             Column::text(keys().map(|k| k.deputy_id.0.as_str())),
             Column::text(keys().map(|k| k.day.to_string())),
-            Column::text(
-                changed
-                    .values()
-                    .map(|c| to_json(&c.state))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+            json_column(changed.values().map(|c| &c.state))?,
             Column::int(changed.values().map(|c| c.change_seq)),
             Column::bool(changed.values().map(|c| c.state.signed_in_at_ms.is_some())),
         ],
