@@ -19,7 +19,8 @@
 //!   [`Db::pull`](crate::Db::pull) are exactly those the user may read
 //!   ([`can_read_station`](liaison_domain::account::can_read_station); on a device, only the
 //!   device's station); the changes are their opinions (with the follow-up
-//!   steps) and attendance records. A handling unit reads no station, so it gets nothing (it
+//!   steps; the citizen masked, [`PullResponse::with_citizens_masked`]: the clear personal data
+//!   is read only one record at a time, for a stated purpose, audited) and attendance records. A handling unit reads no station, so it gets nothing (it
 //!   works online, see [`crate::followup`]).
 //!
 //! Whole-push refusals answer `{"error": {"code", "message", ...detail}}` with the detail of the
@@ -270,6 +271,7 @@ async fn pull(
     let response: PullResponse = state
         .db
         .pull(request.cursor, request.effective_limit(), &stations)
-        .await?;
+        .await?
+        .with_citizens_masked();
     Ok(no_store(Json(response)))
 }

@@ -359,6 +359,23 @@ pub struct PullResponse {
     pub reset_required: bool,
 }
 
+impl PullResponse {
+    /// The page with every opinion's citizen [masked](OpinionReplica::with_citizen_masked):
+    /// what the server sends. A tablet keeps and shows records masked only, so the clear name,
+    /// phone and address have no reason to cross the network or sit in a response a proxy or a
+    /// browser cache could keep; who needs them asks for one record's, for a stated purpose,
+    /// and is audited.
+    pub fn with_citizens_masked(mut self) -> PullResponse {
+        for change in &mut self.changes {
+            if let Change::Opinion { state, .. } = change {
+                *state =
+                    std::mem::replace(state, OpinionReplica::new(state.id())).with_citizen_masked();
+            }
+        }
+        self
+    }
+}
+
 /// A record as it stands after a commit. The server sends the whole merged state of a changed
 /// record, once per page at its latest cursor, not every mutation that led there: a record
 /// edited a hundred times while a tablet was offline costs one change.

@@ -4,7 +4,7 @@
 
 use super::accounts::app_with_accounts;
 use super::sync::{NOW, client, count, create, opinion_id, set, valid_opinion};
-use super::{TestApp, assert_json_error, body_json, header};
+use super::{TestApp, assert_json_error, body_bytes, body_json, header};
 use axum::body::Body;
 use axum::http::{Method, Request, Response, StatusCode};
 use liaison_domain::sync::{
@@ -122,8 +122,22 @@ async fn push_and_pull_round_trip_as_demo_station_staff() {
             rejected: vec![],
         }
     );
-    let pulled = app.pull(&token).await;
-    assert_eq!(pulled_opinions(&pulled), vec![opinion]);
+    // The pull sends the citizen masked: the clear name and phone never cross the wire (who
+    // needs them asks for one record's, for a purpose, audited: `privacy.rs`).
+    let response = app
+        .call(Method::POST, PULL, Some(&token), Some(pull_body(0)))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let raw = String::from_utf8(body_bytes(response).await).unwrap();
+    assert!(opinion.citizen.phone.is_some() && opinion.citizen.name.is_some());
+    for clear in ["13812341234", "张三"] {
+        assert!(!raw.contains(clear), "{clear} in the pull: {raw}");
+    }
+    let pulled: PullResponse = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        pulled_opinions(&pulled),
+        vec![opinion.with_citizen_masked()]
+    );
     assert_eq!(pulled.next_cursor, Cursor(1));
     assert!(!pulled.more);
 
