@@ -516,6 +516,44 @@ impl Browser {
         }
     }
 
+    /// Clicks the first element matching `css` whose text contains `text`, found again (like
+    /// [`Browser::click`]) if it was re-rendered between being found and clicked. Fails when
+    /// none shows that text within the wait.
+    pub async fn click_with_text(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut stale = false;
+            for element in self.find_all(css).await {
+                match element.text().await {
+                    Ok(shown) if shown.contains(text) => match element.click().await {
+                        Ok(()) => return,
+                        Err(fantoccini::error::CmdError::Standard(e))
+                            if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                        {
+                            stale = true;
+                            break;
+                        }
+                        Err(e) => {
+                            self.screenshot("click-failure").await;
+                            panic!("clicking {css} showing {text}: {e}");
+                        }
+                    },
+                    Ok(_) => {}
+                    // Re-rendered while its text was read: look again.
+                    Err(_) => {
+                        stale = true;
+                        break;
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                self.screenshot("click-failure").await;
+                panic!("no {css} showing {text} (stale: {stale})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn select(&self, css: &str, value: &str) {
         let select = self.find(css).await;
         let option = format!("{css} option[value=\"{value}\"]");

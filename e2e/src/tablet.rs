@@ -63,21 +63,7 @@ pub async fn answer_pin_prompt(browser: &Browser) {
 /// Unlocks the tablet as `display_name` with [`PIN`] on the lock screen.
 pub async fn unlock(browser: &Browser, display_name: &str) {
     browser.find("#lock-screen").await;
-    let buttons = browser.find_all(".lock-account").await;
-    let mut found = false;
-    for button in buttons {
-        if button
-            .text()
-            .await
-            .unwrap_or_default()
-            .contains(display_name)
-        {
-            button.click().await.expect("choose the account");
-            found = true;
-            break;
-        }
-    }
-    assert!(found, "{display_name} is on the lock screen");
+    browser.click_with_text(".lock-account", display_name).await;
     browser.type_into("#lock-pin", PIN).await;
     browser.click("#lock-unlock").await;
     browser

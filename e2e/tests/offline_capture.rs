@@ -194,11 +194,12 @@ async fn opinions_captured_offline_survive_reload_close_and_reopen() {
     browser.wait_for_text("#records-total", "3").await;
 
     // Newest first: the last captured is on top. Open each and check every field.
-    let heads = browser
-        .find_all("#records-list li.record .record-head")
-        .await;
-    for head in &heads {
-        head.click().await.unwrap();
+    for n in 1..=CAPTURES.len() {
+        browser
+            .click(&format!(
+                "#records-list li.record:nth-child({n}) .record-head"
+            ))
+            .await;
     }
     for (i, c) in CAPTURES.iter().rev().enumerate() {
         let item = format!("#records-list li.record:nth-child({})", i + 1);
