@@ -294,6 +294,71 @@ async fn the_server_restarting_mid_sync_loses_nothing() {
     browser.close().await;
 }
 
+/// A record corrected on the tablet while offline: the correction shows at once, a bad one is
+/// refused with the field's error and saves nothing, and the server ends with the corrected
+/// record, once.
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_corrected_offline_reaches_the_server_corrected() {
+    let (mut server, _proxy, _driver, _profile, browser) = one_tablet().await;
+    server.stop();
+    capture(&browser, "楼道灯坏了").await;
+    browser.click("#nav-records").await;
+    browser.click("#records-list li.record .record-open").await;
+    browser.click("#record-edit").await;
+    browser.find("#record-edit-form").await;
+    browser.screenshot("record-edit-form").await;
+    browser.fill("#edit-summary", "3 号楼楼道灯坏了").await;
+    browser.type_into("#edit-place", "幸福里 3 号楼").await;
+    browser.click("#record-edit-save").await;
+    browser.find("#record-edit-saved").await;
+    browser
+        .wait_until(
+            "the corrected summary on the record's page",
+            "return document.body.innerText.includes('3 号楼楼道灯坏了')",
+        )
+        .await;
+    // The creation and the correction wait.
+    browser
+        .wait_until(
+            "two records waiting",
+            "return document.querySelector('#sync-status').dataset.pending === '2'",
+        )
+        .await;
+
+    // A summary emptied is refused with the field's error; nothing more is queued.
+    browser.click("#record-edit").await;
+    browser.fill("#edit-summary", " ").await;
+    browser.click("#record-edit-save").await;
+    browser.find("#record-edit-invalid").await;
+    browser.screenshot("record-edit-refused").await;
+    assert!(!browser.text("#edit-summary-error").await.is_empty());
+    browser.click("#record-edit-cancel").await;
+    assert_eq!(badge(&browser).await.1, 2);
+
+    server.restart();
+    wait_synced(&browser, "after the correction").await;
+    let token = api_sign_in(&server, STAFF.0, STAFF.1).await;
+    let (status, page) = liaison_e2e::api(
+        "POST",
+        &server.url("/api/v1/sync/pull"),
+        Some(&token),
+        Some(&serde_json::json!({"protocol": 1, "cursor": 0, "limit": 500})),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let states: Vec<&serde_json::Value> = page["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| &change["state"])
+        .filter(|state| state["created"]["value"]["summary"] == "楼道灯坏了")
+        .collect();
+    assert_eq!(states.len(), 1, "the record once: {page}");
+    assert_eq!(states[0]["summary"]["value"], "3 号楼楼道灯坏了");
+    assert_eq!(states[0]["place"]["value"], "幸福里 3 号楼");
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn an_app_version_the_server_no_longer_accepts_is_told_to_update_and_keeps_its_outbox() {
     let mut server = Server::start_with_args(&["--min-app-version", "99.0.0"]);

@@ -55,7 +55,7 @@ use thiserror::Error;
 pub use drafts::DraftKey;
 pub use follow_ups::{FollowUpError, LocalItem};
 pub use keyring::{AccountKeys, Keys, SealedCitizen};
-pub use opinions::OpinionPage;
+pub use opinions::{EditError, OpinionPage};
 pub use outbox::RejectedMutation;
 pub use photos::NewPhoto;
 

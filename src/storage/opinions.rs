@@ -11,7 +11,10 @@ use indexed_db_futures::prelude::*;
 use liaison_domain::followup::StatusKind;
 use liaison_domain::opinion::OpinionFilter;
 use liaison_domain::sync::MutationKind;
-use liaison_domain::{DeputyId, Opinion, OpinionId, StationId};
+use liaison_domain::{
+    Category, DeputyId, Opinion, OpinionEdit, OpinionId, StationId, ValidationErrors,
+};
+use thiserror::Error;
 
 /// One page of the records list.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +24,31 @@ pub struct OpinionPage {
     pub statuses: Vec<StatusKind>,
     /// Pass this as `after` to get the next (older) page; `None` when there is no more.
     pub next_after: Option<OpinionId>,
+}
+
+/// Why an edit was not saved. Nothing was written in any case.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum EditError {
+    /// The record is not (or no longer) on this tablet.
+    #[error("the record is not on this tablet")]
+    NotFound,
+    /// A field breaks the form's rules: the errors by field, as the capture form shows them.
+    #[error("the edit is not valid")]
+    Invalid(ValidationErrors),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<indexed_db_futures::error::Error> for EditError {
+    fn from(e: indexed_db_futures::error::Error) -> Self {
+        EditError::Storage(e.into())
+    }
+}
+
+impl From<serde_wasm_bindgen::Error> for EditError {
+    fn from(e: serde_wasm_bindgen::Error) -> Self {
+        EditError::Storage(e.into())
+    }
 }
 
 /// Upper end of every string in index keys, so `[station, MAX]` bounds a whole station.
@@ -76,6 +104,42 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Corrects a recorded opinion's texts ([`OpinionEdit`]): the changed fields are checked by
+    /// the capture form's rules and the server's rule for edits
+    /// ([`OpinionEdit::changes`]), applied to the record shown and queued in the outbox as one
+    /// `SetOpinionFields` mutation, in one transaction. Returns the record as it now stands
+    /// (unchanged, with nothing queued, when the form changes nothing). Should the server
+    /// refuse the edit later, the record shows the server's state again and the refusal is
+    /// listed on `/sync`.
+    pub async fn edit_opinion(
+        &self,
+        id: OpinionId,
+        edit: &OpinionEdit,
+        categories: &[Category],
+    ) -> std::result::Result<Opinion, EditError> {
+        let tx = self.write_tx(&[stores::OPINIONS, stores::OUTBOX, stores::SYNC_META])?;
+        let opinions = tx.object_store(stores::OPINIONS)?;
+        let shown: Option<Opinion> = opinions.get(id.to_string()).serde()?.await?;
+        let shown = shown.ok_or(EditError::NotFound)?;
+        // Checked before anything is written; a refusal drops (aborts) the transaction.
+        let fields = edit
+            .changes(&shown, categories)
+            .map_err(EditError::Invalid)?;
+        if fields.is_empty() {
+            return Ok(shown);
+        }
+        let edited = shown.with_fields(&fields);
+        opinions.put(&edited).serde()?.await?;
+        outbox::record(
+            &tx,
+            outbox::Outgoing::without_citizen(MutationKind::SetOpinionFields { id, fields })?,
+            self.source.now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(edited)
     }
 
     /// Stores many opinions exactly as given, in one transaction. Only for benchmarks and tests

@@ -24,6 +24,7 @@ use indexed_db_futures::KeyRange;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::Transaction;
 use liaison_domain::followup::{AttendanceKey, TransitionError};
+use liaison_domain::sync::client::local_view;
 use liaison_domain::sync::{
     Clock, Cursor, Hlc, Mutation, MutationKind, OpinionReplica, PushResponse, RejectCode, Seq,
 };
@@ -292,8 +293,8 @@ pub(super) async fn record(
     Ok(mutation)
 }
 
-/// Rebuilds what a refused step or mark showed on: the opinion's history, or the deputy's
-/// attendance that day, from the server's state and `pending` (which no longer holds the refused
+/// Rebuilds what a refused step, mark or edit showed on: the opinion's history, the deputy's
+/// attendance that day, or the record, from the server's state and `pending` (which no longer holds the refused
 /// mutation), inside the caller's transaction.
 async fn rebuild_after_refusal(
     tx: &Transaction<'_>,
@@ -318,6 +319,23 @@ async fn rebuild_after_refusal(
                 .await?;
             let history = follow_ups::view_of(&opinion, server.as_ref(), pending);
             follow_ups::put_view(&tx.object_store(stores::FOLLOW_UPS)?, *opinion_id, history).await
+        }
+        // A refused edit (or delete): the record as the server has it, with what is still
+        // pending on top. (A record the server never had keeps showing: its creation is
+        // refused or pending, and listed as such.)
+        MutationKind::SetOpinionFields { id, .. } | MutationKind::DeleteOpinion { id } => {
+            let server: Option<OpinionReplica> = tx
+                .object_store(stores::SERVER_STATES)?
+                .get(id.to_string())
+                .serde()?
+                .await?;
+            if let Some(view) = local_view(*id, server.as_ref(), pending) {
+                tx.object_store(stores::OPINIONS)?
+                    .put(&view)
+                    .serde()?
+                    .await?;
+            }
+            Ok(())
         }
         MutationKind::MarkAttendance { mark } => {
             let key: &AttendanceKey = &mark.key;
@@ -402,9 +420,9 @@ impl Store {
     /// Takes in the server's answer to a push, in one transaction: the refused mutations are kept,
     /// marked rejected with the server's reason, and every other pending entry up to
     /// `acknowledged_through` is deleted. (Doing both in one transaction matters: a crash between
-    /// them must not delete a refused mutation before it is marked.) A refused follow-up step or
-    /// attendance mark no longer shows: the history or attendance it was on is rebuilt from the
-    /// server's state and what is still pending. Returns how many entries were acknowledged as
+    /// them must not delete a refused mutation before it is marked.) A refused follow-up step,
+    /// attendance mark or edit no longer shows: the history, attendance or record it was on is
+    /// rebuilt from the server's state and what is still pending. Returns how many entries were acknowledged as
     /// applied.
     pub async fn apply_push_response(&self, response: &PushResponse) -> Result<u32> {
         let refusals: Vec<_> = response
@@ -440,7 +458,10 @@ impl Store {
                 });
                 if matches!(
                     record.mutation.kind,
-                    MutationKind::RecordFollowUp { .. } | MutationKind::MarkAttendance { .. }
+                    MutationKind::RecordFollowUp { .. }
+                        | MutationKind::MarkAttendance { .. }
+                        | MutationKind::SetOpinionFields { .. }
+                        | MutationKind::DeleteOpinion { .. }
                 ) {
                     shown_again.push(record.mutation.kind.clone());
                 }

@@ -41,6 +41,6 @@ pub use directory::{Deputy, Directory, Region, Station};
 pub use error::{Field, FieldError, ValidationErrors};
 pub use ids::{ClientId, DeputyId, FollowUpId, OpinionId, PhotoId, RegionId, StationId, UnitId};
 pub use opinion::{
-    DutyContext, Opinion, OpinionDraft, OpinionFilter, Outcome, OutcomeKind, PhotoRef,
+    DutyContext, Opinion, OpinionDraft, OpinionEdit, OpinionFilter, Outcome, OutcomeKind, PhotoRef,
     RedirectChannel, limits,
 };

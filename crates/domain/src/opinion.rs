@@ -6,6 +6,7 @@ use crate::category::Category;
 use crate::citizen::{CONSENT_NOTICE_VERSION, Citizen, Consent, Phone};
 use crate::error::{Field, FieldError, ValidationErrors};
 use crate::ids::{DeputyId, OpinionId, PhotoId, StationId};
+use crate::sync::OpinionFieldValue;
 use serde::{Deserialize, Serialize};
 
 /// Length limits, in characters (a Chinese character counts as one).
@@ -437,7 +438,138 @@ pub struct Opinion {
     pub created_at_ms: u64,
 }
 
+/// The texts of a recorded opinion that can be corrected afterwards on the tablet: what an edit
+/// form holds. Not the citizen (the tablet keeps it masked only, so it has nothing to show in a
+/// form) and not the intake decision (the follow-up goes by it, and the lifecycle decides when
+/// it may change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpinionEdit {
+    pub category: String,
+    pub summary: String,
+    pub details: String,
+    pub place: String,
+    pub on_site_reply: String,
+}
+
+impl OpinionEdit {
+    /// The form filled with what `opinion` says now.
+    pub fn of(opinion: &Opinion) -> OpinionEdit {
+        OpinionEdit {
+            category: opinion.category.clone(),
+            summary: opinion.summary.clone(),
+            details: opinion.details.clone(),
+            place: opinion.place.clone(),
+            on_site_reply: opinion.on_site_reply.clone(),
+        }
+    }
+
+    /// The field edits that make `opinion` say what the form says, in form order (empty when
+    /// nothing changed), each text trimmed and held to the capture form's rules; the edited
+    /// record is then checked as the server checks an edit
+    /// ([`validate_set_fields`](crate::sync::validate::validate_set_fields): an answer on the
+    /// spot still needs its reply). All errors at once, by field.
+    pub fn changes(
+        &self,
+        opinion: &Opinion,
+        categories: &[Category],
+    ) -> Result<Vec<OpinionFieldValue>, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let mut changes = Vec::new();
+        // The category is checked only when it changes: a record whose category was since
+        // removed from the list can still have its summary fixed.
+        if self.category.trim() != opinion.category {
+            match check_category(&self.category, categories) {
+                Ok(code) => changes.push(OpinionFieldValue::Category(code)),
+                Err(e) => errors.push(Field::Category, e),
+            }
+        }
+        let texts: [(Field, &str, usize, bool, bool, &str); 4] = [
+            (
+                Field::Summary,
+                &self.summary,
+                limits::SUMMARY,
+                true,
+                true,
+                &opinion.summary,
+            ),
+            (
+                Field::Details,
+                &self.details,
+                limits::DETAILS,
+                false,
+                false,
+                &opinion.details,
+            ),
+            (
+                Field::Place,
+                &self.place,
+                limits::PLACE,
+                false,
+                true,
+                &opinion.place,
+            ),
+            (
+                Field::OnSiteReply,
+                &self.on_site_reply,
+                limits::ON_SITE_REPLY,
+                false,
+                false,
+                &opinion.on_site_reply,
+            ),
+        ];
+        for (field, raw, max, required, one_line, before) in texts {
+            let checked = if one_line {
+                check_line(raw, max, required)
+            } else {
+                check_text(raw, max, required)
+            };
+            match checked {
+                Ok(text) if text != before => changes.push(match field {
+                    Field::Summary => OpinionFieldValue::Summary(text),
+                    Field::Details => OpinionFieldValue::Details(text),
+                    Field::Place => OpinionFieldValue::Place(text),
+                    _ => OpinionFieldValue::OnSiteReply(text),
+                }),
+                Ok(_) => {}
+                Err(e) => errors.push(field, e),
+            }
+        }
+        // The rules across fields, on the changes that passed their own (a field already in
+        // error is reported once).
+        if let Err(more) = crate::sync::validate::validate_set_fields(opinion, &changes, categories)
+        {
+            for (field, error) in more.0 {
+                if errors.get(field).is_none() {
+                    errors.push(field, error);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(changes)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 impl Opinion {
+    /// The opinion with `fields` set (the later of two edits of one field wins, as in the order
+    /// a tablet makes them).
+    pub fn with_fields(mut self, fields: &[OpinionFieldValue]) -> Opinion {
+        for value in fields {
+            match value.clone() {
+                OpinionFieldValue::Category(v) => self.category = v,
+                OpinionFieldValue::Summary(v) => self.summary = v,
+                OpinionFieldValue::Details(v) => self.details = v,
+                OpinionFieldValue::Place(v) => self.place = v,
+                OpinionFieldValue::OnSiteReply(v) => self.on_site_reply = v,
+                OpinionFieldValue::Outcome(v) => self.outcome = v,
+                OpinionFieldValue::Citizen(v) => self.citizen = v,
+            }
+        }
+        self
+    }
+
     /// The opinion with its citizen [masked](Citizen::masked).
     pub fn with_citizen_masked(mut self) -> Opinion {
         self.citizen = self.citizen.masked();
@@ -516,6 +648,88 @@ mod tests {
             outcome: Some(OutcomeKind::AnsweredOnSpot),
             ..OpinionDraft::default()
         }
+    }
+
+    /// A stored opinion as the tablet keeps it: the citizen masked.
+    fn stored() -> Opinion {
+        valid_draft()
+            .validate(id(), Some(&context()), &default_categories(), 1)
+            .unwrap()
+            .with_citizen_masked()
+    }
+
+    #[test]
+    fn an_edit_changes_only_what_differs_trimmed_in_form_order() {
+        let opinion = stored();
+        let cats = default_categories();
+        let unchanged = OpinionEdit::of(&opinion);
+        assert_eq!(unchanged.changes(&opinion, &cats), Ok(vec![]));
+
+        let mut edit = unchanged.clone();
+        edit.place = "  幸福里 3 号楼  ".into();
+        edit.summary = "小区夜间停车难".into();
+        edit.category = "elderly_subsidies".into();
+        let changes = edit.changes(&opinion, &cats).unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                OpinionFieldValue::Category("elderly_subsidies".into()),
+                OpinionFieldValue::Summary("小区夜间停车难".into()),
+                OpinionFieldValue::Place("幸福里 3 号楼".into()),
+            ]
+        );
+        let edited = opinion.clone().with_fields(&changes);
+        assert_eq!(OpinionEdit::of(&edited).place, "幸福里 3 号楼");
+        assert_eq!(
+            edited.citizen, opinion.citizen,
+            "the citizen is not touched"
+        );
+        assert_eq!(OpinionEdit::of(&edited).changes(&edited, &cats), Ok(vec![]));
+    }
+
+    #[test]
+    fn an_edit_is_held_to_the_capture_forms_rules() {
+        let opinion = stored();
+        let cats = default_categories();
+        let mut edit = OpinionEdit::of(&opinion);
+        edit.summary = "   ".into();
+        edit.place = "一行\n两行".into();
+        edit.category = "no-such".into();
+        edit.details = "x".repeat(limits::DETAILS + 1);
+        let errors = edit.changes(&opinion, &cats).unwrap_err();
+        assert_eq!(errors.get(Field::Summary), Some(&FieldError::Required));
+        assert_eq!(
+            errors.get(Field::Category),
+            Some(&FieldError::UnknownChoice)
+        );
+        assert!(errors.get(Field::Place).is_some(), "{errors:?}");
+        assert_eq!(
+            errors.get(Field::Details),
+            Some(&FieldError::TooLong {
+                max: limits::DETAILS
+            })
+        );
+
+        // An answer on the spot keeps its reply (a rule across fields, the server's too).
+        let mut edit = OpinionEdit::of(&opinion);
+        edit.on_site_reply = " ".into();
+        let errors = edit.changes(&opinion, &cats).unwrap_err();
+        assert_eq!(errors.get(Field::OnSiteReply), Some(&FieldError::Required));
+        assert_eq!(
+            errors.0.len(),
+            1,
+            "nothing about the masked citizen: {errors:?}"
+        );
+        // Reported with the other fields' errors at once.
+        edit.summary = String::new();
+        let errors = edit.changes(&opinion, &cats).unwrap_err();
+        assert_eq!(
+            errors.0,
+            vec![
+                (Field::Summary, FieldError::Required),
+                (Field::OnSiteReply, FieldError::Required)
+            ]
+        );
     }
 
     fn errors_of(draft: &OpinionDraft) -> ValidationErrors {

@@ -106,18 +106,7 @@ pub fn validate_set_fields(
     fields: &[OpinionFieldValue],
     categories: &[Category],
 ) -> Result<(), ValidationErrors> {
-    let mut edited = current.clone();
-    for value in fields {
-        match value.clone() {
-            OpinionFieldValue::Category(v) => edited.category = v,
-            OpinionFieldValue::Summary(v) => edited.summary = v,
-            OpinionFieldValue::Details(v) => edited.details = v,
-            OpinionFieldValue::Place(v) => edited.place = v,
-            OpinionFieldValue::OnSiteReply(v) => edited.on_site_reply = v,
-            OpinionFieldValue::Outcome(v) => edited.outcome = v,
-            OpinionFieldValue::Citizen(v) => edited.citizen = v,
-        }
-    }
+    let edited = current.clone().with_fields(fields);
     let touched: Vec<Field> = fields
         .iter()
         .flat_map(|v| fields_touched(v).iter().copied())
