@@ -3,7 +3,7 @@
 //! edit on top of the server's state, and an edit the server refuses shows the server's record
 //! again and is listed with its reason.
 
-use liaison_app::storage::{EditError, Store, migrations};
+use liaison_app::storage::EditError;
 use liaison_domain::sync::{
     Change, Cursor, Hlc, Mutation, MutationKind, OpinionFieldValue, OpinionReplica, PullResponse,
     PushResponse, RejectCode, Rejected, Seq,
@@ -17,23 +17,14 @@ use std::rc::Rc;
 use wasm_bindgen_test::*;
 
 mod common;
-use common::{opinion, test_source};
+use common::opinion;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-async fn fresh(name: &str, clock: &Rc<Cell<u64>>) -> Store {
-    Store::delete_database(name).await.unwrap();
-    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
-        .await
-        .unwrap();
-    common::unlock(&store, "deputy").await;
-    store
-}
 
 #[wasm_bindgen_test]
 async fn an_edit_shows_and_is_queued_at_once_and_a_bad_one_stores_nothing() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh("test-edit-queued", &clock).await;
+    let store = common::fresh_unlocked("test-edit-queued", &clock).await;
     let categories = default_categories();
     let item = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     store.save_opinion(&item, None).await.unwrap();
@@ -103,7 +94,7 @@ async fn an_edit_shows_and_is_queued_at_once_and_a_bad_one_stores_nothing() {
 #[wasm_bindgen_test]
 async fn a_pulled_record_keeps_the_unsynced_edit_on_top_and_a_refused_edit_goes() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh("test-edit-refused", &clock).await;
+    let store = common::fresh_unlocked("test-edit-refused", &clock).await;
     let categories = default_categories();
     // Another tablet's record, pulled.
     let theirs = ClientId::new_v7(1_700_000_000_000, [0xEE; 10]);

@@ -23,15 +23,6 @@ use common::{actor, opinion, step, test_source};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn fresh(name: &str, clock: &Rc<Cell<u64>>) -> Store {
-    Store::delete_database(name).await.unwrap();
-    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
-        .await
-        .unwrap();
-    common::unlock(&store, "deputy").await;
-    store
-}
-
 fn other_client() -> ClientId {
     ClientId::new_v7(1_700_000_000_000, [0xEE; 10])
 }
@@ -85,7 +76,7 @@ async fn listed_status(store: &Store, station: &str) -> Vec<StatusKind> {
 #[wasm_bindgen_test]
 async fn a_step_saved_offline_is_in_the_outbox_and_in_the_view_at_once() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh("test-followup-step", &clock).await;
+    let store = common::fresh_unlocked("test-followup-step", &clock).await;
     let item = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
     store.save_opinion(&item, None).await.unwrap();
     assert_eq!(status(&store, item.id).await, StatusKind::Registered);
@@ -172,7 +163,7 @@ async fn a_step_saved_offline_is_in_the_outbox_and_in_the_view_at_once() {
 #[wasm_bindgen_test]
 async fn a_pull_shows_the_servers_steps_with_the_unsynced_ones_on_top() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh("test-followup-pull", &clock).await;
+    let store = common::fresh_unlocked("test-followup-pull", &clock).await;
     // Another tablet's record, referred and accepted on the server.
     let item = opinion(1, "st-a", "parking", OutcomeKind::ToBeReferred);
     let office = actor(Role::OfficeStaff);
@@ -314,7 +305,7 @@ async fn a_pull_shows_the_servers_steps_with_the_unsynced_ones_on_top() {
 #[wasm_bindgen_test]
 async fn a_step_the_server_refuses_leaves_the_history_and_is_listed_with_its_reason() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh("test-followup-refused", &clock).await;
+    let store = common::fresh_unlocked("test-followup-refused", &clock).await;
     let item = opinion(1, "st-a", "parking", OutcomeKind::HandledByDeputy);
     store.save_opinion(&item, None).await.unwrap();
     let deputy = actor(Role::Deputy);
@@ -399,7 +390,7 @@ const FIVE: u64 = NINE + 8 * 3_600_000;
 #[wasm_bindgen_test]
 async fn attendance_from_the_outbox_and_from_a_pull_merge_in_the_view() {
     let clock = Rc::new(Cell::new(NINE));
-    let store = fresh("test-attendance", &clock).await;
+    let store = common::fresh_unlocked("test-attendance", &clock).await;
     let day = Date::parse("2023-11-15").unwrap();
     let zhang = key("st-a", "deputy-zhang", "2023-11-15");
     let li = key("st-a", "deputy-li", "2023-11-15");

@@ -636,19 +636,10 @@ fn seqs(mutations: &[Mutation]) -> Vec<u64> {
     mutations.iter().map(|m| m.seq.0).collect()
 }
 
-async fn fresh_with_clock(name: &str, clock: &Rc<Cell<u64>>) -> Store {
-    Store::delete_database(name).await.unwrap();
-    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
-        .await
-        .unwrap();
-    common::unlock(&store, "deputy").await;
-    store
-}
-
 #[wasm_bindgen_test]
 async fn saving_an_opinion_records_one_create_opinion_with_the_next_seq_in_the_same_transaction() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-outbox-save", &clock).await;
+    let store = common::fresh_unlocked("test-outbox-save", &clock).await;
     assert_eq!(store.outbox_counts().await.unwrap(), (0, 0));
     let client = store.client_id().await.unwrap();
 
@@ -713,7 +704,7 @@ fn push_response(acknowledged_through: u64, rejected: &[(u64, RejectCode, &str)]
 async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with_their_reason() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
     let name = "test-outbox-ack";
-    let store = fresh_with_clock(name, &clock).await;
+    let store = common::fresh_unlocked(name, &clock).await;
     let saved: Vec<Opinion> = (0..5)
         .map(|n| opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot))
         .collect();
@@ -803,7 +794,7 @@ async fn a_push_response_clears_acknowledged_entries_and_keeps_refused_ones_with
 async fn the_client_id_and_pull_cursor_are_kept_across_reopenings() {
     let name = "test-outbox-client-id";
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock(name, &clock).await;
+    let store = common::fresh_unlocked(name, &clock).await;
     let id = store.client_id().await.unwrap();
     assert_eq!(
         id.unix_ms(),
@@ -941,7 +932,7 @@ async fn an_empty_v2_database_upgrades_to_an_empty_outbox() {
 async fn the_clock_never_goes_backwards_even_when_the_device_time_does() {
     let name = "test-outbox-clock";
     let clock = Rc::new(Cell::new(1_700_000_005_000));
-    let store = fresh_with_clock(name, &clock).await;
+    let store = common::fresh_unlocked(name, &clock).await;
     // Forward, backwards (dead battery), backwards again, then forward past the last stamp.
     for (n, now) in [
         1_700_000_005_000u64,
@@ -1029,7 +1020,7 @@ fn page(changes: Vec<OpinionReplica>, next_cursor: u64) -> PullResponse {
 #[wasm_bindgen_test]
 async fn a_pulled_page_updates_records_cursor_and_clock_together_and_keeps_unsynced_work_on_top() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-pull-apply", &clock).await;
+    let store = common::fresh_unlocked("test-pull-apply", &clock).await;
     let own = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     store.save_opinion(&own, None).await.unwrap();
 
@@ -1126,7 +1117,7 @@ async fn a_pulled_page_updates_records_cursor_and_clock_together_and_keeps_unsyn
 #[wasm_bindgen_test]
 async fn a_reset_forgets_pulled_records_but_keeps_unsynced_and_refused_work() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-pull-reset", &clock).await;
+    let store = common::fresh_unlocked("test-pull-reset", &clock).await;
     let refused = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     let acknowledged = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     let pending = opinion(3, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
@@ -1216,7 +1207,7 @@ async fn upgrading_from_schema_v3_keeps_the_outbox_and_adds_the_server_states() 
 async fn a_push_answer_deletes_the_acknowledged_runs_around_a_refusal_and_the_next_batch_reads_after_a_seq()
  {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-outbox-runs", &clock).await;
+    let store = common::fresh_unlocked("test-outbox-runs", &clock).await;
     for n in 0..8 {
         let o = opinion(n, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
         store.save_opinion(&o, None).await.unwrap();
@@ -1267,7 +1258,7 @@ async fn a_push_answer_deletes_the_acknowledged_runs_around_a_refusal_and_the_ne
 #[wasm_bindgen_test]
 async fn own_records_pulled_back_are_checked_and_only_what_differs_is_written() {
     let clock = Rc::new(Cell::new(1_700_000_100_000));
-    let store = fresh_with_clock("test-pull-own-back", &clock).await;
+    let store = common::fresh_unlocked("test-pull-own-back", &clock).await;
     let same = opinion(1, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     let edited = opinion(2, "st-a", "parking", OutcomeKind::AnsweredOnSpot);
     for o in [&same, &edited] {

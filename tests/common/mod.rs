@@ -73,6 +73,18 @@ pub fn test_source(clock: &Rc<Cell<u64>>, random: u8) -> Source {
     Source::new(move || clock.get(), move || [random; 10])
 }
 
+/// A fresh database `name` (deleted first) on the given clock, with the account `deputy`
+/// unlocked: a store ready to save records with personal data.
+pub async fn fresh_unlocked(name: &str, clock: &Rc<Cell<u64>>) -> liaison_app::storage::Store {
+    use liaison_app::storage::{Store, migrations};
+    Store::delete_database(name).await.unwrap();
+    let store = Store::open_with(name, migrations::CURRENT_VERSION, test_source(clock, 1))
+        .await
+        .unwrap();
+    unlock(&store, "deputy").await;
+    store
+}
+
 /// The account a step is recorded by: `user-<role>`, named after its role.
 pub fn actor(role: liaison_domain::Role) -> liaison_domain::followup::Actor {
     liaison_domain::followup::Actor {
