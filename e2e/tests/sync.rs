@@ -335,6 +335,23 @@ async fn a_record_corrected_offline_reaches_the_server_corrected() {
     browser.click("#record-edit-cancel").await;
     assert_eq!(badge(&browser).await.1, 2);
 
+    // Saved unchanged: the form closes, nothing more is queued, and nothing is said.
+    browser.click("#record-edit").await;
+    browser.click("#record-edit-save").await;
+    browser
+        .wait_until(
+            "the form to close",
+            "return !document.querySelector('#record-edit-form')",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .js("return !document.querySelector('#record-edit-saved')")
+            .await,
+        serde_json::Value::Bool(true)
+    );
+    assert_eq!(badge(&browser).await.1, 2);
+
     server.restart();
     wait_synced(&browser, "after the correction").await;
     let token = api_sign_in(&server, STAFF.0, STAFF.1).await;

@@ -169,14 +169,15 @@ fn step_storage_key(error: &StorageError) -> &'static str {
 }
 
 /// The form that corrects a record's texts ([`OpinionEdit`]), filled with what it says now.
-/// `done` is called with `true` once the edit is saved (or changed nothing), `false` when it is
-/// cancelled. A refused edit keeps the form, with the errors by field.
+/// `done` is called with `true` once the edit is saved, `false` when it is cancelled or changed
+/// nothing. A refused edit keeps the form, with the errors by field.
 #[component]
 fn EditForm(opinion: Opinion, done: Callback<bool>) -> impl IntoView {
     let app = use_app();
     let i18n = use_i18n();
     let id = opinion.id;
     let edit = RwSignal::new(OpinionEdit::of(&opinion));
+    let before = StoredValue::new(opinion);
     let errors = RwSignal::new(ValidationErrors::default());
     let failure = RwSignal::new(None::<&'static str>);
     let save = Action::new_local(move |edit: &OpinionEdit| {
@@ -185,9 +186,13 @@ fn EditForm(opinion: Opinion, done: Callback<bool>) -> impl IntoView {
             let categories = app.directory.with_untracked(|d| d.categories.clone());
             let saved = app.store().edit_opinion(id, &edit, &categories).await;
             match saved {
-                Ok(_) => {
-                    app.local_change();
-                    done.run(true);
+                // Saved, or nothing changed (then nothing was queued, and nothing is said).
+                Ok(after) => {
+                    let changed = before.with_value(|b| *b != after);
+                    if changed {
+                        app.local_change();
+                    }
+                    done.run(changed);
                 }
                 Err(EditError::Invalid(found)) => errors.set(found),
                 Err(EditError::NotFound) => failure.set(Some("item.not_found")),
