@@ -195,7 +195,8 @@ fn EditForm(opinion: Opinion, done: Callback<bool>) -> impl IntoView {
                     done.run(changed);
                 }
                 Err(EditError::Invalid(found)) => errors.set(found),
-                Err(EditError::NotFound) => failure.set(Some("item.not_found")),
+                // Deleted meanwhile (by a pull): say why it is gone.
+                Err(EditError::NotFound) => failure.set(Some("item.not_on_tablet")),
                 Err(EditError::Storage(error)) => failure.set(Some(match error {
                     StorageError::QuotaExceeded => "record.edit_storage_full",
                     _ => "record.edit_storage_failed",

@@ -483,53 +483,36 @@ impl OpinionEdit {
                 Err(e) => errors.push(Field::Category, e),
             }
         }
-        let texts: [(Field, &str, usize, bool, bool, &str); 4] = [
+        type Make = fn(String) -> OpinionFieldValue;
+        let texts: [(Field, Result<String, FieldError>, &str, Make); 4] = [
             (
                 Field::Summary,
-                &self.summary,
-                limits::SUMMARY,
-                true,
-                true,
+                check_line(&self.summary, limits::SUMMARY, true),
                 &opinion.summary,
+                OpinionFieldValue::Summary,
             ),
             (
                 Field::Details,
-                &self.details,
-                limits::DETAILS,
-                false,
-                false,
+                check_text(&self.details, limits::DETAILS, false),
                 &opinion.details,
+                OpinionFieldValue::Details,
             ),
             (
                 Field::Place,
-                &self.place,
-                limits::PLACE,
-                false,
-                true,
+                check_line(&self.place, limits::PLACE, false),
                 &opinion.place,
+                OpinionFieldValue::Place,
             ),
             (
                 Field::OnSiteReply,
-                &self.on_site_reply,
-                limits::ON_SITE_REPLY,
-                false,
-                false,
+                check_text(&self.on_site_reply, limits::ON_SITE_REPLY, false),
                 &opinion.on_site_reply,
+                OpinionFieldValue::OnSiteReply,
             ),
         ];
-        for (field, raw, max, required, one_line, before) in texts {
-            let checked = if one_line {
-                check_line(raw, max, required)
-            } else {
-                check_text(raw, max, required)
-            };
+        for (field, checked, before, make) in texts {
             match checked {
-                Ok(text) if text != before => changes.push(match field {
-                    Field::Summary => OpinionFieldValue::Summary(text),
-                    Field::Details => OpinionFieldValue::Details(text),
-                    Field::Place => OpinionFieldValue::Place(text),
-                    _ => OpinionFieldValue::OnSiteReply(text),
-                }),
+                Ok(text) if text != before => changes.push(make(text)),
                 Ok(_) => {}
                 Err(e) => errors.push(field, e),
             }
