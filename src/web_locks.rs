@@ -12,12 +12,13 @@
 //!   page of the app is left within a fraction of a second of its start, Chromium may keep it
 //!   frozen in the back/forward cache in the middle of the database's first upgrade; every later
 //!   page's open then queues behind that upgrade for as long as it was watched (40 s; no
-//!   `blocked` event, and a reload does not help). Measured: 7 pages in 100 left 0–120 ms after they loaded. So each page opens
-//!   the database holding the shared lock [`while_opening`]: a frozen page still holds it. A
-//!   page whose open takes longer than [`NUDGE_AFTER_MS`] asks for the same lock exclusively,
-//!   and Chromium evicts a frozen page that holds a lock someone else asks for; the open then
-//!   goes on (measured: 7 in 7, within about 200 ms). Live pages only let the exclusive
-//!   request wait its turn: it is granted when every open has ended and let go of at once.
+//!   `blocked` event, and a reload does not help). Measured: 7 pages in 100 left 0–120 ms after
+//!   they loaded. So each page opens the database holding the shared lock [`while_opening`]: a
+//!   frozen page still holds it. A page whose open takes longer than [`NUDGE_AFTER_MS`] asks
+//!   for the same lock exclusively, and Chromium evicts a frozen page that holds a lock someone
+//!   else asks for; the open then goes on (measured: 7 in 7, within about 200 ms). Live pages
+//!   only let the exclusive request wait its turn: it is granted when every open has ended and
+//!   let go of at once.
 //!
 //! Browsers without Web Locks (Safari before 15.4, pages not served from a secure origin) run
 //! both unlocked.

@@ -294,8 +294,8 @@ pub(super) async fn record(
 }
 
 /// Rebuilds what a refused step, mark or edit showed on: the opinion's history, the deputy's
-/// attendance that day, or the record, from the server's state and `pending` (which no longer holds the refused
-/// mutation), inside the caller's transaction.
+/// attendance that day, or the record, from the server's state and `pending` (which no longer
+/// holds the refused mutation), inside the caller's transaction.
 async fn rebuild_after_refusal(
     tx: &Transaction<'_>,
     refused: &MutationKind,
@@ -422,8 +422,8 @@ impl Store {
     /// `acknowledged_through` is deleted. (Doing both in one transaction matters: a crash between
     /// them must not delete a refused mutation before it is marked.) A refused follow-up step,
     /// attendance mark or edit no longer shows: the history, attendance or record it was on is
-    /// rebuilt from the server's state and what is still pending. Returns how many entries were acknowledged as
-    /// applied.
+    /// rebuilt from the server's state and what is still pending. Returns how many entries were
+    /// acknowledged as applied.
     pub async fn apply_push_response(&self, response: &PushResponse) -> Result<u32> {
         let refusals: Vec<_> = response
             .rejected

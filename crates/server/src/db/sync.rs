@@ -87,8 +87,8 @@
 //! changes is written at its end, one statement per table (opinions, facts, rollups,
 //! attendance, referrals, clients, mutations, counter; `backend::insert_rows`: on PostgreSQL one
 //! array per column, on SQLite 200-row `VALUES` lists): one statement per push and about ten per
-//! group, instead of ten per push. Every other push waits for the lock meanwhile, so round trips under
-//! it are what limits ingest (BENCHMARKS.md). The groups run on a connection of their own
+//! group, instead of ten per push. Every other push waits for the lock meanwhile, so round
+//! trips under it are what limits ingest (BENCHMARKS.md). The groups run on a connection of their own
 //! (`Db::writer_pool`), so the next group never waits for a connection behind the requests'
 //! own statements, and the commit answers each push with the counter it committed, so that the
 //! route announces changes without reading it again.
@@ -892,8 +892,8 @@ impl std::fmt::Debug for GroupCommit {
     }
 }
 
-/// One group: its transaction (begun by [`Pool::begin_sync_writer`], so it holds the lock every push
-/// needs), and what its pushes share.
+/// One group: its transaction (begun by [`Pool::begin_sync_writer`], so it holds the lock every
+/// push needs), and what its pushes share.
 struct Group {
     id: u64,
     tx: Tx,
