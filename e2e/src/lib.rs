@@ -102,18 +102,7 @@ impl Drop for PostgresDatabase {
 pub fn drop_database(admin_url: &str, name: &str) {
     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     for attempt in 1..=20 {
-        let output = Command::new("psql")
-            .args([
-                admin_url,
-                "--no-psqlrc",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                &sql,
-            ])
-            .output()
-            .expect("psql runs");
+        let output = run_psql(admin_url, &sql);
         if output.status.success() {
             return;
         }
@@ -128,11 +117,20 @@ pub fn drop_database(admin_url: &str, name: &str) {
 }
 
 fn psql(url: &str, sql: &str) {
-    let status = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-        .status()
-        .expect("psql runs");
-    assert!(status.success(), "psql: {sql}");
+    let output = run_psql(url, sql);
+    assert!(
+        output.status.success(),
+        "psql: {sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs one statement with `psql`, stopping at the first error.
+fn run_psql(url: &str, sql: &str) -> std::process::Output {
+    Command::new("psql")
+        .args([url, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql runs")
 }
 
 /// The real server binary, serving the release app on a fresh data folder with the demo data
